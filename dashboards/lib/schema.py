@@ -1,0 +1,169 @@
+"""The published tables and columns the dashboards read: the one place their names live.
+
+Every query in `dashboards.lib` reads a *view* named after the logical table (left-hand keys of
+`TABLES`), whose columns carry the names the queries use. Each view is built from
+`<published folder>/current/<file>.parquet`, selecting the published column named on the
+right-hand side. When a model renames a column, change the right-hand side here, and every query
+keeps working; a published file that lacks a column listed here is reported by name on the page
+instead of failing somewhere inside a SQL statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One published Parquet file and the columns the dashboards take from it."""
+
+    file: str
+    """File stem inside the published folder (`<file>.parquet`)."""
+    columns: Mapping[str, str]
+    """Name used by the queries -> name of the column in the published file."""
+    derived: Mapping[str, str] = field(default_factory=dict)
+    """Extra columns: name -> SQL expression over the query names above."""
+    grain: str = ""
+
+
+FULFILLMENT_DAILY = PublishedTable(
+    file="fct_fulfillment_kpis_daily",
+    grain="one row per kpi_date, channel and ship-from location ('unassigned' until shipped)",
+    columns={
+        "kpi_date": "kpi_date",
+        "channel": "channel",
+        "location_id": "location_id",
+        "orders": "orders",
+        "order_lines": "order_lines",
+        "units_ordered": "units_ordered",
+        "units_shipped": "units_shipped",
+        "units_cancelled": "units_cancelled",
+        "revenue": "revenue",
+        "fill_rate": "fill_rate",
+        "shipments": "shipments",
+        "shipments_shipped_on_time": "shipments_shipped_on_time",
+        "on_time_ship_rate": "on_time_ship_rate",
+        "shipments_delivered": "shipments_delivered",
+        "shipments_delivered_on_time": "shipments_delivered_on_time",
+        "on_time_delivery_rate": "on_time_delivery_rate",
+        "fulfillment_hours_p50": "fulfillment_hours_p50",
+        "fulfillment_hours_p90": "fulfillment_hours_p90",
+        "units_returned": "units_returned",
+        "return_rate": "return_rate",
+        "till_return_units": "till_return_units",
+    },
+)
+
+INVENTORY_DAILY = PublishedTable(
+    file="fct_inventory_kpis_daily",
+    grain="one row per kpi_date and location",
+    columns={
+        "kpi_date": "kpi_date",
+        "location_id": "location_id",
+        "skus_counted": "skus_counted",
+        "counts_accurate": "counts_accurate",
+        "inventory_accuracy": "inventory_accuracy",
+        "skus_tracked": "skus_tracked",
+        "stockout_skus": "stockout_skus",
+        "stockout_rate": "stockout_rate",
+        "units_on_hand": "units_on_hand",
+    },
+)
+
+SHIPMENTS = PublishedTable(
+    file="fct_shipments",
+    grain="one row per shipment (tracking number)",
+    columns={
+        "tracking_number": "tracking_number",
+        "channel": "channel",
+        "order_id": "order_id",
+        "location_id": "ship_from_location_id",
+        "service_level": "service_level",
+        "ordered_at": "ordered_at",
+        "label_created_at": "label_created_at",
+        "picked_up_at": "picked_up_at",
+        "delivered_at": "delivered_at",
+        "promised_ship_date": "promised_ship_date",
+        "promised_delivery_date": "promised_delivery_date",
+        "is_on_time_ship": "is_on_time_ship",
+        "is_on_time_delivery": "is_on_time_delivery",
+        "fulfillment_hours": "fulfillment_hours",
+        "ship_date": "ship_date",
+        "current_status": "current_status",
+    },
+    # The day a shipment counts towards, so its fulfillment time lands in the same period as
+    # the order in fct_fulfillment_kpis_daily (whose kpi_date is the order date).
+    derived={"kpi_date": "cast(ordered_at as date)"},
+)
+
+LOCATIONS = PublishedTable(
+    file="dim_locations",
+    grain="one row per location",
+    columns={
+        "location_id": "location_id",
+        "location_name": "location_name",
+        "location_kind": "location_kind",
+        "latitude": "latitude",
+        "longitude": "longitude",
+        "can_ship": "can_ship",
+    },
+)
+
+CHANNELS = PublishedTable(
+    file="dim_channels",
+    grain="one row per sales channel",
+    columns={"channel": "channel", "channel_name": "channel_name"},
+)
+
+INGEST_BATCHES = PublishedTable(
+    file="ingest_batches",
+    grain="one row per loaded batch (landing file)",
+    columns={
+        "source": "source",
+        "batch_id": "batch_id",
+        "file": "file",
+        "records_seen": "records_seen",
+        "loaded": "loaded",
+        "rejected": "rejected",
+        "duplicates": "duplicates",
+        "loaded_at": "loaded_at",
+    },
+)
+
+INGEST_REJECTS = PublishedTable(
+    file="ingest_rejects",
+    grain="one row per source, kind and reason code",
+    columns={
+        "source": "source",
+        "kind": "kind",
+        "reason_code": "reason_code",
+        "records": "records",
+        "example_record": "example_record",
+    },
+)
+
+TABLES: dict[str, PublishedTable] = {
+    "fulfillment_daily": FULFILLMENT_DAILY,
+    "inventory_daily": INVENTORY_DAILY,
+    "shipments": SHIPMENTS,
+    "locations": LOCATIONS,
+    "channels": CHANNELS,
+    "ingest_batches": INGEST_BATCHES,
+    "ingest_rejects": INGEST_REJECTS,
+}
+"""View name used in the queries -> published table."""
+
+UNASSIGNED_LOCATION = "unassigned"
+"""location_id of order lines not shipped yet in fct_fulfillment_kpis_daily."""
+
+RATES: dict[str, tuple[str, str]] = {
+    "fill_rate": ("units_shipped", "units_ordered"),
+    "on_time_ship_rate": ("shipments_shipped_on_time", "shipments"),
+    "on_time_delivery_rate": ("shipments_delivered_on_time", "shipments_delivered"),
+    "return_rate": ("units_returned", "units_shipped"),
+}
+"""Rate in fct_fulfillment_kpis_daily -> (numerator, denominator) counts in the same table.
+
+Across rows a rate is recomputed as sum(numerator) / sum(denominator), never averaged.
+"""

@@ -1,0 +1,27 @@
+-- One row per batch (file) the ingest has seen, from the ledger.
+with
+
+source as (
+
+    select * from {{ source('ingest', '_batches') }}
+
+),
+
+renamed as (
+
+    select
+        source as source_name,
+        batch_id,
+        file as file_path,
+        sha256,
+        records_seen,
+        loaded as records_loaded,
+        rejected as records_rejected,
+        duplicates as records_duplicate,
+        loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,175 @@
+"""Format readers: turn a set of new files into one table of native field texts.
+
+Each reader creates two temporary tables on the connection:
+
+- `_parsed`: one row per well-formed record: `_rid` (unique within the load), `_file`
+  (absolute path), `_raw` (the record's text, for the quarantine) and one `v__<field>` column
+  per field holding the trimmed native text (NULL when empty);
+- `_malformed`: one row per record that could not be parsed at all: `_file`, `_record_no`,
+  `_raw`, `reason`.
+
+and, for sources with nested records, `_children` (`_rid` of the parent, `_raw`, `v__*`).
+Every reader reads all new files of a source in one scan, which is what makes loading a long
+history fast; the per-file split happens afterwards by `_file`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.spec import Child, Field, Source
+from pipelines.ingest.sql import lit, q, text_col
+
+_READ_OPTS = "auto_detect=false, filename=true, store_rejects=true, strict_mode=true"
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(lit(str(f)) for f in files) + "]"
+
+
+def _clean(expr: str) -> str:
+    return f"nullif(trim({expr}), '')"
+
+
+def _json_path(path: str) -> str:
+    parts = []
+    for part in path.split("."):
+        parts.append(f"[{part}]" if part.isdigit() else f".{part}")
+    return "$" + "".join(parts)
+
+
+def _json_select(fields: tuple[Field, ...], keep: str, inner_sql: str) -> str:
+    """Select `keep` plus every field's text, with one JSON parse per record (`_raw`)."""
+    paths = "[" + ", ".join(lit(_json_path(f.path)) for f in fields) + "]"
+    extracted = ", ".join(
+        f"{_clean(f'_vals[{i}]')} as {text_col(f)}" for i, f in enumerate(fields, start=1)
+    )
+    return (
+        f"select {keep}, {extracted} from "
+        f"(select *, json_extract_string(_raw, {paths}) as _vals from ({inner_sql}))"
+    )
+
+
+def _collect_malformed(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows the CSV scanner could not split into the expected fields, one per line."""
+    con.execute(
+        """create or replace temp table _malformed as
+        select s.file_path as _file, r.line as _record_no, any_value(r.csv_line) as _raw,
+               'malformed_record: line ' || r.line || ': ' || min(r.error_message) as reason
+        from _csv_rejects r join _csv_scans s using (scan_id, file_id)
+        group by s.file_path, r.line"""
+    )
+
+
+def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+    """CSV or TSV with a header row. Returns the SQL expression rebuilding a record's text."""
+    delim = "\\t" if source.format == "tsv" else ","
+    # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
+    quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
+    columns = "{" + ", ".join(f"{lit(f.path)}: 'VARCHAR'" for f in source.fields) + "}"
+    con.execute(
+        f"""create or replace temp table _parsed as
+        select row_number() over () as _rid, filename as _file,
+               {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)}
+        from read_csv({_file_list(files)}, delim=E'{delim}', header=true, {quote},
+                      columns={columns}, {_READ_OPTS},
+                      rejects_table='_csv_rejects', rejects_scan='_csv_scans')"""
+    )
+    _collect_malformed(con)
+    sep = "\t" if source.format == "tsv" else ","
+    return f"concat_ws({lit(sep)}, {', '.join(text_col(f) for f in source.fields)})"
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    """Read files as whole lines into `_lines` (blank lines dropped).
+
+    The delimiter is a control character that valid JSON cannot contain unescaped, so every
+    line lands in one column; a line that does contain one is split and caught as malformed.
+    """
+    con.execute(
+        f"""create or replace temp table _lines as
+        select row_number() over () as _rid, filename as _file, line as _raw
+        from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
+                      columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216,
+                      rejects_table='_csv_rejects', rejects_scan='_csv_scans')
+        where trim(line) <> ''"""
+    )
+    _collect_malformed(con)
+
+
+def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+    _read_lines(con, files)
+    con.execute(
+        """insert into _malformed
+        select _file, null, _raw, 'malformed_record: not a valid JSON object'
+        from _lines where not coalesce(json_valid(_raw) and left(ltrim(_raw), 1) = '{', false)"""
+    )
+    con.execute(
+        "create or replace temp table _parsed as "
+        + _json_select(
+            source.fields,
+            "_rid, _file, _raw",
+            "select * from _lines where json_valid(_raw) and left(ltrim(_raw), 1) = '{'",
+        )
+    )
+    if source.child is not None:
+        _read_json_children(con, source.child)
+    return "_raw"
+
+
+def _read_json_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
+    array = _json_path(child.array_path)
+    con.execute(
+        "create or replace temp table _children as "
+        + _json_select(
+            child.fields,
+            "_rid, _raw",
+            f"select _rid, cast(unnest(json_extract(_raw, '{array}[*]')) as VARCHAR) as _raw "
+            "from _parsed",
+        )
+    )
+
+
+def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+    """Fixed-width files: control records (header, trailer) are skipped, the rest are records."""
+    _read_lines(con, files)
+    control = "[" + ", ".join(lit(c) for c in "HT") + "]"
+    con.execute(
+        f"""insert into _malformed
+        select _file, null, _raw,
+               'malformed_record: ' || case
+                 when left(_raw, 1) not in ({", ".join(lit(c) for c in source.record_types)})
+                   then 'unknown record type ''' || left(_raw, 1) || ''''
+                 else 'line is ' || length(rtrim(_raw, E'\\r')) || ' characters, expected '
+                      || {source.min_line_length} end
+        from _lines
+        where not list_contains({control}, left(_raw, 1))
+          and (left(_raw, 1) not in ({", ".join(lit(c) for c in source.record_types)})
+               or length(rtrim(_raw, E'\\r')) < {source.min_line_length})"""
+    )
+
+    def slice_(f: Field) -> str:
+        start, width = (int(x) for x in f.path.split(":"))
+        return f"{_clean(f'substr(_raw, {start}, {width})')} as {text_col(f)}"
+
+    con.execute(
+        f"""create or replace temp table _parsed as
+        select _rid, _file, _raw, {", ".join(slice_(f) for f in source.fields)}
+        from _lines
+        where left(_raw, 1) in ({", ".join(lit(c) for c in source.record_types)})
+          and length(rtrim(_raw, E'\\r')) >= {source.min_line_length}"""
+    )
+    return "_raw"
+
+
+def read_source(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+    """Dispatch on the source's format; returns the SQL expression of a record's text."""
+    if source.format in ("csv", "tsv"):
+        return read_delimited(con, source, files)
+    if source.format == "jsonl":
+        return read_jsonl(con, source, files)
+    if source.format == "fixed":
+        return read_fixed(con, source, files)
+    raise ValueError(f"unknown format {source.format!r} for source {source.name}")

@@ -1,0 +1,351 @@
+"""Every landing source, described once. See docs/landing_contract.md for the prose version."""
+
+from __future__ import annotations
+
+from pipelines.ingest.spec import Child, Field, Source
+
+REFERENCE = ("products", "locations", "suppliers", "postcodes")
+
+
+def _f(name: str, type_: str = "text", **kw: object) -> Field:
+    """A CSV field whose native column name equals its raw name."""
+    return Field(name=name, path=name, type=type_, **kw)  # type: ignore[arg-type]
+
+
+PRODUCTS = Source(
+    name="products",
+    table="reference__products",
+    globs=("reference/products_*.csv",),
+    format="csv",
+    fields=(
+        _f("sku"),
+        _f("name"),
+        _f("category"),
+        _f("weight_kg", "double"),
+        _f("pack_size", "int"),
+        _f("unit_cost", "money"),
+        _f("list_price", "money"),
+        _f("currency"),
+        _f("supplier_id"),
+        _f("is_active", "yn"),
+    ),
+    key=None,
+)
+
+LOCATIONS = Source(
+    name="locations",
+    table="reference__locations",
+    globs=("reference/locations_*.csv",),
+    format="csv",
+    fields=(
+        _f("location_id"),
+        _f("name"),
+        _f("kind"),
+        _f("latitude", "double"),
+        _f("longitude", "double"),
+        _f("timezone"),
+        _f("postcode"),
+        _f("can_ship", "yn"),
+        _f("ships_channels", required=False),
+    ),
+    key=None,
+)
+
+SUPPLIERS = Source(
+    name="suppliers",
+    table="reference__suppliers",
+    globs=("reference/suppliers_*.csv",),
+    format="csv",
+    fields=(
+        _f("supplier_id"),
+        _f("name"),
+        _f("lead_time_days", "int"),
+        _f("lead_time_sd_days", "double"),
+        _f("min_order_qty", "int"),
+    ),
+    key=None,
+)
+
+POSTCODES = Source(
+    name="postcodes",
+    table="reference__postcodes",
+    globs=("reference/postcodes_*.csv",),
+    format="csv",
+    fields=(
+        _f("postcode"),
+        _f("latitude", "double"),
+        _f("longitude", "double"),
+        _f("region", required=False),
+    ),
+    key=None,
+)
+
+WEBSHOP = Source(
+    name="webshop",
+    table="webshop__orders",
+    globs=("webshop/orders_*.jsonl",),
+    format="jsonl",
+    fields=(
+        Field("id", "id", "bigint"),
+        Field("name", "name", required=False),
+        Field("created_at", "created_at", "timestamp"),
+        Field("updated_at", "updated_at", "timestamp"),
+        Field("cancelled_at", "cancelled_at", "timestamp", required=False),
+        Field("cancel_reason", "cancel_reason", required=False),
+        Field("currency", "currency"),
+        Field("financial_status", "financial_status"),
+        Field("fulfillment_status", "fulfillment_status", required=False),
+        Field("total_price", "total_price", "money"),
+        Field("customer_id", "customer.id", "bigint", required=False),
+        Field("customer_email", "customer.email", required=False),
+        Field("ship_zip", "shipping_address.zip"),
+        Field("ship_country_code", "shipping_address.country_code"),
+        Field("ship_latitude", "shipping_address.latitude", "double", required=False),
+        Field("ship_longitude", "shipping_address.longitude", "double", required=False),
+        Field("shipping_code", "shipping_lines.0.code", required=False),
+        Field("shipping_price", "shipping_lines.0.price", "money", required=False),
+    ),
+    key=("id", "updated_at"),
+    child=Child(
+        table="webshop__order_line_items",
+        array_path="line_items",
+        fields=(
+            Field("id", "id", "bigint"),
+            Field("sku", "sku", reference="sku"),
+            Field("quantity", "quantity", "int", quantity="positive"),
+            Field("price", "price", "money"),
+        ),
+        parent_fields={"order_id": "id", "order_updated_at": "updated_at"},
+        required=True,
+    ),
+    depends_on=("products",),
+)
+
+MARKETPLACE = Source(
+    name="marketplace",
+    table="marketplace__order_items",
+    globs=("marketplace/order_report_*.tsv",),
+    format="tsv",
+    fields=(
+        Field("order_id", "order-id"),
+        Field("order_item_id", "order-item-id"),
+        Field("purchase_date", "purchase-date", "timestamp"),
+        Field("last_updated_date", "last-updated-date", "timestamp"),
+        Field("order_status", "order-status"),
+        Field("fulfillment_channel", "fulfillment-channel", required=False),
+        Field("ship_service_level", "ship-service-level", required=False),
+        Field("sku", "sku", reference="sku"),
+        Field("quantity_purchased", "quantity-purchased", "int", quantity="positive"),
+        Field("currency", "currency"),
+        Field("item_price", "item-price", "money"),
+        Field("shipping_price", "shipping-price", "money", required=False),
+        Field("ship_postal_code", "ship-postal-code"),
+        Field("ship_country", "ship-country"),
+        Field("latest_ship_date", "latest-ship-date", "timestamp", required=False),
+        Field("latest_delivery_date", "latest-delivery-date", "timestamp", required=False),
+    ),
+    key=("order_id", "order_item_id", "last_updated_date"),
+    depends_on=("products",),
+)
+
+POS = Source(
+    name="pos",
+    table="pos__sales",
+    globs=("pos/*/sales_*.csv",),
+    format="csv",
+    fields=(
+        _f("store_id", reference="location"),
+        _f("register_id"),
+        _f("receipt_no"),
+        _f("line_no", "int"),
+        _f("sold_at", "timestamp"),
+        _f("sku", reference="sku"),
+        # Negative quantities are returns at the till; only zero is an error.
+        _f("qty", "int", quantity="nonzero"),
+        _f("unit_price", "money"),
+        _f("currency"),
+    ),
+    key=("store_id", "register_id", "receipt_no", "line_no"),
+    depends_on=("products", "locations"),
+)
+
+WHOLESALE = Source(
+    name="wholesale",
+    table="wholesale__order_lines",
+    globs=("wholesale/PO_*.txt",),
+    format="fixed",
+    fields=(
+        Field("customer_id", "2:8"),
+        Field("po_number", "10:12"),
+        Field("line_no", "22:4", "int"),
+        Field("sku", "26:12", reference="sku"),
+        Field("quantity", "38:7", "int", quantity="positive"),
+        Field("unit_price", "45:9", "cents"),
+        Field("order_date", "54:8", "yyyymmdd"),
+        Field("requested_ship_date", "62:8", "yyyymmdd"),
+        Field("ship_to_postcode", "70:10"),
+        Field("ship_to_country", "80:2"),
+    ),
+    key=("customer_id", "po_number", "line_no"),
+    record_types="D",
+    min_line_length=81,
+    depends_on=("products",),
+)
+
+STOCK_SNAPSHOTS = Source(
+    name="stock_snapshots",
+    table="stock__snapshots",
+    globs=("stock/*/snapshot_*.csv",),
+    format="csv",
+    fields=(
+        _f("location_id", reference="location"),
+        _f("sku", reference="sku"),
+        _f("snapshot_date", "date"),
+        _f("on_hand", "int", quantity="nonnegative"),
+    ),
+    key=("location_id", "sku", "snapshot_date"),
+    depends_on=("products", "locations"),
+)
+
+CYCLE_COUNTS = Source(
+    name="cycle_counts",
+    table="stock__cycle_counts",
+    globs=("stock/*/cycle_count_*.csv",),
+    format="csv",
+    fields=(
+        _f("location_id", reference="location"),
+        _f("sku", reference="sku"),
+        _f("counted_at", "timestamp"),
+        _f("system_qty", "int", quantity="nonnegative"),
+        _f("counted_qty", "int", quantity="nonnegative"),
+        _f("counter_id", required=False),
+    ),
+    key=("location_id", "sku", "counted_at"),
+    depends_on=("products", "locations"),
+)
+
+CARRIER_EVENTS = Source(
+    name="carrier_events",
+    table="carrier__tracking_events",
+    globs=("carrier/events_*.jsonl",),
+    format="jsonl",
+    fields=(
+        Field("event_id", "event_id"),
+        Field("tracking_number", "tracking_number"),
+        Field("carrier", "carrier"),
+        Field("status", "status"),
+        Field("occurred_at", "occurred_at", "timestamp"),
+        Field("exception_code", "exception_code", required=False),
+        Field("channel", "shipment.channel", required=False, store=False),
+        Field("order_id", "shipment.order_id", required=False, store=False),
+        Field("ship_from", "shipment.ship_from", required=False, store=False),
+        Field("service_level", "shipment.service_level", required=False, store=False),
+    ),
+    key=("event_id",),
+    child=Child(
+        table="carrier__shipment_lines",
+        array_path="shipment.lines",
+        fields=(
+            Field("line_ref", "line_ref"),
+            Field("sku", "sku", reference="sku"),
+            Field("quantity", "quantity", "int", quantity="positive"),
+        ),
+        parent_fields={
+            "event_id": "event_id",
+            "tracking_number": "tracking_number",
+            "channel": "channel",
+            "order_id": "order_id",
+            "ship_from": "ship_from",
+            "service_level": "service_level",
+        },
+        when="status = 'label_created'",
+    ),
+    check_event_order=True,
+    depends_on=("products",),
+)
+
+RETURNS = Source(
+    name="returns",
+    table="returns__rma_lines",
+    globs=("returns/rma_*.csv",),
+    format="csv",
+    fields=(
+        _f("rma_id"),
+        _f("rma_line", "int"),
+        _f("channel"),
+        _f("order_id"),
+        _f("line_ref", required=False),
+        _f("sku", reference="sku"),
+        _f("quantity", "int", quantity="positive"),
+        _f("reason_code"),
+        _f("condition", required=False),
+        _f("restockable", "yn", required=False),
+        _f("refund_status"),
+        _f("refund_amount", "money", required=False),
+        _f("currency", required=False),
+        _f("requested_at", "timestamp"),
+        _f("received_at", "timestamp", required=False),
+        _f("received_location_id", required=False),
+    ),
+    key=("rma_id", "rma_line"),
+    depends_on=("products",),
+)
+
+PURCHASE_ORDERS = Source(
+    name="purchase_orders",
+    table="inbound__purchase_order_lines",
+    globs=("inbound/purchase_orders_*.csv",),
+    format="csv",
+    fields=(
+        _f("po_id"),
+        _f("po_line", "int"),
+        _f("supplier_id"),
+        _f("location_id", reference="location"),
+        _f("sku", reference="sku"),
+        _f("ordered_qty", "int", quantity="positive"),
+        _f("unit_cost", "money"),
+        _f("currency"),
+        _f("ordered_date", "date"),
+        _f("expected_date", "date"),
+    ),
+    key=("po_id", "po_line"),
+    depends_on=("products", "locations"),
+)
+
+RECEIPTS = Source(
+    name="receipts",
+    table="inbound__receipts",
+    globs=("inbound/receipts_*.csv",),
+    format="csv",
+    fields=(
+        _f("receipt_id"),
+        _f("po_id"),
+        _f("po_line", "int"),
+        _f("location_id", reference="location"),
+        _f("sku", reference="sku"),
+        _f("received_qty", "int", quantity="positive"),
+        _f("received_date", "date"),
+    ),
+    key=("receipt_id", "po_id", "po_line"),
+    depends_on=("products", "locations"),
+)
+
+# Reference data first: later sources check SKUs and locations against it.
+SOURCES: tuple[Source, ...] = (
+    PRODUCTS,
+    LOCATIONS,
+    SUPPLIERS,
+    POSTCODES,
+    WEBSHOP,
+    MARKETPLACE,
+    POS,
+    WHOLESALE,
+    STOCK_SNAPSHOTS,
+    CYCLE_COUNTS,
+    CARRIER_EVENTS,
+    RETURNS,
+    PURCHASE_ORDERS,
+    RECEIPTS,
+)
+
+SOURCES_BY_NAME = {s.name: s for s in SOURCES}

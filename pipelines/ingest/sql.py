@@ -1,0 +1,164 @@
+"""SQL fragments the engine assembles: typing, validation and table definitions per field."""
+
+from __future__ import annotations
+
+from pipelines.ingest.spec import Field, FieldType, Source
+
+SQL_TYPES: dict[FieldType, str] = {
+    "text": "VARCHAR",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "money": "DECIMAL(18,2)",
+    "cents": "DECIMAL(18,2)",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "yyyymmdd": "DATE",
+    "yn": "BOOLEAN",
+}
+
+_NUMERIC = {"int", "bigint", "double", "money", "cents"}
+_TEMPORAL = {"timestamp", "date", "yyyymmdd"}
+
+
+def q(identifier: str) -> str:
+    """Quote an identifier (native names carry hyphens)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def text_col(f: Field) -> str:
+    """Name of the column holding a field's native text (trimmed, empty as NULL)."""
+    return q(f"v__{f.name}")
+
+
+def typed_expr(f: Field) -> str:
+    """SQL turning a field's native text into its raw type; NULL where it does not parse."""
+    v = text_col(f)
+    match f.type:
+        case "text":
+            return v
+        case "int":
+            return f"try_cast({v} as INTEGER)"
+        case "bigint":
+            return f"try_cast({v} as BIGINT)"
+        case "double":
+            return f"try_cast({v} as DOUBLE)"
+        case "money":
+            return f"try_cast({v} as DECIMAL(18,2))"
+        case "cents":
+            return f"cast(try_cast({v} as BIGINT) / 100 as DECIMAL(18,2))"
+        case "timestamp":
+            # Offsets are honoured; the session time zone is UTC, so values without an offset
+            # are read as UTC. Stored naive in UTC.
+            return f"timezone('UTC', try_cast({v} as TIMESTAMPTZ))"
+        case "date":
+            return f"try_cast({v} as DATE)"
+        case "yyyymmdd":
+            return f"cast(try_strptime({v}, '%Y%m%d') as DATE)"
+        case "yn":
+            return (
+                f"case upper({v}) when 'Y' then true when 'TRUE' then true when '1' then true "
+                f"when 'N' then false when 'FALSE' then false when '0' then false end"
+            )
+    raise ValueError(f"unknown field type {f.type!r}")
+
+
+def _plausible(f: Field) -> str:
+    col = q(f.name)
+    return f"year({col}) between 2000 and 2100"
+
+
+def reason_cases(f: Field) -> list[str]:
+    """`when … then 'code: message'` branches for one field, most basic problem first.
+
+    The conditions read the typed column (named after the field) and its native text.
+    """
+    v, col, name = text_col(f), q(f.name), lit(f.name)
+    shown = f"coalesce(left({v}, 40), '')"
+    cases: list[str] = []
+    if f.required:
+        cases.append(f"when {v} is null then 'missing_required: ' || {name} || ' is empty'")
+    if f.type in _NUMERIC:
+        cases.append(
+            f"when {v} is not null and {col} is null then "
+            f"'invalid_number: ' || {name} || ' = ''' || {shown} || ''' is not a number'"
+        )
+    if f.type in _TEMPORAL:
+        cases.append(
+            f"when {v} is not null and ({col} is null or not ({_plausible(f)})) then "
+            f"'invalid_timestamp: ' || {name} || ' = ''' || {shown} || ''' is not a valid "
+            f"{'timestamp' if f.type == 'timestamp' else 'date'}'"
+        )
+    if f.type == "yn":
+        cases.append(
+            f"when {v} is not null and {col} is null then "
+            f"'invalid_value: ' || {name} || ' = ''' || {shown} || ''' is not Y or N'"
+        )
+    if f.quantity is not None:
+        bad = {"positive": f"{col} <= 0", "nonzero": f"{col} = 0", "nonnegative": f"{col} < 0"}
+        rule = {"positive": "> 0", "nonzero": "<> 0", "nonnegative": ">= 0"}[f.quantity]
+        cases.append(
+            f"when {bad[f.quantity]} then 'invalid_quantity: ' || {name} || ' = ' || "
+            f"cast({col} as VARCHAR) || ', must be {rule}'"
+        )
+    if f.reference == "sku":
+        cases.append(
+            f"when {col} is not null and {col} not in (select sku from _known_skus) then "
+            f"'unknown_sku: ' || {shown} || ' is not in the product reference'"
+        )
+    if f.reference == "location":
+        cases.append(
+            f"when {col} is not null and {col} not in (select location_id from _known_locations) "
+            f"then 'unknown_location: ' || {shown} || ' is not in the location reference'"
+        )
+    return cases
+
+
+def raw_table_ddl(schema: str, table: str, fields: tuple[Field, ...], extra: str = "") -> str:
+    cols = ",\n  ".join(f"{q(f.name)} {SQL_TYPES[f.type]}" for f in fields)
+    return (
+        f"create table if not exists {schema}.{q(table)} (\n  {cols},\n{extra}"
+        f"  _batch_id VARCHAR not null,\n  _file VARCHAR not null,\n"
+        f"  _loaded_at TIMESTAMP not null\n)"
+    )
+
+
+def source_table_ddl(source: Source) -> str:
+    extra = "  _record_hash VARCHAR not null,\n" if source.key is None else ""
+    return raw_table_ddl("raw", source.table, source.stored_fields, extra)
+
+
+LEDGER_DDL = (
+    "create schema if not exists raw",
+    """create table if not exists raw._batches (
+  source VARCHAR not null,
+  batch_id VARCHAR not null,
+  file VARCHAR not null,
+  sha256 VARCHAR not null,
+  bytes BIGINT not null,
+  mtime_ns BIGINT not null,
+  load_id VARCHAR not null,
+  records_seen BIGINT not null,
+  loaded BIGINT not null,
+  rejected BIGINT not null,
+  duplicates BIGINT not null,
+  children_loaded BIGINT not null,
+  loaded_at TIMESTAMP not null,
+  primary key (source, batch_id)
+)""",
+    """create table if not exists raw._rejects (
+  source VARCHAR not null,
+  batch_id VARCHAR not null,
+  file VARCHAR not null,
+  record_no BIGINT,
+  kind VARCHAR not null,
+  reason_code VARCHAR not null,
+  reason VARCHAR not null,
+  record VARCHAR,
+  rejected_at TIMESTAMP not null
+)""",
+)
