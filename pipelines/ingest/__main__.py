@@ -18,8 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", action="append", choices=sorted(SOURCES_BY_NAME))
     args = parser.parse_args(argv)
     results = ingest_all(args.warehouse, args.landing, args.source)
-    print(f"{'source':<16}{'batches':>8}{'seen':>10}{'loaded':>10}{'rejected':>10}"
-          f"{'dupes':>8}{'seconds':>9}")
+    print(
+        f"{'source':<16}{'batches':>8}{'seen':>10}{'loaded':>10}{'rejected':>10}"
+        f"{'dupes':>8}{'seconds':>9}"
+    )
     for r in results:
         print(
             f"{r.source:<16}{len(r.batches):>8}{r.total('records_seen'):>10}"

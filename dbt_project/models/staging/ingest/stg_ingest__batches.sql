@@ -14,6 +14,7 @@ renamed as (
         batch_id,
         file as file_path,
         sha256,
+        load_id,
         records_seen,
         loaded as records_loaded,
         rejected as records_rejected,

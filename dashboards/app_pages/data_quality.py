@@ -1,0 +1,55 @@
+"""Data quality: do the ingested batches reconcile, and which records were set aside and why."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboards.lib import cached, charts
+from dashboards.lib.quality import FAIL
+from dashboards.lib.tiles import fmt_int
+from dashboards.lib.ui import data_as_of, data_section, require_published_run
+
+st.title("Data quality")
+published = require_published_run()
+data_as_of(published.run)
+source = (published.published_dir, published.run.run_id)
+
+with data_section():
+    summary = cached.source_summary(*source)
+    batches = cached.batches(*source)
+    failing = batches.filter(pl.col("status") == FAIL)
+
+    tiles = st.columns(6)
+    tiles[0].metric("Sources", fmt_int(summary.height), border=True)
+    tiles[1].metric("Batches", fmt_int(batches.height), border=True)
+    tiles[2].metric("Records seen", fmt_int(summary["records_seen"].sum()), border=True)
+    tiles[3].metric("Rejected", fmt_int(summary["rejected"].sum()), border=True)
+    tiles[4].metric("Duplicates", fmt_int(summary["duplicates"].sum()), border=True)
+    tiles[5].metric(
+        "Reconciliation",
+        "OK" if failing.is_empty() else f"{failing.height} FAIL",
+        help="Every batch: records seen = loaded + rejected + duplicates",
+        border=True,
+    )
+    if not failing.is_empty():
+        st.error(
+            f"{failing.height} batch(es) do not reconcile (seen ≠ loaded + rejected + "
+            "duplicates): records went missing or were counted twice.",
+            icon=":material/error:",
+        )
+        st.dataframe(failing, hide_index=True, column_config=charts.BATCH_COLUMNS)
+
+    st.subheader("Batches per source")
+    st.dataframe(summary, hide_index=True, column_config=charts.SOURCE_SUMMARY_COLUMNS)
+    with st.expander(f"All {batches.height} batches"):
+        st.dataframe(batches, hide_index=True, column_config=charts.BATCH_COLUMNS)
+
+with data_section():
+    st.subheader("Rejected and duplicate records")
+    rejects = cached.rejects(*source)
+    if rejects.is_empty():
+        st.success("No record was rejected or skipped as a duplicate.", icon=":material/check:")
+    else:
+        st.altair_chart(charts.rejects_chart(rejects))
+        st.dataframe(rejects, hide_index=True, column_config=charts.REJECT_COLUMNS)

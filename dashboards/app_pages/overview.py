@@ -1,0 +1,109 @@
+"""Manager overview: headline fulfillment KPIs, trends and breakdowns over a date range."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from dashboards.lib import cached, charts
+from dashboards.lib.kpis import Filters
+from dashboards.lib.tiles import headline_tiles
+from dashboards.lib.ui import data_as_of, data_section, require_published_run
+
+TILES_PER_ROW = 5
+
+st.title("Fulfillment overview")
+published = require_published_run()
+data_as_of(published.run)
+source = (published.published_dir, published.run.run_id)
+
+with data_section():
+    options = cached.filter_options(*source)
+    default = options.default_filters(days=28)
+    if default is None:
+        st.info("The published run has no fulfillment KPIs yet.")
+        st.stop()
+
+    date_col, channel_col, location_col = st.columns([2, 3, 3])
+    picked = date_col.date_input(
+        "Order dates",
+        value=(default.start, default.end),
+        min_value=options.min_date,
+        max_value=options.max_date,
+        help="Defaults to the last 28 days of data.",
+    )
+    channels = channel_col.multiselect(
+        "Channels",
+        options=list(options.channels),
+        format_func=options.channels.get,
+        placeholder="All channels",
+        key="overview_channels",
+    )
+    locations = location_col.multiselect(
+        "Ship-from locations",
+        options=list(options.locations),
+        format_func=options.locations.get,
+        placeholder="All locations",
+        key="overview_locations",
+    )
+
+    # While a range is being picked the widget holds only its first date.
+    dates: tuple[date, ...] = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+    filters = Filters(
+        start=dates[0],
+        end=dates[-1],
+        channels=tuple(channels),
+        locations=tuple(locations),
+    )
+    previous = filters.previous()
+    args = (filters.start, filters.end, filters.channels, filters.locations)
+
+    current_kpis = cached.headline_kpis(*source, *args)
+    previous_kpis = cached.headline_kpis(
+        *source, previous.start, previous.end, previous.channels, previous.locations
+    )
+    tiles = headline_tiles(current_kpis, previous_kpis)
+    for row_start in range(0, len(tiles), TILES_PER_ROW):
+        columns = st.columns(TILES_PER_ROW)
+        for column, tile in zip(columns, tiles[row_start : row_start + TILES_PER_ROW], strict=False):
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.delta,
+                delta_color=tile.delta_color,
+                help=tile.help,
+                border=True,
+            )
+    st.caption(
+        f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days), "
+        f"changes against the previous {filters.days} days "
+        f"({previous.start:%d %b} – {previous.end:%d %b %Y})."
+    )
+
+    st.subheader("Trends")
+    trend = cached.daily_trend(*source, *args)
+    if trend.is_empty():
+        st.info("No orders in this selection.")
+    else:
+        rolling = st.toggle("7-day rolling", value=True, help="Rates over the 7 days ending each day")
+        service_col, orders_col = st.columns(2)
+        with service_col:
+            st.markdown("**Fill rate and on-time rates**")
+            st.altair_chart(charts.service_level_chart(trend, rolling=rolling))
+        with orders_col:
+            st.markdown("**Orders per day** (line: 7-day average)")
+            st.altair_chart(charts.orders_chart(trend))
+
+    st.subheader("By channel")
+    st.dataframe(
+        cached.breakdown(*source, *args, by="channel"),
+        hide_index=True,
+        column_config=charts.breakdown_columns("Channel"),
+    )
+    st.subheader("By ship-from location")
+    st.dataframe(
+        cached.breakdown(*source, *args, by="location"),
+        hide_index=True,
+        column_config=charts.breakdown_columns("Location"),
+    )

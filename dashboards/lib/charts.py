@@ -1,0 +1,152 @@
+"""Charts and table layouts for the pages (altair and Streamlit column configs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+SERVICE_LEVELS = {
+    "fill_rate": "Fill rate",
+    "on_time_ship_rate": "On-time ship",
+    "on_time_delivery_rate": "On-time delivery",
+}
+
+
+def service_level_chart(trend: pl.DataFrame, rolling: bool) -> alt.Chart:
+    """Fill rate and on-time rates per day (or over the rolling window ending each day)."""
+    suffix = "_rolling" if rolling else ""
+    long = trend.select(
+        "kpi_date", *[pl.col(f"{rate}{suffix}").alias(label) for rate, label in SERVICE_LEVELS.items()]
+    ).unpivot(index="kpi_date", variable_name="measure", value_name="rate")
+    return (
+        alt.Chart(long)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=alt.X("kpi_date:T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y("rate:Q", title=None, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                sort=list(SERVICE_LEVELS.values()),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("kpi_date:T", title="Date"),
+                alt.Tooltip("measure:N", title="Measure"),
+                alt.Tooltip("rate:Q", title="Rate", format=".1%"),
+            ],
+        )
+        .properties(height=300)
+    )
+
+
+def orders_chart(trend: pl.DataFrame, window_days: int = 7) -> alt.LayerChart:
+    """Orders per day as bars, with the rolling daily average as a line."""
+    base = alt.Chart(trend).encode(x=alt.X("kpi_date:T", title=None, axis=alt.Axis(format="%b %d")))
+    bars = base.mark_bar(opacity=0.55).encode(
+        y=alt.Y("orders:Q", title="Orders per day"),
+        tooltip=[
+            alt.Tooltip("kpi_date:T", title="Date"),
+            alt.Tooltip("orders:Q", title="Orders", format=","),
+            alt.Tooltip("orders_rolling:Q", title=f"{window_days}-day average", format=",.1f"),
+        ],
+    )
+    line = base.mark_line(strokeWidth=2.5, color="#d62728").encode(y="orders_rolling:Q")
+    return (bars + line).properties(height=300)
+
+
+def _pct(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="percent", help=help)
+
+
+def _hours(label: str) -> Any:
+    return st.column_config.NumberColumn(label, format="%.1f h")
+
+
+def _count(label: str) -> Any:
+    return st.column_config.NumberColumn(label, format="localized")
+
+
+BREAKDOWN_COLUMNS: dict[str, Any] = {
+    "key": None,
+    "location_kind": st.column_config.TextColumn("Kind"),
+    "orders": _count("Orders"),
+    "units_ordered": _count("Units ordered"),
+    "units_shipped": _count("Units shipped"),
+    "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+    "fill_rate": _pct("Fill rate"),
+    "on_time_ship_rate": _pct("On-time ship"),
+    "on_time_delivery_rate": _pct("On-time delivery"),
+    "fulfillment_hours_p50": _hours("Fulfillment p50"),
+    "fulfillment_hours_p90": _hours("Fulfillment p90"),
+    "return_rate": _pct("Return rate"),
+    "inventory_accuracy": _pct("Inventory accuracy"),
+}
+
+
+def breakdown_columns(name_label: str) -> dict[str, Any]:
+    return {"name": st.column_config.TextColumn(name_label), **BREAKDOWN_COLUMNS}
+
+
+SOURCE_SUMMARY_COLUMNS: dict[str, Any] = {
+    "source": st.column_config.TextColumn("Source"),
+    "status": st.column_config.TextColumn(
+        "Reconciles", help="records seen = loaded + rejected + duplicates, for every batch"
+    ),
+    "batches": _count("Batches"),
+    "records_seen": _count("Seen"),
+    "loaded": _count("Loaded"),
+    "rejected": _count("Rejected"),
+    "duplicates": _count("Duplicates"),
+    "reject_rate": _pct("Rejected share"),
+    "failed_batches": _count("Batches failing"),
+    "last_loaded_at": st.column_config.DatetimeColumn("Last load (UTC)", format="YYYY-MM-DD HH:mm"),
+}
+
+BATCH_COLUMNS: dict[str, Any] = {
+    "source": st.column_config.TextColumn("Source"),
+    "status": st.column_config.TextColumn("Reconciles"),
+    "batch_id": st.column_config.TextColumn("Batch"),
+    "file": st.column_config.TextColumn("File"),
+    "records_seen": _count("Seen"),
+    "loaded": _count("Loaded"),
+    "rejected": _count("Rejected"),
+    "duplicates": _count("Duplicates"),
+    "loaded_at": st.column_config.DatetimeColumn("Loaded (UTC)", format="YYYY-MM-DD HH:mm"),
+}
+
+REJECT_COLUMNS: dict[str, Any] = {
+    "source": st.column_config.TextColumn("Source"),
+    "kind": st.column_config.TextColumn("Kind"),
+    "reason_code": st.column_config.TextColumn("Reason"),
+    "records": _count("Records"),
+    "example_record": st.column_config.TextColumn("Example record", width="large"),
+}
+
+
+def rejects_chart(rejects: pl.DataFrame) -> alt.Chart:
+    """Records set aside per reason, stacked by source (rejects and duplicates)."""
+    data = rejects.with_columns(
+        pl.when(pl.col("kind") == "duplicate")
+        .then(pl.lit("duplicate"))
+        .otherwise(pl.col("reason_code"))
+        .alias("reason")
+    )
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("reason:N", title=None, sort="-x"),
+            x=alt.X("sum(records):Q", title="Records"),
+            color=alt.Color("source:N", title="Source", legend=alt.Legend(orient="bottom")),
+            tooltip=[
+                alt.Tooltip("source:N", title="Source"),
+                alt.Tooltip("reason:N", title="Reason"),
+                alt.Tooltip("sum(records):Q", title="Records", format=","),
+            ],
+        )
+        .properties(height=alt.Step(28))
+    )

@@ -1,0 +1,71 @@
+"""Ingest data quality: batch reconciliation and rejected records, from the published run.
+
+Every batch must reconcile: records seen = loaded + rejected + duplicates (the landing contract).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from dashboards.lib.published import query
+
+OK = "OK"
+FAIL = "FAIL"
+
+_RECONCILES = "records_seen = loaded + rejected + duplicates"
+
+
+def batches(published_dir: Path) -> pl.DataFrame:
+    """One row per ingested batch, newest first, with its reconciliation `status` (OK/FAIL)."""
+    return query(
+        published_dir,
+        f"""
+        select
+            source, batch_id, file, records_seen, loaded, rejected, duplicates, loaded_at,
+            case when {_RECONCILES} then '{OK}' else '{FAIL}' end as status
+        from ingest_batches
+        order by loaded_at desc, source, batch_id
+        """,
+        ["ingest_batches"],
+    )
+
+
+def source_summary(published_dir: Path) -> pl.DataFrame:
+    """One row per source: batches and record counts, reject share, batches that do not
+    reconcile, last load time and `status` (FAIL when any of its batches does not reconcile)."""
+    return query(
+        published_dir,
+        f"""
+        select
+            source,
+            count(*) as batches,
+            sum(records_seen) as records_seen,
+            sum(loaded) as loaded,
+            sum(rejected) as rejected,
+            sum(duplicates) as duplicates,
+            cast(sum(rejected) as double) / nullif(sum(records_seen), 0) as reject_rate,
+            count(*) filter (where not coalesce({_RECONCILES}, false)) as failed_batches,
+            max(loaded_at) as last_loaded_at,
+            case when count(*) filter (where not coalesce({_RECONCILES}, false)) = 0
+                 then '{OK}' else '{FAIL}' end as status
+        from ingest_batches
+        group by source
+        order by source
+        """,
+        ["ingest_batches"],
+    )
+
+
+def rejects(published_dir: Path) -> pl.DataFrame:
+    """One row per source, kind ('rejected' or 'duplicate') and reason, most records first."""
+    return query(
+        published_dir,
+        """
+        select source, kind, reason_code, records, example_record
+        from ingest_rejects
+        order by records desc, source, kind, reason_code
+        """,
+        ["ingest_rejects"],
+    )

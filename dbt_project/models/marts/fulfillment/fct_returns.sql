@@ -1,0 +1,107 @@
+-- One row per returned line: every RMA line (return_kind 'rma'), plus every return at a store
+-- till (return_kind 'till', a negative-quantity POS receipt line). RMA lines carry the order
+-- line they return when it is known; till returns do not reference the original sale.
+with
+
+rma_lines as (
+
+    select * from {{ ref('int_rma_lines_matched') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_unioned') }}
+
+),
+
+pos_sales as (
+
+    select * from {{ ref('stg_pos__sales') }}
+
+),
+
+rma as (
+
+    select
+        {{ dbt.concat(["'rma:'", 'rma_lines.rma_line_id']) }} as return_line_id,
+        'rma' as return_kind,
+        rma_lines.rma_id,
+        rma_lines.rma_line,
+        rma_lines.channel,
+        rma_lines.order_id,
+        rma_lines.line_ref,
+        rma_lines.order_line_id,
+        rma_lines.order_line_match,
+        order_lines.order_date,
+        rma_lines.sku,
+        rma_lines.quantity as units_returned,
+        rma_lines.reason_code,
+        rma_lines.item_condition,
+        rma_lines.is_restockable,
+        rma_lines.refund_status,
+        rma_lines.refund_amount,
+        rma_lines.currency,
+        rma_lines.requested_at,
+        rma_lines.received_at,
+        rma_lines.received_location_id
+
+    from rma_lines
+    left join order_lines
+        on rma_lines.order_line_id = order_lines.order_line_id
+
+),
+
+till as (
+
+    select
+        {{ dbt.concat([
+            "'till:'", 'store_id', "':'", 'register_id', "':'", 'receipt_no', "':'",
+            'cast(line_no as ' ~ dbt.type_string() ~ ')'
+        ]) }} as return_line_id,
+        'till' as return_kind,
+        cast(null as {{ dbt.type_string() }}) as rma_id,
+        cast(null as {{ dbt.type_int() }}) as rma_line,
+        'pos' as channel,
+        {{ dbt.concat(['store_id', "'-'", 'register_id', "'-'", 'receipt_no']) }} as order_id,
+        cast(line_no as {{ dbt.type_string() }}) as line_ref,
+        cast(null as {{ dbt.type_string() }}) as order_line_id,
+        cast(null as {{ dbt.type_string() }}) as order_line_match,
+        cast(null as date) as order_date,
+        sku,
+        -quantity as units_returned,
+        cast(null as {{ dbt.type_string() }}) as reason_code,
+        cast(null as {{ dbt.type_string() }}) as item_condition,
+        cast(null as {{ dbt.type_boolean() }}) as is_restockable,
+        'refunded' as refund_status,
+        -quantity * unit_price as refund_amount,
+        currency,
+        sold_at as requested_at,
+        sold_at as received_at,
+        store_id as received_location_id
+
+    from pos_sales
+    where quantity < 0
+
+),
+
+unioned as (
+
+    select * from rma
+    union all
+    select * from till
+
+),
+
+final as (
+
+    select
+        *,
+        cast(requested_at as date) as return_date,
+        order_line_id is not null as is_matched_to_order_line
+
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,156 @@
+-- One row per order line across all channels, with its fulfilment (shipped units, fulfilling
+-- location, on-time flags) and returns. POS sales are fulfilled at the till: shipped at sale
+-- time from the store. Units shipped are the units in the line's shipments (labelled by the
+-- warehouse), capped at the ordered quantity.
+with
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_unioned') }}
+
+),
+
+shipped as (
+
+    select * from {{ ref('int_order_line_shipments_aggregated') }}
+
+),
+
+rma_lines as (
+
+    select * from {{ ref('int_rma_lines_matched') }}
+
+),
+
+returned as (
+
+    select
+        order_line_id,
+        sum(quantity) as units_returned,
+        count(*) as rma_lines,
+        min(requested_at) as first_return_requested_at
+
+    from rma_lines
+    where order_line_id is not null
+    group by order_line_id
+
+),
+
+joined as (
+
+    select
+        order_lines.*,
+        case
+            when order_lines.channel = 'pos' then order_lines.quantity
+            else coalesce(shipped.units_shipped, 0)
+        end as units_in_shipments,
+        case
+            when order_lines.channel = 'pos' then order_lines.store_location_id
+            else shipped.fulfilling_location_id
+        end as shipped_from_location_id,
+        coalesce(shipped.shipments, 0) as shipments,
+        coalesce(shipped.ship_from_locations, 0) as ship_from_locations,
+        shipped.units_delivered,
+        case when order_lines.channel = 'pos' then order_lines.ordered_at
+            else shipped.first_label_created_at end as first_label_created_at,
+        case when order_lines.channel = 'pos' then order_lines.ordered_at
+            else shipped.first_picked_up_at end as first_shipped_at,
+        case when order_lines.channel = 'pos' then order_lines.ordered_at
+            else shipped.last_picked_up_at end as last_shipped_at,
+        case when order_lines.channel = 'pos' then order_lines.ordered_at
+            else shipped.last_delivered_at end as last_delivered_at,
+        coalesce(returned.units_returned, 0) as units_returned,
+        coalesce(returned.rma_lines, 0) as rma_lines,
+        returned.first_return_requested_at
+
+    from order_lines
+    left join shipped
+        on order_lines.order_line_id = shipped.order_line_id
+    left join returned
+        on order_lines.order_line_id = returned.order_line_id
+
+),
+
+measured as (
+
+    select
+        *,
+        case
+            when units_in_shipments > quantity then quantity
+            else units_in_shipments
+        end as units_shipped
+
+    from joined
+
+),
+
+final as (
+
+    select
+        order_line_id,
+        channel_order_id,
+        channel,
+        order_id,
+        line_ref,
+        sku,
+        quantity as units_ordered,
+        unit_price,
+        line_amount,
+        currency,
+        ordered_at,
+        order_date,
+        customer_id,
+        service_level,
+        promised_ship_date,
+        promised_delivery_date,
+        ship_to_postcode,
+        ship_to_country,
+        ship_to_latitude,
+        ship_to_longitude,
+        ship_to_coordinates_source,
+        order_status as channel_order_status,
+        case
+            when channel = 'pos' then 'completed'
+            when is_cancelled then 'cancelled'
+            when units_shipped >= quantity then 'shipped'
+            when units_shipped > 0 then 'partially_shipped'
+            else 'open'
+        end as line_status,
+        is_cancelled,
+        cancelled_at,
+        units_shipped,
+        case when is_cancelled then quantity - units_shipped else 0 end as units_cancelled,
+        quantity - units_shipped
+            - case when is_cancelled then quantity - units_shipped else 0 end as units_open,
+        units_returned,
+        rma_lines,
+        first_return_requested_at,
+        shipments,
+        ship_from_locations,
+        coalesce(shipped_from_location_id, 'unassigned') as fulfilling_location_id,
+        first_label_created_at,
+        first_shipped_at,
+        last_shipped_at,
+        last_delivered_at,
+        -- On time = every unit shipped (delivered) on or before the promised date, compared as
+        -- UTC dates. NULL while the line is not fully shipped (delivered), and for POS.
+        case
+            when channel = 'pos' or units_shipped < quantity or last_shipped_at is null
+                then null
+            when cast(last_shipped_at as date) <= promised_ship_date then true
+            else false
+        end as is_shipped_on_time,
+        case
+            when channel = 'pos' or coalesce(units_delivered, 0) < quantity
+                or last_delivered_at is null
+                then null
+            when cast(last_delivered_at as date) <= promised_delivery_date then true
+            else false
+        end as is_delivered_on_time,
+        _loaded_at
+
+    from measured
+
+)
+
+select * from final

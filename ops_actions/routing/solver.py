@@ -1,0 +1,308 @@
+"""Cost-optimal assignment of one stage with HiGHS.
+
+Model (split allowed). x[c] units of candidate c = (line, location), u[l] units left unfilled:
+    min  sum_c (unit_cost[c] + base[loc(c)] / Q[order(l)]) x[c] + sum_l U[l] u[l]
+    s.t. sum_{c of l} x[c] + u[l] = q[l]          for every line l
+         sum_{c in bin b} x[c] <= cap[b]           for every (sku, location) bin b
+This is a transportation LP: its basic optimal solutions are integral, and it relaxes the true
+objective (a shipment's base cost is spread over the order's units, split penalties are dropped),
+so its value is a valid lower bound. Lines compete only for their own SKU's stock, so SKUs whose
+lines all fit at their cheapest location are settled without the LP; only congested SKUs go into
+one sparse LP. A repair pass then consolidates split orders where the exact cost (base costs and
+split penalties included) improves.
+
+Model (split not allowed): one binary column per (order, location) that holds every line of the
+order, solved as a MIP with HiGHS over the same bins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from ops_actions.routing.costs import evaluate
+from ops_actions.routing.problem import StageProblem
+
+MIP_TIME_LIMIT_S = 20.0
+
+
+@dataclass
+class StageSolution:
+    units: np.ndarray  # units per candidate
+    lower_bound: float  # value of a relaxation of this stage (<= optimum)
+    lp_columns: int = 0
+    lp_rows: int = 0
+
+
+def _highs() -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
+
+
+def _solve_model(
+    cost: np.ndarray,
+    upper: np.ndarray,
+    starts: np.ndarray,
+    index: np.ndarray,
+    value: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    integral: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(cost.size)
+    lp.num_row_ = int(row_lower.size)
+    lp.col_cost_ = cost.astype(np.float64)
+    lp.col_lower_ = np.zeros(cost.size)
+    lp.col_upper_ = upper.astype(np.float64)
+    lp.row_lower_ = row_lower.astype(np.float64)
+    lp.row_upper_ = row_upper.astype(np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = value.astype(np.float64)
+    h = _highs()
+    if integral is not None:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+            for i in integral.tolist()
+        ]
+        h.setOptionValue("time_limit", MIP_TIME_LIMIT_S)
+        h.setOptionValue("mip_rel_gap", 1e-4)
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    ok = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit)
+    if status not in ok:
+        raise RuntimeError(f"HiGHS: {h.modelStatusToString(status)}")
+    x = np.asarray(h.getSolution().col_value)
+    info = h.getInfo()
+    bound = info.mip_dual_bound if integral is not None else info.objective_function_value
+    return x, float(bound)
+
+
+def _best_per_group(group: np.ndarray, cost: np.ndarray, n_groups: int) -> np.ndarray:
+    """Index of the cheapest element per group (-1 when a group has none)."""
+    best = np.full(n_groups, -1, dtype=np.int64)
+    if group.size == 0:
+        return best
+    order = np.lexsort((cost, group))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    best[group[order][first]] = order[first]
+    return best
+
+
+def solve_split_stage(p: StageProblem) -> StageSolution:
+    """Optimal units per candidate for a stage where orders may split (see module doc)."""
+    n = p.n_lines
+    units = np.zeros(p.cand_line.size, dtype=np.int64)
+    order_units = np.bincount(p.order, weights=p.q)
+    c = p.cand_unit_cost + p.cand_base / order_units[p.order[p.cand_line]]
+    big_u = p.lp_unfilled_penalty
+    best = _best_per_group(p.cand_line, c, n)
+    has = best >= 0
+    best_cost = np.where(has, c[np.maximum(best, 0)], np.inf)
+    wants = has & (best_cost < big_u)
+    demand = np.bincount(p.cand_bin[best[wants]], weights=p.q[wants], minlength=p.bin_cap.size)
+    congested_skus = np.unique(p.bin_sku[demand > p.bin_cap])
+    in_lp = np.isin(p.sku, congested_skus)
+
+    fixed = wants & ~in_lp
+    units[best[fixed]] = p.q[fixed]
+    lower = float(np.dot(np.minimum(best_cost, big_u)[~in_lp], p.q[~in_lp]))
+
+    lp_lines = np.flatnonzero(in_lp)
+    n_cols = n_rows = 0
+    if lp_lines.size:
+        line_row = np.full(n, -1, dtype=np.int64)
+        line_row[lp_lines] = np.arange(lp_lines.size)
+        cols = np.flatnonzero(in_lp[p.cand_line])
+        col_bins = p.cand_bin[cols]
+        used_bins, bin_row = np.unique(col_bins, return_inverse=True)
+        nl = lp_lines.size
+        n_x = cols.size
+        # x columns: one entry in the line row, one in the bin row; u columns: line row only.
+        starts = np.concatenate([np.arange(0, 2 * n_x, 2), 2 * n_x + np.arange(nl + 1)])
+        index = np.empty(2 * n_x + nl, dtype=np.int64)
+        index[0 : 2 * n_x : 2] = line_row[p.cand_line[cols]]
+        index[1 : 2 * n_x : 2] = nl + bin_row
+        index[2 * n_x :] = np.arange(nl)
+        value = np.ones(index.size)
+        cost = np.concatenate([c[cols], big_u[lp_lines]])
+        upper = np.concatenate([p.q[p.cand_line[cols]], p.q[lp_lines]])
+        row_lower = np.concatenate([p.q[lp_lines], np.full(used_bins.size, -np.inf)])
+        row_upper = np.concatenate([p.q[lp_lines], p.bin_cap[used_bins]])
+        x, objective = _solve_model(cost, upper, starts, index, value, row_lower, row_upper)
+        # Basic solutions of a transportation LP are integral; floor guards against tolerance
+        # noise without ever exceeding a bin.
+        units[cols] = np.floor(x[:n_x] + 1e-6).astype(np.int64)
+        lower += objective
+        n_cols, n_rows = int(cost.size), int(row_lower.size)
+    units = consolidate_split_orders(p, units)
+    return StageSolution(units=units, lower_bound=lower, lp_columns=n_cols, lp_rows=n_rows)
+
+
+def consolidate_split_orders(p: StageProblem, units: np.ndarray) -> np.ndarray:
+    """Move the filled units of a split order to one location when that lowers its exact cost.
+
+    The LP spreads a shipment's base cost over units and ignores split penalties, so it may
+    split an order where one shipment is cheaper; this local search fixes that with the stock
+    still free.
+    """
+    units = units.copy()
+    active = np.flatnonzero(units > 0)
+    if active.size == 0:
+        return units
+    act_order = p.order[p.cand_line[active]]
+    pairs = np.unique(np.stack([act_order, p.cand_loc[active]], axis=1), axis=0)
+    orders, counts = np.unique(pairs[:, 0], return_counts=True)
+    split_orders = set(orders[counts > 1].tolist())
+    # Lines split across locations count too (two rows of one line).
+    line_locs = np.bincount(p.cand_line[active], minlength=p.n_lines)
+    split_orders.update(p.order[np.flatnonzero(line_locs > 1)].tolist())
+    if not split_orders:
+        return units
+    residual = p.bin_cap - np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
+    residual = residual.astype(np.int64)
+    base_of_loc: dict[int, float] = dict(zip(p.cand_loc.tolist(), p.cand_base.tolist(), strict=True))
+    in_split = np.isin(p.order[p.cand_line], np.fromiter(split_orders, dtype=np.int64))
+    cand_ids = np.flatnonzero(in_split)
+    by_order: dict[int, dict[int, dict[int, int]]] = {}
+    for ci, line, loc in zip(
+        cand_ids.tolist(),
+        p.cand_line[cand_ids].tolist(),
+        p.cand_loc[cand_ids].tolist(),
+        strict=True,
+    ):
+        by_order.setdefault(int(p.order[line]), {}).setdefault(line, {})[loc] = ci
+    cost = p.cand_unit_cost
+    for o in sorted(by_order, key=lambda o: min(by_order[o])):
+        lines = by_order[o]
+        filled = {ln: int(sum(units[ci] for ci in locs.values())) for ln, locs in lines.items()}
+        lines_f = [ln for ln in lines if filled[ln] > 0]
+        if not lines_f:
+            continue
+        used_locs = {loc for ln in lines_f for loc, ci in lines[ln].items() if units[ci] > 0}
+        current = sum(float(units[ci] * cost[ci]) for ln in lines_f for ci in lines[ln].values())
+        current += sum(base_of_loc[k] for k in used_locs)
+        current += p.split_penalty * (len(used_locs) - 1)
+        common = set.intersection(*(set(lines[ln]) for ln in lines_f))
+        best_k, best_cost = None, current - 1e-9
+        for k in common:
+            need: dict[int, int] = {}
+            for ln in lines_f:
+                ci = lines[ln][k]
+                b = int(p.cand_bin[ci])
+                need[b] = need.get(b, 0) + filled[ln] - int(units[ci])
+            if any(residual[b] < extra for b, extra in need.items()):
+                continue
+            new = sum(filled[ln] * float(cost[lines[ln][k]]) for ln in lines_f) + base_of_loc[k]
+            if new < best_cost:
+                best_k, best_cost = k, new
+        if best_k is None:
+            continue
+        for ln in lines_f:
+            for ci in lines[ln].values():
+                if units[ci] > 0:
+                    residual[p.cand_bin[ci]] += units[ci]
+                    units[ci] = 0
+            target = lines[ln][best_k]
+            units[target] = filled[ln]
+            residual[p.cand_bin[target]] -= filled[ln]
+    return units
+
+
+def solve_single_location_stage(p: StageProblem) -> StageSolution:
+    """Each order ships complete from one location or not at all (rule `split: not_allowed`)."""
+    units = np.zeros(p.cand_line.size, dtype=np.int64)
+    n_orders_code = int(p.order.max()) + 1 if p.n_lines else 0
+    lines_per_order = np.bincount(p.order, minlength=n_orders_code)
+    # Column per (order, location) holding a candidate for every line of the order.
+    key = p.order[p.cand_line] * (int(p.cand_loc.max()) + 1 if p.cand_loc.size else 1) + p.cand_loc
+    keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    col_order = p.order[p.cand_line][np.unique(inverse, return_index=True)[1]]
+    valid = counts == lines_per_order[col_order]
+    cand_ok = valid[inverse]
+    cand_col = inverse
+    col_cost = np.bincount(
+        inverse, weights=p.cand_unit_cost * p.q[p.cand_line], minlength=keys.size
+    ) + np.bincount(inverse, weights=p.cand_base, minlength=keys.size) / np.maximum(counts, 1)
+    order_unfilled = np.bincount(
+        p.order, weights=p.q * p.lp_unfilled_penalty, minlength=n_orders_code
+    )
+    present = np.unique(p.order)
+    lower = float(order_unfilled[np.setdiff1d(present, col_order[valid])].sum())
+    valid_cols = np.flatnonzero(valid)
+    if valid_cols.size == 0:
+        return StageSolution(units=units, lower_bound=lower)
+    best = _best_per_group(col_order[valid_cols], col_cost[valid_cols], n_orders_code)
+    orders_with = np.flatnonzero(best >= 0)
+    best_cols = valid_cols[best[orders_with]]
+    wants = col_cost[best_cols] < order_unfilled[orders_with]
+    chosen = set(best_cols[wants].tolist())
+    pick = cand_ok & np.isin(cand_col, np.fromiter(chosen, dtype=np.int64, count=len(chosen)))
+    demand = np.bincount(p.cand_bin[pick], weights=p.q[p.cand_line[pick]], minlength=p.bin_cap.size)
+    if (demand <= p.bin_cap).all():
+        units[pick] = p.q[p.cand_line[pick]]
+        lower += float(
+            np.minimum(col_cost[best_cols], order_unfilled[orders_with]).sum()
+        )
+        return StageSolution(units=units, lower_bound=lower)
+
+    # Congested: one MIP over all orders that have a valid column.
+    order_row = np.full(n_orders_code, -1, dtype=np.int64)
+    order_row[orders_with] = np.arange(orders_with.size)
+    no = orders_with.size
+    ok_cands = np.flatnonzero(cand_ok)
+    # Entries (column, bin, coefficient) aggregated per (column, bin).
+    col_local = np.full(keys.size, -1, dtype=np.int64)
+    col_local[valid_cols] = np.arange(valid_cols.size)
+    ent_col = col_local[cand_col[ok_cands]]
+    ent_bin = p.cand_bin[ok_cands]
+    ent_val = p.q[p.cand_line[ok_cands]].astype(np.float64)
+    used_bins, bin_row = np.unique(ent_bin, return_inverse=True)
+    pair = ent_col * used_bins.size + bin_row
+    upair, pinv = np.unique(pair, return_inverse=True)
+    pval = np.bincount(pinv, weights=ent_val)
+    pcol = upair // used_bins.size
+    prow = no + upair % used_bins.size
+    # Add the order-row entry to every z column, then the w (unfilled) columns.
+    z_order_rows = order_row[col_order[valid_cols]]
+    all_col = np.concatenate([pcol, np.arange(valid_cols.size), valid_cols.size + np.arange(no)])
+    all_row = np.concatenate([prow, z_order_rows, np.arange(no)])
+    all_val = np.concatenate([pval, np.ones(valid_cols.size), np.ones(no)])
+    sort = np.lexsort((all_row, all_col))
+    all_col, all_row, all_val = all_col[sort], all_row[sort], all_val[sort]
+    n_cols = valid_cols.size + no
+    starts = np.searchsorted(all_col, np.arange(n_cols + 1))
+    cost = np.concatenate([col_cost[valid_cols], order_unfilled[orders_with]])
+    upper = np.ones(n_cols)
+    row_lower = np.concatenate([np.ones(no), np.full(used_bins.size, -np.inf)])
+    row_upper = np.concatenate([np.ones(no), p.bin_cap[used_bins]])
+    integral = np.concatenate([np.ones(valid_cols.size, bool), np.zeros(no, bool)])
+    x, bound = _solve_model(cost, upper, starts, all_row, all_val, row_lower, row_upper, integral)
+    z = x[: valid_cols.size] > 0.5
+    chosen_cols = valid_cols[z]
+    pick = cand_ok & np.isin(cand_col, chosen_cols)
+    units[pick] = p.q[p.cand_line[pick]]
+    return StageSolution(
+        units=units, lower_bound=lower + bound, lp_columns=n_cols, lp_rows=int(row_lower.size)
+    )
+
+
+def solve_stage(p: StageProblem) -> StageSolution:
+    """Dispatch on the rule's split policy; always returns a feasible assignment."""
+    if p.cand_line.size == 0:
+        return StageSolution(
+            units=np.zeros(0, dtype=np.int64),
+            lower_bound=float(np.dot(p.q, p.lp_unfilled_penalty)),
+        )
+    sol = solve_split_stage(p) if p.split_allowed else solve_single_location_stage(p)
+    # Keep the solver honest: never report a bound above what we actually achieved.
+    sol.lower_bound = min(sol.lower_bound, evaluate(p, sol.units).total)
+    return sol

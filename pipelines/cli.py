@@ -1,0 +1,207 @@
+"""`oms`: what users do, in one command line. Run it as `python3 -m pipelines <command>`.
+
+demo       generate the built-in demo data (if missing) and run the whole flow
+generate   write demo landing files (size, span, seed, fault rate)
+run        run the whole flow once on whatever is in the landing folder
+summary    print the report of the warehouse as it is
+ui         start the Dagster UI (lineage, runs, checks, schedules, sensors)
+dashboard  start the Streamlit dashboards
+test       run the whole test suite (lint, type check, pytest)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from pipelines.settings import PROJECT_ROOT, get_settings
+
+DAGSTER_YAML = """# Written by `oms`. Runs that write the warehouse queue one at a time:
+# DuckDB allows one writing process per file.
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: "oms/warehouse"
+        value: "write"
+        limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generator import generate
+
+    settings = get_settings()
+    report = generate(
+        settings.landing_dir,
+        start=args.start,
+        days=args.days,
+        order_lines=args.order_lines,
+        seed=args.seed,
+        fault_rate=args.fault_rate,
+        truth_dir=settings.data_dir / "generator_truth",
+        from_day=args.from_day,
+    )
+    print(report)
+    return 0
+
+
+def run_flow() -> tuple[bool, float]:
+    """One real Dagster run of the full flow, recorded in the instance the UI shows."""
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.transform.project import ensure_manifest
+
+    dagster_home()
+    ensure_manifest()
+    started = time.perf_counter()
+    job = defs().resolve_job_def("full_flow")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return result.success, time.perf_counter() - started
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.summary import build_summary
+
+    settings = get_settings()
+    ok, seconds = run_flow()
+    print(build_summary(settings.warehouse_path))
+    print(
+        f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s "
+        f"(warehouse: {settings.warehouse_path})"
+    )
+    print("Open the dashboards:  python3 -m pipelines dashboard   (http://localhost:8501)")
+    print("Open the Dagster UI:  python3 -m pipelines ui          (http://localhost:3000)")
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    started = time.perf_counter()
+    if args.regenerate and settings.landing_dir.exists():
+        shutil.rmtree(settings.landing_dir)
+    if not any(settings.landing_dir.glob("*/*")):
+        print(f"Generating demo data into {settings.landing_dir} ...")
+        cmd_generate(args)
+    code = cmd_run(args)
+    print(f"Demo finished in {time.perf_counter() - started:.1f} s in all.")
+    return code
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipelines.summary import build_summary
+
+    print(build_summary(get_settings().warehouse_path))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from pipelines.transform.project import ensure_manifest
+
+    dagster_home()
+    ensure_manifest()
+    exe = Path(sys.executable).with_name("dagster")
+    return subprocess.call(
+        [str(exe), "dev", "-m", "pipelines.definitions", "-p", str(args.port)], cwd=PROJECT_ROOT
+    )
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    exe = Path(sys.executable).with_name("streamlit")
+    return subprocess.call(
+        [
+            str(exe),
+            "run",
+            str(PROJECT_ROOT / "dashboards" / "app.py"),
+            "--server.port",
+            str(args.port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=PROJECT_ROOT,
+    )
+
+
+def _ensure_chromium() -> None:
+    """Browser tests need Debian's chromium; install it when we can (root with apt)."""
+    if Path("/usr/bin/chromium").exists() or not shutil.which("apt-get"):
+        return
+    if os.geteuid() != 0:
+        print(
+            "note: /usr/bin/chromium is missing; browser tests will fail. "
+            "Install it with: sudo apt-get install -y chromium"
+        )
+        return
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    _ensure_chromium()
+    bin_dir = Path(sys.executable).parent
+    for step in ([str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy")]):
+        print("+", " ".join(step), flush=True)
+        if subprocess.call(step, cwd=PROJECT_ROOT) != 0:
+            return 1
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT)
+
+
+def _generation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--order-lines", type=int, default=120_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--fault-rate", type=float, default=0.01)
+    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 8, 1))
+    p.add_argument("--from-day", type=int, default=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m pipelines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="generate demo data if missing, then run the whole flow")
+    _generation_options(p)
+    p.add_argument("--regenerate", action="store_true", help="wipe and regenerate landing data")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("generate", help="write demo landing files")
+    _generation_options(p)
+    p.set_defaults(func=cmd_generate)
+    sub.add_parser("run", help="run the whole flow once").set_defaults(func=cmd_run)
+    sub.add_parser("summary", help="print the warehouse report").set_defaults(func=cmd_summary)
+    p = sub.add_parser("ui", help="start the Dagster UI")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("dashboard", help="start the Streamlit dashboards")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+    p = sub.add_parser("test", help="run lint, type check and the whole test suite")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_test)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The one `Definitions` of the platform: `dagster dev -m pipelines.definitions` shows it all."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.ingest.assets import INGEST_ASSETS
+from pipelines.ingest.sensors import build_landing_sensor
+from pipelines.transform.assets import build_dbt_assets, build_publish_asset, dbt_resource
+
+# Everything that writes the warehouse runs one step at a time in one process: DuckDB allows a
+# single writing process per file. Runs are serialised by the run queue (see the instance's
+# dagster.yaml written by `oms`), steps by the in-process executor.
+WAREHOUSE_TAGS = {"oms/warehouse": "write"}
+
+full_flow = dg.define_asset_job(
+    "full_flow",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every new landing batch, dbt build (models + tests), publish the marts.",
+    tags=WAREHOUSE_TAGS,
+    executor_def=dg.in_process_executor,
+)
+
+daily_build = dg.ScheduleDefinition(
+    name="daily_build",
+    job=full_flow,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The daily build, whether or not new files arrived (KPIs age by the calendar).",
+)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*INGEST_ASSETS, build_dbt_assets(), build_publish_asset()],
+        jobs=[full_flow],
+        schedules=[daily_build],
+        sensors=[build_landing_sensor(full_flow)],
+        resources={"dbt": dbt_resource()},
+        executor=dg.in_process_executor,
+    )

@@ -1,0 +1,45 @@
+"""A sensor that starts the flow when new landing files appear."""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from pipelines.ingest.sources import SOURCES
+from pipelines.settings import get_settings
+
+
+def landing_fingerprint() -> tuple[str, int]:
+    """A hash over every landing file's path, size and modification time, and the file count.
+
+    The sensor compares fingerprints instead of asking the warehouse which files are loaded:
+    it must never open the warehouse, which a running job may hold for writing.
+    """
+    landing = get_settings().landing_dir
+    digest = hashlib.sha256()
+    count = 0
+    for source in SOURCES:
+        for pattern in source.globs:
+            for path in sorted(landing.glob(pattern)):
+                stat = path.stat()
+                digest.update(
+                    f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+                )
+                count += 1
+    return digest.hexdigest()[:24], count
+
+
+def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+    def new_landing_batches(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        """Request a full-flow run when the landing folder changed since the last request."""
+        fingerprint, count = landing_fingerprint()
+        if count == 0 or fingerprint == context.cursor:
+            return dg.SensorResult(skip_reason=f"no new landing files ({count} files known)")
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=fingerprint, tags={"oms/trigger": "landing"})],
+            cursor=fingerprint,
+        )
+
+    return new_landing_batches

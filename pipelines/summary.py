@@ -1,0 +1,74 @@
+"""The short report the main job prints: rows per source, rejects, KPI headlines, timings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:,.1f}{unit}"
+
+
+def build_summary(warehouse_path: Path) -> str:
+    """Read the warehouse (after a run, when nothing else holds it) and format the report."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        lines = [
+            "Sources (all batches so far)",
+            f"  {'source':<16}{'batches':>8}{'seen':>11}"
+            f"{'loaded':>11}{'rejected':>10}{'dupes':>8}  reconciles",
+        ]
+        for row in con.execute(
+            """select source, count(*), sum(records_seen), sum(loaded), sum(rejected),
+                      sum(duplicates), bool_and(records_seen = loaded + rejected + duplicates)
+               from raw._batches group by source order by source"""
+        ).fetchall():
+            name, batches, seen, loaded, rejected, dupes, ok = row
+            lines.append(
+                f"  {name:<16}{batches:>8}{seen:>11,}{loaded:>11,}{rejected:>10,}"
+                f"{dupes:>8,}  {'yes' if ok else 'NO'}"
+            )
+        lines.append("Rejects by reason")
+        for code, n in con.execute(
+            """select reason_code, count(*) from raw._rejects group by 1 order by 2 desc"""
+        ).fetchall():
+            lines.append(f"  {code:<22}{n:>8,}")
+        lines += _kpi_lines(con)
+        return "\n".join(lines)
+    finally:
+        con.close()
+
+
+def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    try:
+        k = con.execute(
+            """select min(kpi_date), max(kpi_date), sum(orders), sum(units_ordered),
+                      sum(units_shipped) / nullif(sum(units_ordered), 0),
+                      sum(shipments_shipped_on_time) / nullif(sum(shipments), 0),
+                      sum(shipments_delivered_on_time) / nullif(sum(shipments_delivered), 0),
+                      sum(units_returned) / nullif(sum(units_shipped), 0)
+               from marts.fct_fulfillment_kpis_daily"""
+        ).fetchone()
+        p = con.execute(
+            """select quantile_cont(fulfillment_hours, 0.5), quantile_cont(fulfillment_hours, 0.9)
+               from marts.fct_shipments"""
+        ).fetchone()
+        acc = con.execute(
+            """select sum(counts_accurate) / nullif(sum(skus_counted), 0)
+               from marts.fct_inventory_kpis_daily"""
+        ).fetchone()[0]
+    except duckdb.Error as exc:  # marts not built (e.g. the dbt build failed)
+        return [f"KPIs unavailable: {exc}".splitlines()[0]]
+    return [
+        f"KPI headlines {k[0]} .. {k[1]}",
+        f"  orders {k[2]:,}   units ordered {k[3]:,}",
+        f"  fill rate {_pct(k[4])}   on-time ship {_pct(k[5])}   on-time delivery {_pct(k[6])}",
+        f"  fulfillment time p50 {_num(p[0], ' h')}   p90 {_num(p[1], ' h')}",
+        f"  return rate {_pct(k[7])}   inventory accuracy {_pct(acc)}",
+    ]

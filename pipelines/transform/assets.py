@@ -1,0 +1,116 @@
+"""Every dbt model as a Dagster asset; dbt tests as asset checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from pipelines.transform.project import dbt_env, dbt_executable, dbt_project, ensure_manifest
+
+
+class OmsDbtTranslator(DagsterDbtTranslator):
+    """Keys that line up with the ingest assets: dbt sources *are* the `raw.*` tables."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
+            return dg.AssetKey(["raw", table])
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return _layer(dbt_resource_props)
+
+
+def _layer(props: Mapping[str, Any]) -> str:
+    fqn = props.get("fqn") or []
+    if props["resource_type"] == "seed":
+        return "seeds"
+    return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = OmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    ensure_manifest()
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=TRANSLATOR,
+        op_tags={"oms/writes": "warehouse"},
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """`dbt build`: every model, seed and test, in dependency order."""
+        os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("OMS_", "DBT_"))})
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return dbt_models
+
+
+def published_model_keys() -> list[dg.AssetKey]:
+    """Asset keys of the models tagged `published` (the marts the dashboards read)."""
+    import json
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return [
+        TRANSLATOR.get_asset_key(node)
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and "published" in node.get("tags", [])
+    ]
+
+
+def published_models() -> list[tuple[str, str]]:
+    """(schema, table) of every published model, as built in the warehouse."""
+    import json
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return sorted(
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and "published" in node.get("tags", [])
+    )
+
+
+def build_publish_asset() -> dg.AssetsDefinition:
+    from pipelines.ingest.engine import connect
+    from pipelines.settings import get_settings
+    from pipelines.transform.publish import publish
+
+    @dg.asset(
+        key=dg.AssetKey(["published", "dashboard_marts"]),
+        group_name="publish",
+        kinds={"parquet"},
+        deps=published_model_keys(),
+        op_tags={"oms/writes": "warehouse"},
+    )
+    def dashboard_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Read-only Parquet copy of the published marts, swapped in atomically for dashboards."""
+        settings = get_settings()
+        con = connect(settings.warehouse_path)
+        try:
+            result = publish(con, published_models(), settings.published_dir, context.run_id)
+        finally:
+            con.close()
+        return dg.MaterializeResult(
+            metadata={
+                "version": str(result.version_dir),
+                "tables": dg.MetadataValue.json(result.tables),
+            }
+        )
+
+    return dashboard_marts

@@ -1,0 +1,70 @@
+"""The dbt project as Dagster sees it: built lazily, manifest prepared once per change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from pipelines.settings import get_settings
+
+
+def dbt_executable() -> str:
+    """The `dbt` next to this interpreter: runs inside our virtual environment, never another."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment for dbt subprocesses: the warehouse path always explicit and absolute."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env["OMS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for sub in ("models", "macros", "seeds", "tests", "snapshots"):
+        for path in (project_dir / sub).rglob("*"):
+            if path.is_file():
+                newest = max(newest, path.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        path = project_dir / name
+        if path.exists():
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """Run `dbt parse` when the manifest is missing or older than any project file."""
+    settings = get_settings()
+    project_dir = settings.dbt_project_dir
+    manifest = project_dir / "target" / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project_dir):
+        return manifest
+    subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(project_dir),
+        ],
+        check=True,
+        env=dbt_env(),
+    )
+    return manifest
+
+
+@cache
+def dbt_project() -> DbtProject:
+    settings = get_settings()
+    return DbtProject(project_dir=settings.dbt_project_dir, profiles_dir=settings.dbt_project_dir)

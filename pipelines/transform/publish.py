@@ -1,0 +1,81 @@
+"""Publish a read-only copy of the marts for the dashboards, swapped in atomically.
+
+DuckDB lets one process hold the warehouse for writing and even a read-only reader blocks that
+writer, so the dashboards never open the warehouse. At the end of a run the published marts are
+written to Parquet in a new versioned folder, and the `current` symlink is replaced in one
+`os.replace`: a reader sees the old version or the new one, never a half-written mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+KEEP_VERSIONS = 3  # older versions are removed; a reader mid-query on one retries on `current`
+
+# Ingest ledger views published next to the marts for the data-quality page.
+LEDGER_EXPORTS = {
+    "ingest_batches": """select source, batch_id, file, records_seen, loaded, rejected,
+                                duplicates, loaded_at from raw._batches""",
+    "ingest_rejects": """select source, kind, reason_code, count(*) as records,
+                                min(record) as example_record, min(reason) as example_reason
+                         from raw._rejects group by source, kind, reason_code""",
+}
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version_dir: Path
+    tables: dict[str, int]
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    models: list[tuple[str, str]],
+    published_dir: Path,
+    run_id: str,
+) -> PublishResult:
+    """Export `models` (schema, table) and the ledger views, then swap `current` to them."""
+    published_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    version_dir = published_dir / "versions" / f"{stamp}_{run_id[:8]}"
+    version_dir.mkdir(parents=True)
+    tables: dict[str, int] = {}
+    queries = {table: f'select * from "{schema}"."{table}"' for schema, table in models}
+    queries.update(LEDGER_EXPORTS)
+    for name, query in queries.items():
+        target = version_dir / f"{name}.parquet"
+        con.execute(f"copy ({query}) to '{target}' (format parquet)")
+        tables[name] = con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+    (version_dir / "_run.json").write_text(
+        json.dumps(
+            {"run_id": run_id, "finished_at": datetime.now(UTC).isoformat(), "tables": tables},
+            indent=2,
+        )
+    )
+    swap_current(published_dir, version_dir)
+    prune_versions(published_dir)
+    return PublishResult(version_dir, tables)
+
+
+def swap_current(published_dir: Path, version_dir: Path) -> None:
+    link = published_dir / "current"
+    tmp = published_dir / f".current.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(version_dir.relative_to(published_dir))
+    os.replace(tmp, link)
+
+
+def prune_versions(published_dir: Path, keep: int = KEEP_VERSIONS) -> None:
+    versions = sorted((published_dir / "versions").iterdir())
+    current = (published_dir / "current").resolve()
+    for old in versions[:-keep]:
+        if old.resolve() != current:
+            shutil.rmtree(old, ignore_errors=True)
