@@ -215,7 +215,10 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
         published_dir,
         f"""
         with daily as (
-            select kpi_date, sum(orders) as orders, {", ".join(f"sum({c}) as {c}" for c in counts)}
+            select
+                kpi_date,
+                cast(sum(orders) as bigint) as orders,
+                {", ".join(f"cast(sum({c}) as bigint) as {c}" for c in counts)}
             from fulfillment_daily
             where {where}
             group by kpi_date
@@ -225,7 +228,7 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
                 kpi_date,
                 orders,
                 units_ordered,
-                sum(orders) over w / {window_days} as orders_rolling,
+                cast(sum(orders) over w as double) / {window_days} as orders_rolling,
                 {daily_rates},
                 {rolling_rates}
             from daily
@@ -288,9 +291,9 @@ def breakdown(
         with fulfillment as (
             select
                 {key} as key,
-                sum(orders) as orders,
-                sum(units_ordered) as units_ordered,
-                sum(units_shipped) as units_shipped,
+                cast(sum(orders) as bigint) as orders,
+                cast(sum(units_ordered) as bigint) as units_ordered,
+                cast(sum(units_shipped) as bigint) as units_shipped,
                 cast(sum(revenue) as double) as revenue,
                 {_rate_columns()}
             from fulfillment_daily

@@ -140,9 +140,11 @@ def _create_view(cur: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Non
     if missing:
         raise SchemaMismatchError(table, missing)
     renamed = ", ".join(f"{_quote(pub)} as {_quote(col)}" for col, pub in table.columns.items())
-    cur.execute(f"create temp view {_quote(name)}_base as select {renamed} from {source}")
     derived = "".join(f", {expr} as {_quote(col)}" for col, expr in table.derived.items())
-    cur.execute(f"create temp view {_quote(name)} as select *{derived} from {_quote(name)}_base")
+    cur.execute(
+        f"create temp view {_quote(name)} as "
+        f"select *{derived} from (select {renamed} from {source}) as published"
+    )
 
 
 def query_folder(

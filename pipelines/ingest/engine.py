@@ -427,7 +427,9 @@ def ingest_source(
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         if files.height:
-            con.execute("create or replace temp table _files as select * from files")
+            con.register("_new_files", files.to_arrow())
+            con.execute("create or replace temp table _files as select * from _new_files")
+            con.unregister("_new_files")
             raw_expr = read_source(con, source, [Path(p) for p in files["path"]])
             _check(con, source)
             _decide(con, source)

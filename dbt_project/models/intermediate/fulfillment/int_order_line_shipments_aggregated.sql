@@ -39,7 +39,7 @@ per_location as (
     select
         order_line_id,
         ship_from_location_id,
-        sum(quantity) as units,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units,
         min(label_created_at) as first_label_created_at
 
     from line_shipments
@@ -61,9 +61,9 @@ aggregated as (
 
     select
         order_line_id,
-        sum(quantity) as units_shipped,
-        sum(case when picked_up_at is not null then quantity else 0 end) as units_picked_up,
-        sum(case when delivered_at is not null then quantity else 0 end) as units_delivered,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units_shipped,
+        cast(sum(case when picked_up_at is not null then quantity else 0 end) as {{ dbt.type_bigint() }}) as units_picked_up,
+        cast(sum(case when delivered_at is not null then quantity else 0 end) as {{ dbt.type_bigint() }}) as units_delivered,
         count(distinct tracking_number) as shipments,
         count(distinct ship_from_location_id) as ship_from_locations,
         min(label_created_at) as first_label_created_at,

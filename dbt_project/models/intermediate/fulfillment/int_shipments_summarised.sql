@@ -28,7 +28,7 @@ milestones as (
             as first_out_for_delivery_at,
         min(case when event_status = 'delivered' then occurred_at end) as delivered_at,
         min(case when event_status = 'exception' then occurred_at end) as first_exception_at,
-        sum(case when event_status = 'exception' then 1 else 0 end) as exception_events,
+        cast(sum(case when event_status = 'exception' then 1 else 0 end) as {{ dbt.type_bigint() }}) as exception_events,
         min(occurred_at) as first_event_at,
         max(occurred_at) as last_event_at,
         count(*) as events,
@@ -81,7 +81,7 @@ contents as (
         max(ship_from_location_id) as ship_from_location_id,
         max(service_level) as service_level,
         count(*) as shipment_lines,
-        sum(quantity) as units,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units,
         max(_loaded_at) as _loaded_at
 
     from shipment_lines
@@ -109,7 +109,7 @@ final as (
         milestones.first_exception_at,
         milestones.first_event_at,
         milestones.last_event_at,
-        last_events.event_status as last_status,
+        last_events.event_status as current_status,
         last_events.exception_code as last_exception_code,
         milestones.events,
         milestones.exception_events,

@@ -20,9 +20,9 @@ final as (
         postcode,
         can_ship,
         ships_channels,
-        {{ dbt.position("'webshop'", 'ships_channels') }} > 0 as ships_webshop,
-        {{ dbt.position("'marketplace'", 'ships_channels') }} > 0 as ships_marketplace,
-        {{ dbt.position("'wholesale'", 'ships_channels') }} > 0 as ships_wholesale
+        coalesce({{ dbt.position("'webshop'", 'ships_channels') }}, 0) > 0 as ships_webshop,
+        coalesce({{ dbt.position("'marketplace'", 'ships_channels') }}, 0) > 0 as ships_marketplace,
+        coalesce({{ dbt.position("'wholesale'", 'ships_channels') }}, 0) > 0 as ships_wholesale
 
     from locations
 

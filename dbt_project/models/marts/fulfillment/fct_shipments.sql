@@ -98,7 +98,7 @@ final as (
         delivered_at,
         first_exception_at,
         last_event_at,
-        last_status,
+        current_status,
         last_exception_code,
         events,
         exception_events,

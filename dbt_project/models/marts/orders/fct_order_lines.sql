@@ -26,7 +26,7 @@ returned as (
 
     select
         order_line_id,
-        sum(quantity) as units_returned,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units_returned,
         count(*) as rma_lines,
         min(requested_at) as first_return_requested_at
 

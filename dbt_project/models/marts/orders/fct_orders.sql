@@ -1,10 +1,35 @@
 -- One row per channel order (channel + the channel's order id; a POS receipt is an order),
--- rolled up from its lines.
+-- rolled up from its lines. The primary location is the fulfilling location of most of the
+-- order's units (a real location before 'unassigned', then by id), so an order split across
+-- locations is still counted once in the KPI marts.
 with
 
 order_lines as (
 
     select * from {{ ref('fct_order_lines') }}
+
+),
+
+per_location as (
+
+    select
+        channel_order_id,
+        fulfilling_location_id,
+        sum(units_ordered) as units_ordered,
+        case when fulfilling_location_id = 'unassigned' then 1 else 0 end as is_unassigned
+
+    from order_lines
+    group by channel_order_id, fulfilling_location_id
+
+),
+
+primary_location as (
+
+    {{ latest_version(
+        'per_location',
+        ['channel_order_id'],
+        'units_ordered desc, is_unassigned asc, fulfilling_location_id asc'
+    ) }}
 
 ),
 
@@ -24,13 +49,13 @@ aggregated as (
         max(ship_to_postcode) as ship_to_postcode,
         max(ship_to_country) as ship_to_country,
         count(*) as order_lines,
-        sum(units_ordered) as units_ordered,
-        sum(units_shipped) as units_shipped,
-        sum(units_cancelled) as units_cancelled,
-        sum(units_open) as units_open,
-        sum(units_returned) as units_returned,
+        cast(sum(units_ordered) as {{ dbt.type_bigint() }}) as units_ordered,
+        cast(sum(units_shipped) as {{ dbt.type_bigint() }}) as units_shipped,
+        cast(sum(units_cancelled) as {{ dbt.type_bigint() }}) as units_cancelled,
+        cast(sum(units_open) as {{ dbt.type_bigint() }}) as units_open,
+        cast(sum(units_returned) as {{ dbt.type_bigint() }}) as units_returned,
         sum(line_amount) as order_amount,
-        sum(case when is_cancelled then 1 else 0 end) as cancelled_lines,
+        cast(sum(case when is_cancelled then 1 else 0 end) as {{ dbt.type_bigint() }}) as cancelled_lines,
         count(distinct case when fulfilling_location_id <> 'unassigned'
             then fulfilling_location_id end) as fulfilling_locations,
         min(first_shipped_at) as first_shipped_at,
@@ -44,7 +69,8 @@ aggregated as (
 final as (
 
     select
-        *,
+        aggregated.*,
+        primary_location.fulfilling_location_id as primary_location_id,
         case
             when channel = 'pos' then 'completed'
             when cancelled_lines = order_lines then 'cancelled'
@@ -55,6 +81,8 @@ final as (
         cancelled_lines = order_lines as is_cancelled
 
     from aggregated
+    inner join primary_location
+        on aggregated.channel_order_id = primary_location.channel_order_id
 
 )
 
