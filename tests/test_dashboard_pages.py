@@ -259,15 +259,15 @@ def synthetic_published(tmp_path: Path, synthetic_tables: dict[str, pl.DataFrame
     return published_dir
 
 
-@pytest.fixture
+@pytest.fixture(params=["synthetic", "demo_run"])
 def published_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """The real pipeline's published folder when conftest provides `demo_run`, else synthetic."""
-    try:
-        demo_run = request.getfixturevalue("demo_run")
-    except pytest.FixtureLookupError:
+    """Page tests run twice: on the synthetic folder (known figures) and on the real pipeline's
+    published output (`demo_run` from conftest: generator -> ingest -> dbt -> publish)."""
+    if request.param == "synthetic":
         published = tmp_path / "published"
         publish(published, "synthetic-1", _synthetic_tables(seed=7))
         return published
+    demo_run = request.getfixturevalue("demo_run")
     return Path(demo_run.published_dir)
 
 

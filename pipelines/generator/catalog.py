@@ -20,8 +20,18 @@ CATEGORIES: tuple[tuple[str, float, float, tuple[float, float], float], ...] = (
 )
 
 _ADJECTIVES = (
-    "Classic", "Modern", "Rustic", "Compact", "Deluxe", "Essential", "Nordic", "Urban",
-    "Coastal", "Heritage", "Everyday", "Studio",
+    "Classic",
+    "Modern",
+    "Rustic",
+    "Compact",
+    "Deluxe",
+    "Essential",
+    "Nordic",
+    "Urban",
+    "Coastal",
+    "Heritage",
+    "Everyday",
+    "Studio",
 )
 _NOUNS = {
     "Kitchen": ("Skillet", "Knife Set", "Mixing Bowl", "Cutting Board", "Kettle", "Colander"),

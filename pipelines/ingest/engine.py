@@ -242,7 +242,12 @@ def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 
 
 def _commit(
-    con: duckdb.DuckDBPyConnection, source: Source, raw_expr: str, load_id: str, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    raw_expr: str,
+    load_id: str,
+    now: datetime,
+    started: float,
 ) -> None:
     """Write raw rows, children, quarantine and ledger in one transaction."""
     stored = [q(f.name) for f in source.stored_fields]
@@ -304,7 +309,7 @@ def _commit(
                    coalesce(c.rejected, 0) + coalesce(m.n, 0),
                    coalesce(c.duplicates, 0),
                    coalesce(k.n, 0),
-                   cast(? as TIMESTAMP)
+                   cast(? as TIMESTAMP), ?
             from _files f
             left join (select _file, count(*) as seen,
                               count(*) filter (where _disposition = 'loaded') as loaded,
@@ -314,7 +319,7 @@ def _commit(
             left join (select _file, count(*) as n from _malformed group by _file) m
               on m._file = f.path
             left join ({children}) k on k._file = f.path""",
-            [now],
+            [now, time.perf_counter() - started],
         )
         con.execute("commit")
     except BaseException:
@@ -368,13 +373,14 @@ def _quarantine_files(
                 0,
                 0,
                 now,
+                None,
             )
         )
     con.execute("begin transaction")
     try:
         if rejects:
             con.executemany(f"insert into raw._rejects values ({', '.join('?' * 9)})", rejects)
-        con.executemany(f"insert into raw._batches values ({', '.join('?' * 13)})", ledger)
+        con.executemany(f"insert into raw._batches values ({', '.join('?' * 14)})", ledger)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -433,7 +439,7 @@ def ingest_source(
             raw_expr = read_source(con, source, [Path(p) for p in files["path"]])
             _check(con, source)
             _decide(con, source)
-            _commit(con, source, raw_expr, load_id, now)
+            _commit(con, source, raw_expr, load_id, now, started)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

@@ -148,6 +148,7 @@ LEDGER_DDL = (
   duplicates BIGINT not null,
   children_loaded BIGINT not null,
   loaded_at TIMESTAMP not null,
+  load_seconds DOUBLE,
   primary key (source, batch_id)
 )""",
     """create table if not exists raw._rejects (
