@@ -1,6 +1,5 @@
 """The one `Definitions` of the platform: `dagster dev -m pipelines.definitions` shows it all."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -36,14 +36,14 @@ with data_section():
     channels = channel_col.multiselect(
         "Channels",
         options=list(options.channels),
-        format_func=options.channels.get,
+        format_func=lambda channel: options.channels.get(channel, channel),
         placeholder="All channels",
         key="overview_channels",
     )
     locations = location_col.multiselect(
         "Ship-from locations",
         options=list(options.locations),
-        format_func=options.locations.get,
+        format_func=lambda location: options.locations.get(location, location),
         placeholder="All locations",
         key="overview_locations",
     )

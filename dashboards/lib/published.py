@@ -119,6 +119,16 @@ def _cursor() -> duckdb.DuckDBPyConnection:
         return _database.cursor()
 
 
+class _MissingFileError(FileNotFoundError):
+    """A table's file is not in the folder: either never published, or the folder is being
+    removed after a newer run was swapped in. `query` tells the two apart."""
+
+    def __init__(self, table: PublishedTable, folder: Path) -> None:
+        super().__init__(str(folder / f"{table.file}.parquet"))
+        self.table = table
+        self.folder = folder
+
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -131,9 +141,7 @@ def _create_view(cur: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Non
     table = TABLES[name]
     path = folder / f"{table.file}.parquet"
     if not path.is_file():
-        if folder.is_dir():
-            raise MissingTableError(table, folder)
-        raise FileNotFoundError(path)  # the whole folder went away: swapped mid-read
+        raise _MissingFileError(table, folder)
     source = f"read_parquet({_sql_string(str(path))})"
     present = {row[0] for row in cur.execute(f"describe select * from {source}").fetchall()}
     missing = [col for col in table.columns.values() if col not in present]
@@ -147,7 +155,7 @@ def _create_view(cur: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Non
     )
 
 
-def query_folder(
+def _query_folder(
     folder: Path, sql: str, tables: Iterable[str], params: Sequence[Any] | None = None
 ) -> pl.DataFrame:
     """Run `sql` over the named views (see `schema.TABLES`) of one versioned folder."""
@@ -175,9 +183,13 @@ def query(
         if folder is None:
             raise NotPublishedError(published_dir)
         try:
-            return query_folder(folder, sql, tables, params)
-        except (duckdb.IOException, FileNotFoundError):
-            swapped = not folder.is_dir() or resolve_current(published_dir) != folder
-            if attempt or not swapped:
-                raise
+            return _query_folder(folder, sql, tables, params)
+        except (duckdb.IOException, FileNotFoundError) as exc:
+            # A newer run was swapped in and this folder is being (or has been) removed.
+            swapped = resolve_current(published_dir) != folder
+            if swapped and not attempt:
+                continue
+            if isinstance(exc, _MissingFileError) and not swapped:
+                raise MissingTableError(exc.table, exc.folder) from None
+            raise
     raise AssertionError("unreachable")  # pragma: no cover

@@ -1,6 +1,5 @@
 """One Dagster asset per landing source, with its reconciliation and Great Expectations checks."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 

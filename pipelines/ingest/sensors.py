@@ -1,6 +1,5 @@
 """A sensor that starts the flow when new landing files appear."""
 
-from __future__ import annotations
 
 import hashlib
 
@@ -30,7 +29,7 @@ def landing_fingerprint() -> tuple[str, int]:
     return digest.hexdigest()[:24], count
 
 
-def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_landing_sensor(job: "dg.JobDefinition | object") -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
     def new_landing_batches(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """Request a full-flow run when the landing folder changed since the last request."""
