@@ -1,6 +1,5 @@
 """The one `Definitions` of the platform: `dagster dev -m pipelines.definitions` shows it all."""
 
-
 import dagster as dg
 
 from pipelines.ingest.assets import INGEST_ASSETS

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.db import fetch_row, scalar
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
@@ -47,22 +49,25 @@ def build_summary(warehouse_path: Path) -> str:
 
 def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     try:
-        k = con.execute(
+        k = fetch_row(
+            con,
             """select min(kpi_date), max(kpi_date), sum(orders), sum(units_ordered),
                       sum(units_shipped) / nullif(sum(units_ordered), 0),
                       sum(shipments_shipped_on_time) / nullif(sum(shipments), 0),
                       sum(shipments_delivered_on_time) / nullif(sum(shipments_delivered), 0),
                       sum(units_returned) / nullif(sum(units_shipped), 0)
-               from marts.fct_fulfillment_kpis_daily"""
-        ).fetchone()
-        p = con.execute(
+               from marts.fct_fulfillment_kpis_daily""",
+        )
+        p = fetch_row(
+            con,
             """select quantile_cont(fulfillment_hours, 0.5), quantile_cont(fulfillment_hours, 0.9)
-               from marts.fct_shipments"""
-        ).fetchone()
-        acc = con.execute(
+               from marts.fct_shipments""",
+        )
+        acc = scalar(
+            con,
             """select sum(counts_accurate) / nullif(sum(skus_counted), 0)
-               from marts.fct_inventory_kpis_daily"""
-        ).fetchone()[0]
+               from marts.fct_inventory_kpis_daily""",
+        )
     except duckdb.Error as exc:  # marts not built (e.g. the dbt build failed)
         return [f"KPIs unavailable: {exc}".splitlines()[0]]
     return [

@@ -177,18 +177,30 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
                 "revenue": pl.Decimal(18, 2),
                 **{
                     c: pl.Int64
-                    for c in (
-                        "orders order_lines units_ordered units_shipped units_cancelled "
-                        "shipments shipments_shipped_on_time shipments_delivered "
-                        "shipments_delivered_on_time units_returned till_return_units"
-                    ).split()
+                    for c in [
+                        "orders",
+                        "order_lines",
+                        "units_ordered",
+                        "units_shipped",
+                        "units_cancelled",
+                        "shipments",
+                        "shipments_shipped_on_time",
+                        "shipments_delivered",
+                        "shipments_delivered_on_time",
+                        "units_returned",
+                        "till_return_units",
+                    ]
                 },
                 **{
                     c: pl.Float64
-                    for c in (
-                        "fill_rate on_time_ship_rate on_time_delivery_rate "
-                        "fulfillment_hours_p50 fulfillment_hours_p90 return_rate"
-                    ).split()
+                    for c in [
+                        "fill_rate",
+                        "on_time_ship_rate",
+                        "on_time_delivery_rate",
+                        "fulfillment_hours_p50",
+                        "fulfillment_hours_p90",
+                        "return_rate",
+                    ]
                 },
             },
         ),

@@ -38,12 +38,12 @@ with data_section():
             "duplicates): records went missing or were counted twice.",
             icon=":material/error:",
         )
-        st.dataframe(failing, hide_index=True, column_config=charts.BATCH_COLUMNS)
+        charts.show_table(failing, charts.BATCH_COLUMNS)
 
     st.subheader("Batches per source")
-    st.dataframe(summary, hide_index=True, column_config=charts.SOURCE_SUMMARY_COLUMNS)
+    charts.show_table(summary, charts.SOURCE_SUMMARY_COLUMNS)
     with st.expander(f"All {batches.height} batches"):
-        st.dataframe(batches, hide_index=True, column_config=charts.BATCH_COLUMNS)
+        charts.show_table(batches, charts.BATCH_COLUMNS)
 
 with data_section():
     st.subheader("Rejected and duplicate records")
@@ -52,4 +52,4 @@ with data_section():
         st.success("No record was rejected or skipped as a duplicate.", icon=":material/check:")
     else:
         st.altair_chart(charts.rejects_chart(rejects))
-        st.dataframe(rejects, hide_index=True, column_config=charts.REJECT_COLUMNS)
+        charts.show_table(rejects, charts.REJECT_COLUMNS)

@@ -60,13 +60,21 @@ with data_section():
     args = (filters.start, filters.end, filters.channels, filters.locations)
 
     current_kpis = cached.headline_kpis(*source, *args)
-    previous_kpis = cached.headline_kpis(
-        *source, previous.start, previous.end, previous.channels, previous.locations
+    # A previous period reaching before the first day of data would make every count look
+    # like growth: compare only when it is fully covered.
+    comparable = options.min_date is not None and previous.start >= options.min_date
+    previous_kpis = (
+        cached.headline_kpis(
+            *source, previous.start, previous.end, previous.channels, previous.locations
+        )
+        if comparable
+        else None
     )
     tiles = headline_tiles(current_kpis, previous_kpis)
     for row_start in range(0, len(tiles), TILES_PER_ROW):
         columns = st.columns(TILES_PER_ROW)
-        for column, tile in zip(columns, tiles[row_start : row_start + TILES_PER_ROW], strict=False):
+        row = tiles[row_start : row_start + TILES_PER_ROW]
+        for column, tile in zip(columns, row, strict=False):
             column.metric(
                 tile.label,
                 tile.value,
@@ -75,18 +83,26 @@ with data_section():
                 help=tile.help,
                 border=True,
             )
-    st.caption(
-        f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days), "
-        f"changes against the previous {filters.days} days "
-        f"({previous.start:%d %b} – {previous.end:%d %b %Y})."
-    )
+    period = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days)"
+    if comparable:
+        st.caption(
+            f"{period}. Changes against the previous {filters.days} days "
+            f"({previous.start:%d %b} – {previous.end:%d %b %Y})."
+        )
+    else:
+        st.caption(
+            f"{period}. No changes shown: the previous {filters.days} days start before the "
+            f"first day of published data ({options.min_date:%d %b %Y})."
+        )
 
     st.subheader("Trends")
     trend = cached.daily_trend(*source, *args)
     if trend.is_empty():
         st.info("No orders in this selection.")
     else:
-        rolling = st.toggle("7-day rolling", value=True, help="Rates over the 7 days ending each day")
+        rolling = st.toggle(
+            "7-day rolling", value=True, help="Rates over the 7 days ending each day"
+        )
         service_col, orders_col = st.columns(2)
         with service_col:
             st.markdown("**Fill rate and on-time rates**")
@@ -96,14 +112,10 @@ with data_section():
             st.altair_chart(charts.orders_chart(trend))
 
     st.subheader("By channel")
-    st.dataframe(
-        cached.breakdown(*source, *args, by="channel"),
-        hide_index=True,
-        column_config=charts.breakdown_columns("Channel"),
+    charts.show_table(
+        cached.breakdown(*source, *args, by="channel"), charts.breakdown_columns("Channel")
     )
     st.subheader("By ship-from location")
-    st.dataframe(
-        cached.breakdown(*source, *args, by="location"),
-        hide_index=True,
-        column_config=charts.breakdown_columns("Location"),
+    charts.show_table(
+        cached.breakdown(*source, *args, by="location"), charts.breakdown_columns("Location")
     )

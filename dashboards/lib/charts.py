@@ -19,7 +19,8 @@ def service_level_chart(trend: pl.DataFrame, rolling: bool) -> alt.Chart:
     """Fill rate and on-time rates per day (or over the rolling window ending each day)."""
     suffix = "_rolling" if rolling else ""
     long = trend.select(
-        "kpi_date", *[pl.col(f"{rate}{suffix}").alias(label) for rate, label in SERVICE_LEVELS.items()]
+        "kpi_date",
+        *[pl.col(f"{rate}{suffix}").alias(label) for rate, label in SERVICE_LEVELS.items()],
     ).unpivot(index="kpi_date", variable_name="measure", value_name="rate")
     return (
         alt.Chart(long)
@@ -59,7 +60,8 @@ def orders_chart(trend: pl.DataFrame, window_days: int = 7) -> alt.LayerChart:
 
 
 def _pct(label: str, help: str | None = None) -> Any:
-    return st.column_config.NumberColumn(label, format="percent", help=help)
+    # Values are ratios; `show_table` scales them to percent (one decimal, like the tiles).
+    return st.column_config.NumberColumn(label, format="%.1f%%", help=help)
 
 
 def _hours(label: str) -> Any:
@@ -70,8 +72,31 @@ def _count(label: str) -> Any:
     return st.column_config.NumberColumn(label, format="localized")
 
 
+PERCENT_COLUMNS = frozenset(
+    {
+        "fill_rate",
+        "on_time_ship_rate",
+        "on_time_delivery_rate",
+        "return_rate",
+        "inventory_accuracy",
+        "reject_rate",
+    }
+)
+
+
+def show_table(frame: pl.DataFrame, columns: dict[str, Any]) -> None:
+    """A read-only table with the columns of `columns`, in that order, ratios as percent."""
+    shown = [name for name in columns if name in frame.columns]
+    st.dataframe(
+        frame.select(shown).with_columns(
+            pl.col(name) * 100 for name in shown if name in PERCENT_COLUMNS
+        ),
+        hide_index=True,
+        column_config=columns,
+    )
+
+
 BREAKDOWN_COLUMNS: dict[str, Any] = {
-    "key": None,
     "location_kind": st.column_config.TextColumn("Kind"),
     "orders": _count("Orders"),
     "units_ordered": _count("Units ordered"),
@@ -94,7 +119,7 @@ def breakdown_columns(name_label: str) -> dict[str, Any]:
 SOURCE_SUMMARY_COLUMNS: dict[str, Any] = {
     "source": st.column_config.TextColumn("Source"),
     "status": st.column_config.TextColumn(
-        "Reconciles", help="records seen = loaded + rejected + duplicates, for every batch"
+        "Reconciles", help="OK when records seen = loaded + rejected + duplicates in every batch"
     ),
     "batches": _count("Batches"),
     "records_seen": _count("Seen"),
@@ -140,7 +165,7 @@ def rejects_chart(rejects: pl.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("reason:N", title=None, sort="-x"),
-            x=alt.X("sum(records):Q", title="Records"),
+            x=alt.X("sum(records):Q", title="Records", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color("source:N", title="Source", legend=alt.Legend(orient="bottom")),
             tooltip=[
                 alt.Tooltip("source:N", title="Source"),

@@ -1,4 +1,5 @@
-"""Fulfillment and inventory KPIs for the manager overview, as plain functions of the published folder.
+"""Fulfillment and inventory KPIs for the manager overview: plain functions of the published
+folder.
 
 Rates are always recomputed from their counts over the rows a filter selects
 (sum numerator / sum denominator, see `schema.RATES`), never averaged; fulfillment-time
@@ -74,8 +75,9 @@ class FilterOptions:
         """The last `days` days of data, all channels and locations."""
         if self.min_date is None or self.max_date is None:
             return None
-        return Filters(start=max(self.min_date, self.max_date - timedelta(days=days - 1)),
-                       end=self.max_date)
+        return Filters(
+            start=max(self.min_date, self.max_date - timedelta(days=days - 1)), end=self.max_date
+        )
 
 
 def _ratio(numerator: str, denominator: str) -> str:
@@ -204,8 +206,7 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
     where, params = _where(lookback)
     counts = sorted({col for pair in RATES.values() for col in pair})
     daily_rates = ",\n".join(
-        f"cast({num} as double) / nullif({den}, 0) as {rate}"
-        for rate, (num, den) in RATES.items()
+        f"cast({num} as double) / nullif({den}, 0) as {rate}" for rate, (num, den) in RATES.items()
     )
     rolling_rates = ",\n".join(
         f"cast(sum({num}) over w as double) / nullif(sum({den}) over w, 0) as {rate}_rolling"

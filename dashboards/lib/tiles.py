@@ -36,22 +36,27 @@ def fmt_hours(value: float | None) -> str:
     return NO_VALUE if value is None else f"{value:,.1f} h"
 
 
+def _signed(value: float, unit: str) -> str:
+    # Round first so a tiny negative change reads "+0.0", not "-0.0" with a down arrow.
+    return f"{round(value, 1) + 0.0:+.1f}{unit}"
+
+
 def _relative_change(current: float | None, previous: float | None) -> str | None:
     if current is None or not previous:
         return None
-    return f"{(current - previous) / previous:+.1%}"
+    return _signed((current - previous) / previous * 100, "%")
 
 
 def _points_change(current: float | None, previous: float | None) -> str | None:
     if current is None or previous is None:
         return None
-    return f"{(current - previous) * 100:+.1f} pp"
+    return _signed((current - previous) * 100, " pp")
 
 
 def _hours_change(current: float | None, previous: float | None) -> str | None:
     if current is None or previous is None:
         return None
-    return f"{current - previous:+.1f} h"
+    return _signed(current - previous, " h")
 
 
 @dataclass(frozen=True)
@@ -65,37 +70,100 @@ class _Spec:
 
 
 _SPECS = (
-    _Spec("Orders", "orders", fmt_int, _relative_change, "normal",
-          "Orders placed in the period (an order shipped from two locations counts at each)."),
-    _Spec("Units ordered", "units_ordered", fmt_int, _relative_change, "normal",
-          "Units on the order lines placed in the period."),
-    _Spec("Fill rate", "fill_rate", fmt_pct, _points_change, "normal",
-          "Units shipped / units ordered, over the orders placed in the period."),
-    _Spec("On-time ship", "on_time_ship_rate", fmt_pct, _points_change, "normal",
-          "Shipments handed to the carrier by the promised ship date / shipments."),
-    _Spec("On-time delivery", "on_time_delivery_rate", fmt_pct, _points_change, "normal",
-          "Shipments delivered by the promised delivery date / shipments delivered."),
-    _Spec("Fulfillment time p50", "fulfillment_hours_p50", fmt_hours, _hours_change, "inverse",
-          "Median hours from order to carrier pick-up, over the period's shipments."),
-    _Spec("Fulfillment time p90", "fulfillment_hours_p90", fmt_hours, _hours_change, "inverse",
-          "90th percentile of hours from order to carrier pick-up."),
-    _Spec("Return rate", "return_rate", fmt_pct, _points_change, "inverse",
-          "Units returned / units shipped, over the orders placed in the period."),
-    _Spec("Inventory accuracy", "inventory_accuracy", fmt_pct, _points_change, "normal",
-          "Cycle counts matching the system quantity / SKUs counted (selected locations; "
-          "not split by channel)."),
-    _Spec("Revenue", "revenue", fmt_int, _relative_change, "normal",
-          "Order-line revenue of the orders placed in the period."),
+    _Spec(
+        label="Orders",
+        field="orders",
+        fmt=fmt_int,
+        change=_relative_change,
+        color="normal",
+        help="Orders placed in the period (an order shipped from two locations counts at each).",
+    ),
+    _Spec(
+        label="Units ordered",
+        field="units_ordered",
+        fmt=fmt_int,
+        change=_relative_change,
+        color="normal",
+        help="Units on the order lines placed in the period.",
+    ),
+    _Spec(
+        label="Fill rate",
+        field="fill_rate",
+        fmt=fmt_pct,
+        change=_points_change,
+        color="normal",
+        help="Units shipped / units ordered, over the orders placed in the period.",
+    ),
+    _Spec(
+        label="On-time ship",
+        field="on_time_ship_rate",
+        fmt=fmt_pct,
+        change=_points_change,
+        color="normal",
+        help="Shipments handed to the carrier by the promised ship date / shipments.",
+    ),
+    _Spec(
+        label="On-time delivery",
+        field="on_time_delivery_rate",
+        fmt=fmt_pct,
+        change=_points_change,
+        color="normal",
+        help="Shipments delivered by the promised delivery date / shipments delivered.",
+    ),
+    _Spec(
+        label="Fulfillment time p50",
+        field="fulfillment_hours_p50",
+        fmt=fmt_hours,
+        change=_hours_change,
+        color="inverse",
+        help="Median fulfillment time in hours (fct_shipments.fulfillment_hours) of the "
+        "period's shipments.",
+    ),
+    _Spec(
+        label="Fulfillment time p90",
+        field="fulfillment_hours_p90",
+        fmt=fmt_hours,
+        change=_hours_change,
+        color="inverse",
+        help="90th percentile of the fulfillment time in hours of the period's shipments.",
+    ),
+    _Spec(
+        label="Return rate",
+        field="return_rate",
+        fmt=fmt_pct,
+        change=_points_change,
+        color="inverse",
+        help="Units returned / units shipped, over the orders placed in the period.",
+    ),
+    _Spec(
+        label="Inventory accuracy",
+        field="inventory_accuracy",
+        fmt=fmt_pct,
+        change=_points_change,
+        color="normal",
+        help="Cycle counts matching the system quantity / SKUs counted, at the selected "
+        "locations (stock is not split by channel).",
+    ),
+    _Spec(
+        label="Revenue",
+        field="revenue",
+        fmt=fmt_int,
+        change=_relative_change,
+        color="normal",
+        help="Order-line revenue of the orders placed in the period.",
+    ),
 )
 
 TILE_LABELS = tuple(spec.label for spec in _SPECS)
 
 
-def headline_tiles(current: Kpis, previous: Kpis) -> list[Tile]:
-    """The overview's tiles, each with its change against the previous period."""
+def headline_tiles(current: Kpis, previous: Kpis | None) -> list[Tile]:
+    """The overview's tiles, each with its change against the previous period (no change when
+    `previous` is None: the previous period is not covered by the published data)."""
     tiles = []
     for spec in _SPECS:
-        now, before = getattr(current, spec.field), getattr(previous, spec.field)
+        now = getattr(current, spec.field)
+        before = None if previous is None else getattr(previous, spec.field)
         tiles.append(
             Tile(
                 label=spec.label,

@@ -38,9 +38,7 @@ def require_published_run() -> PublishedRun:
 
 
 def data_as_of(run: RunInfo) -> None:
-    st.caption(
-        f"Data as of {run.finished_at:%Y-%m-%d %H:%M} UTC · pipeline run `{run.run_id}`"
-    )
+    st.caption(f"Data as of {run.finished_at:%Y-%m-%d %H:%M} UTC · pipeline run `{run.run_id}`")
 
 
 @contextmanager

@@ -51,7 +51,11 @@ def service_level_table(rules: RuleSet, levels: list[str]) -> pl.DataFrame:
             "km_per_day": [s.km_per_day for _, s in rows],
             "cost_multiplier": [s.cost_multiplier for _, s in rows],
         },
-        schema={"service_level": pl.String, "km_per_day": pl.Float64, "cost_multiplier": pl.Float64},
+        schema={
+            "service_level": pl.String,
+            "km_per_day": pl.Float64,
+            "cost_multiplier": pl.Float64,
+        },
     )
 
 
@@ -115,7 +119,10 @@ def build_candidates(
         cand = cand.filter(pl.col("distance_km") <= flt.max_distance_km)
     today_lit = pl.lit(today, dtype=pl.Date)
     cand = cand.with_columns(
-        (pl.col("distance_km") / pl.col("km_per_day")).ceil().clip(lower_bound=1).cast(pl.Int64)
+        (pl.col("distance_km") / pl.col("km_per_day"))
+        .ceil()
+        .clip(lower_bound=1)
+        .cast(pl.Int64)
         .alias("transit_days")
     ).with_columns(
         (

@@ -41,9 +41,7 @@ def shipments(p: StageProblem, units: np.ndarray) -> tuple[np.ndarray, np.ndarra
     active = units > 0
     if not active.any():
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    pairs = np.unique(
-        np.stack([p.order[p.cand_line[active]], p.cand_loc[active]], axis=1), axis=0
-    )
+    pairs = np.unique(np.stack([p.order[p.cand_line[active]], p.cand_loc[active]], axis=1), axis=0)
     return pairs[:, 0], pairs[:, 1]
 
 

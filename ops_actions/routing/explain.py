@@ -48,7 +48,9 @@ def explanation_column(
         .then(pl.lit("no eligible location holds this SKU under the rule's filters"))
         .when(~pl.col("stock_left_somewhere").fill_null(False))
         .then(pl.lit("eligible stock was taken by higher-priority or cheaper assignments"))
-        .otherwise(pl.lit("shipping would cost more than the unfilled penalty, or split not allowed"))
+        .otherwise(
+            pl.lit("shipping would cost more than the unfilled penalty, or split not allowed")
+        )
     )
     doc = joined.select(
         pl.struct(

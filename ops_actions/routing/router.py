@@ -137,8 +137,10 @@ def _unfilled_outcome(rule: InventoryRule, today: dt.date) -> pl.Expr:
         return pl.lit("cancelled")
     if rule.cancel_after_days is not None:
         deadline = pl.col("promised_ship_date") + pl.duration(days=rule.cancel_after_days)
-        return pl.when(pl.lit(today) > deadline).then(pl.lit("cancelled")).otherwise(
-            pl.lit("backorder")
+        return (
+            pl.when(pl.lit(today) > deadline)
+            .then(pl.lit("cancelled"))
+            .otherwise(pl.lit("backorder"))
         )
     return pl.lit("backorder")
 
@@ -301,8 +303,10 @@ def route(
     """Route every line of `lines` (contract `OPEN_LINES`, `quantity` = units still to route)
     against `atp.available` (already net of allocations of earlier runs)."""
     t0 = time.perf_counter()
-    lines = conform_open_lines(lines).with_row_index("line_idx").with_columns(
-        pl.col("line_idx").cast(pl.Int64)
+    lines = (
+        conform_open_lines(lines)
+        .with_row_index("line_idx")
+        .with_columns(pl.col("line_idx").cast(pl.Int64))
     )
     stock = conform_atp(atp).select("sku", "location_id", "available")
     locations = conform_locations(locations)
@@ -330,7 +334,9 @@ def route(
             lower += fig.lower_bound
             stock = (
                 stock.join(used, on=["sku", "location_id"], how="left")
-                .with_columns((pl.col("available") - pl.col("used").fill_null(0)).alias("available"))
+                .with_columns(
+                    (pl.col("available") - pl.col("used").fill_null(0)).alias("available")
+                )
                 .drop("used")
             )
     unmatched = lines.filter(~claimed)
@@ -352,9 +358,7 @@ def route(
                     for c in ("shipping_cost", "handling_cost", "late_cost", "base_cost")
                 ),
                 pl.lit(0.0).alias("split_cost"),
-                (pl.col("quantity") * rules.costs.unfilled_penalty_per_unit).alias(
-                    "unfilled_cost"
-                ),
+                (pl.col("quantity") * rules.costs.unfilled_penalty_per_unit).alias("unfilled_cost"),
                 pl.lit(None, dtype=pl.Float64).alias("distance_km"),
                 pl.lit(None, dtype=pl.Int64).alias("late_days"),
                 pl.lit(None, dtype=pl.Float64).alias("total_cost"),

@@ -237,7 +237,9 @@ def _inventory_rule(r: _Reader, node: Node, path: str, is_last: bool) -> Invento
             if "locations" in m
             else LocationFilter()
         ),
-        split=r.choice(m["split"][1], f"{path}.split", SPLIT_POLICIES) if "split" in m else "allowed",
+        split=r.choice(m["split"][1], f"{path}.split", SPLIT_POLICIES)
+        if "split" in m
+        else "allowed",
         unfillable=unfillable,
         cancel_after_days=cancel_after,
     )

@@ -168,7 +168,9 @@ def consolidate_split_orders(p: StageProblem, units: np.ndarray) -> np.ndarray:
         return units
     residual = p.bin_cap - np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
     residual = residual.astype(np.int64)
-    base_of_loc: dict[int, float] = dict(zip(p.cand_loc.tolist(), p.cand_base.tolist(), strict=True))
+    base_of_loc: dict[int, float] = dict(
+        zip(p.cand_loc.tolist(), p.cand_base.tolist(), strict=True)
+    )
     in_split = np.isin(p.order[p.cand_line], np.fromiter(split_orders, dtype=np.int64))
     cand_ids = np.flatnonzero(in_split)
     by_order: dict[int, dict[int, dict[int, int]]] = {}
@@ -248,9 +250,7 @@ def solve_single_location_stage(p: StageProblem) -> StageSolution:
     demand = np.bincount(p.cand_bin[pick], weights=p.q[p.cand_line[pick]], minlength=p.bin_cap.size)
     if (demand <= p.bin_cap).all():
         units[pick] = p.q[p.cand_line[pick]]
-        lower += float(
-            np.minimum(col_cost[best_cols], order_unfilled[orders_with]).sum()
-        )
+        lower += float(np.minimum(col_cost[best_cols], order_unfilled[orders_with]).sum())
         return StageSolution(units=units, lower_bound=lower)
 
     # Congested: one MIP over all orders that have a valid column.

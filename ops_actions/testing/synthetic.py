@@ -88,8 +88,10 @@ def make_inputs(
     ]
     ship_days = np.where(order_level == 0, 2, 1)
     transit_days = np.where(order_level == 0, 4, np.where(order_level == 1, 2, 1))
-    order_ship = [today - dt.timedelta(days=int(a)) + dt.timedelta(days=int(s)) for a, s in zip(
-        ordered_days_ago, ship_days, strict=True)]
+    order_ship = [
+        today - dt.timedelta(days=int(a)) + dt.timedelta(days=int(s))
+        for a, s in zip(ordered_days_ago, ship_days, strict=True)
+    ]
     order_delivery = [
         d + dt.timedelta(days=int(t)) for d, t in zip(order_ship, transit_days, strict=True)
     ]
@@ -116,7 +118,9 @@ def make_inputs(
     for s in range(n_skus):
         k = int(rng.integers(3, min(9, n_locations) + 1)) if n_locations >= 3 else n_locations
         locs = rng.choice(n_locations, size=k, replace=False)
-        total = int(round(demand[s] * stock_ratio * rng.uniform(0.6, 1.4))) + int(rng.integers(0, 3))
+        total = round(demand[s] * stock_ratio * rng.uniform(0.6, 1.4)) + int(
+            rng.integers(0, 3)
+        )
         split = rng.multinomial(total, rng.dirichlet(np.ones(k)))
         rows_sku.extend([f"SKU{s:05d}"] * k)
         rows_loc.extend(f"LOC{int(loc):03d}" for loc in locs)

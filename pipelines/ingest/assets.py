@@ -1,10 +1,10 @@
 """One Dagster asset per landing source, with its reconciliation and Great Expectations checks."""
 
-
 from collections.abc import Iterator
 
 import dagster as dg
 
+from pipelines.db import frame, scalar
 from pipelines.ingest.engine import SourceResult, connect, ingest_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Source
@@ -62,21 +62,22 @@ def _validate(source: Source, load_batches: list[str]) -> dg.AssetCheckResult:
         )
     con = connect(get_settings().warehouse_path)
     try:
-        total = con.execute(
+        total = scalar(
+            con,
             f"select count(*) from raw.{source.table} where list_contains(?, _batch_id)",
             [load_batches],
-        ).fetchone()[0]
+        )
         step = max(1, -(-total // MAX_VALIDATED_ROWS))
-        frame = con.execute(
+        rows = frame(
+            con,
             f"""select * exclude (_batch_id, _file, _loaded_at) from (
                   select *, row_number() over () as _n from raw.{source.table}
                   where list_contains(?, _batch_id)) where _n % {step} = 0 or {step} = 1""",
             [load_batches],
-        ).pl()
+        )
     finally:
         con.close()
-    frame = frame.drop("_n", strict=False)
-    outcome = validate_load(source, frame)
+    outcome = validate_load(source, rows.drop("_n", strict=False))
     return dg.AssetCheckResult(
         check_name="great_expectations",
         asset_key=key,

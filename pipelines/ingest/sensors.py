@@ -1,7 +1,7 @@
 """A sensor that starts the flow when new landing files appear."""
 
-
 import hashlib
+from typing import Any
 
 import dagster as dg
 
@@ -29,7 +29,7 @@ def landing_fingerprint() -> tuple[str, int]:
     return digest.hexdigest()[:24], count
 
 
-def build_landing_sensor(job: "dg.JobDefinition | object") -> dg.SensorDefinition:
+def build_landing_sensor(job: Any) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
     def new_landing_batches(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """Request a full-flow run when the landing folder changed since the last request."""

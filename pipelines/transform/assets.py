@@ -1,6 +1,5 @@
 """Every dbt model as a Dagster asset; dbt tests as asset checks."""
 
-
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.db import scalar
+
 KEEP_VERSIONS = 3  # older versions are removed; a reader mid-query on one retries on `current`
 
 # Ingest ledger views published next to the marts for the data-quality page.
@@ -52,7 +54,7 @@ def publish(
     for name, query in queries.items():
         target = version_dir / f"{name}.parquet"
         con.execute(f"copy ({query}) to '{target}' (format parquet)")
-        tables[name] = con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+        tables[name] = scalar(con, f"select count(*) from read_parquet('{target}')")
     (version_dir / "_run.json").write_text(
         json.dumps(
             {"run_id": run_id, "finished_at": datetime.now(UTC).isoformat(), "tables": tables},

@@ -1,0 +1,1 @@
+"""Deliver: outbox, idempotency keys, retries, adapters per destination kind, dispatcher."""

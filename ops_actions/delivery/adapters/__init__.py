@@ -1,0 +1,1 @@
+"""Adapters deliver actions to one kind of destination and report one outcome per action."""

@@ -1,0 +1,26 @@
+"""Small helpers over DuckDB connections used across the pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import polars as pl
+
+
+def fetch_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple:
+    """The single row of a query that always returns one (an aggregate)."""
+    row = con.execute(sql, params or []).fetchone()
+    if row is None:
+        raise LookupError(f"query returned no row: {sql[:80]}")
+    return row
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    return fetch_row(con, sql, params)[0]
+
+
+def frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> pl.DataFrame:
+    return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]

@@ -1,0 +1,282 @@
+"""Deliberately bad records, so the ingest quarantine has something to catch on every run.
+
+A fault is a corrupted copy of a real record under a fresh key (the real record stays, so the
+clean data is unchanged), except for stock rows, which have no spare key: there the real row is
+replaced and is simply missing from the clean data. Duplicates are byte-identical copies of the
+real record, in the same file or, for daily single-file sources, in the next day's file.
+
+Every kind that applies to a source is injected at least once, on the first day the source has
+a record that can carry it; after that each record is corrupted with probability `fault_rate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from pipelines.generator.landing import SOURCES, LandingSource
+
+DUPLICATE = "duplicate"
+UNKNOWN_SKU = "unknown_sku"
+INVALID_QUANTITY = "invalid_quantity"
+MALFORMED = "malformed_record"
+INVALID_TIMESTAMP = "invalid_timestamp"
+MISSING_REQUIRED = "missing_required"
+EVENT_BEFORE_LABEL = "event_before_label"
+
+FAULT_KINDS = (
+    DUPLICATE,
+    UNKNOWN_SKU,
+    INVALID_QUANTITY,
+    MALFORMED,
+    INVALID_TIMESTAMP,
+    MISSING_REQUIRED,
+    EVENT_BEFORE_LABEL,
+)
+
+TRUTH_COLUMNS = ("source", "file", "fault_kind", "expected_reason", "record_key")
+
+
+def applicable_kinds(source: LandingSource) -> tuple[str, ...]:
+    """The fault kinds that make sense for a source."""
+    kinds = [DUPLICATE, UNKNOWN_SKU, INVALID_QUANTITY, MALFORMED, INVALID_TIMESTAMP]
+    if source.missing_required:
+        kinds.append(MISSING_REQUIRED)
+    if source.name == "carrier_events":
+        kinds.append(EVENT_BEFORE_LABEL)
+    return tuple(kinds)
+
+
+# Fresh keys for corrupted copies come from their own number ranges (a leading 9), so the clean
+# data does not depend on the fault rate. `k` numbers records, `j` numbers rows.
+def _rekey_webshop(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    n = 900_000_000 + k
+    return f.with_columns(
+        id=5_000_000_000 + n, name="#" + n.cast(pl.String), li_id=9_900_000_000 + j
+    )
+
+
+def _rekey_marketplace(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(
+        pl.Series(
+            "order-id",
+            "114-9" + k.cast(pl.String).str.zfill(6) + "-9" + k.cast(pl.String).str.zfill(6),
+        ),
+        pl.Series("order-item-id", (39_000_000_000_000 + j).cast(pl.String)),
+    )
+
+
+def _rekey_pos(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(receipt_no=(900_000 + k).cast(pl.String))
+
+
+def _rekey_wholesale(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(po_number="PO9" + k.cast(pl.String).str.zfill(7))
+
+
+def _rekey_carrier(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    # A corrupted label describes a phantom parcel; a corrupted scan belongs to a real one.
+    number = k.cast(pl.String).str.zfill(8)
+    return f.with_columns(
+        event_id="ev-9" + number,
+        tracking_number=pl.when(pl.col("status") == "label_created")
+        .then(pl.lit("PW9" + number))
+        .otherwise(pl.col("tracking_number")),
+    )
+
+
+def _rekey_returns(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(rma_id="RMA-9" + k.cast(pl.String).str.zfill(6))
+
+
+def _rekey_purchase_orders(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(po_id="IPO-9" + k.cast(pl.String).str.zfill(5))
+
+
+def _rekey_receipts(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+    return f.with_columns(receipt_id="RCV-9" + k.cast(pl.String).str.zfill(6))
+
+
+REKEY: dict[str, Callable[[pl.DataFrame, pl.Series, pl.Series], pl.DataFrame]] = {
+    "webshop": _rekey_webshop,
+    "marketplace": _rekey_marketplace,
+    "pos": _rekey_pos,
+    "wholesale": _rekey_wholesale,
+    "carrier_events": _rekey_carrier,
+    "returns": _rekey_returns,
+    "purchase_orders": _rekey_purchase_orders,
+    "receipts": _rekey_receipts,
+}
+
+# Carrier line-content faults need a label event; a scan before its label needs a scan.
+_LABEL_KINDS = {UNKNOWN_SKU, INVALID_QUANTITY, MISSING_REQUIRED}
+
+
+def _pool(source: LandingSource, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    if source.name == "carrier_events":
+        is_label = pl.col("status") == "label_created"
+        if kind in _LABEL_KINDS:
+            return frame.filter(is_label)
+        if kind == EVENT_BEFORE_LABEL:
+            return frame.filter(~is_label)
+    return frame
+
+
+def record_keys(source: LandingSource, frame: pl.DataFrame) -> pl.Series:
+    """The contract's unique key, as written, joined with `|` (one value per row)."""
+    parts = [pl.col(c).cast(pl.String).fill_null("").str.strip_chars(" ") for c in source.key]
+    return frame.select(pl.concat_str(parts, separator="|")).to_series()
+
+
+@dataclass
+class FaultInjector:
+    """Corrupts a share of each day's records and remembers what it did (the truth)."""
+
+    seed: int
+    fault_rate: float
+    # (source, day index, frame rows) -> the same rows stamped before their label
+    before_label: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame]
+    pending_kinds: dict[str, set[str]] = field(default_factory=dict)
+    counters: dict[str, list[int]] = field(default_factory=dict)
+    # Duplicates deferred to the next day's file: (source, day) -> frames
+    deferred: dict[tuple[str, int], list[pl.DataFrame]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, source in SOURCES.items():
+            self.pending_kinds[name] = set(applicable_kinds(source))
+            self.counters[name] = [0, 0]
+
+    def inject(
+        self, source: LandingSource, day: int, ymd_next: str, frame: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The day's records with faults added, and one truth row per fault.
+
+        `frame` holds the clean records of one source whose files carry this day's date.
+        """
+        idx = list(SOURCES).index(source.name)
+        rng = np.random.default_rng([self.seed, day, 1000 + idx])
+        frame = self._with_record_ids(source, frame)
+        extras: list[pl.DataFrame] = []
+        used: list[int] = []  # records already carrying a fault (stock sources only)
+        replaced: list[int] = []
+        if frame.height:
+            for kind in applicable_kinds(source):
+                pool = _pool(source, kind, frame)
+                recs = pool["_rec"].unique(maintain_order=True).to_numpy()
+                if len(recs) == 0:
+                    continue
+                count = int(rng.binomial(len(recs), self.fault_rate / 6))
+                if kind in self.pending_kinds[source.name]:
+                    count = max(count, 1)
+                    self.pending_kinds[source.name].discard(kind)
+                if count == 0:
+                    continue
+                chosen = rng.choice(recs, size=min(count, len(recs)), replace=False)
+                if not source.extra_copies:
+                    # A replaced row must be neither duplicated nor corrupted twice.
+                    chosen = np.setdiff1d(chosen, used)
+                    used.extend(chosen.tolist())
+                    if kind != DUPLICATE:
+                        replaced.extend(chosen.tolist())
+                rows = frame.filter(pl.col("_rec").is_in(chosen))
+                extras.append(self._corrupt(source, kind, rows, rng, day))
+        clean = frame.filter(~pl.col("_rec").is_in(replaced)) if replaced else frame
+        faulty = pl.concat(extras, how="diagonal_relaxed") if extras else None
+
+        # Some duplicates move to tomorrow's file; yesterday's deferred ones land today.
+        if faulty is not None and source.next_day_file is not None:
+            move = (pl.col("_kind") == DUPLICATE) & (pl.col("_rec") % 2 == 0)
+            later = faulty.filter(move).with_columns(_file=pl.lit(source.next_day_file(ymd_next)))
+            if later.height:
+                self.deferred.setdefault((source.name, day + 1), []).append(later)
+            faulty = faulty.filter(~move)
+        arriving = self.deferred.pop((source.name, day), [])
+        parts = [p for p in (faulty, *arriving) if p is not None and p.height]
+        faults = pl.concat(parts, how="diagonal_relaxed") if parts else None
+
+        clean = clean.with_columns(_malformed=pl.lit(False), _kind=pl.lit(None, pl.String))
+        if faults is None:
+            return clean, pl.DataFrame(schema=dict.fromkeys(TRUTH_COLUMNS, pl.String))
+        truth = self._truth(source, faults)
+        combined = pl.concat([clean, faults], how="diagonal_relaxed").sort(
+            "_t", maintain_order=True
+        )
+        return combined, truth
+
+    def _with_record_ids(self, source: LandingSource, frame: pl.DataFrame) -> pl.DataFrame:
+        if source.record_columns is None:
+            return frame.with_row_index("_rec").with_columns(pl.col("_rec").cast(pl.Int64))
+        return frame.with_columns(
+            _rec=pl.struct(source.record_columns).rank("dense").cast(pl.Int64)
+        )
+
+    def _corrupt(
+        self,
+        source: LandingSource,
+        kind: str,
+        rows: pl.DataFrame,
+        rng: np.random.Generator,
+        day: int,
+    ) -> pl.DataFrame:
+        """Corrupted variants of `rows` (whole records) for one fault kind."""
+        # Fault records get negative ids so they never merge with a clean record when rendered.
+        counter = self.counters[source.name]
+        rec_ids = rows["_rec"].rank("dense").cast(pl.Int64) - 1
+        n_recs = int(rec_ids.max()) + 1
+        k = rec_ids + counter[0] + 1
+        j = pl.Series(np.arange(rows.height, dtype=np.int64) + counter[1] + 1)
+        counter[0] += n_recs
+        counter[1] += rows.height
+        out = rows.with_columns(_rec=-k, _malformed=pl.lit(kind == MALFORMED), _kind=pl.lit(kind))
+        if kind == DUPLICATE:
+            return out
+        if source.extra_copies:
+            out = REKEY[source.name](out, k, j)
+        first_row = pl.col("_rec").is_first_distinct()
+        per_rec = rng.integers(0, 1_000, n_recs)
+        pick = pl.Series(per_rec[rec_ids.to_numpy()])
+        if kind == UNKNOWN_SKU:
+            col = source.sku_column
+            bad = (
+                pl.when(pick % 3 == 0)
+                .then(pl.lit("SKU-99999"))
+                .when(pick % 3 == 1)
+                .then("SKU-9" + pick.cast(pl.String).str.zfill(4))
+                .otherwise(pl.col(col).str.to_lowercase() + "-x")
+            )
+            out = out.with_columns(pl.when(first_row).then(bad).otherwise(pl.col(col)).alias(col))
+        elif kind == MISSING_REQUIRED:
+            col = source.sku_column
+            out = out.with_columns(
+                pl.when(first_row).then(pl.lit("")).otherwise(pl.col(col)).alias(col)
+            )
+        elif kind == INVALID_QUANTITY:
+            col = source.quantity_column
+            values = pl.Series(
+                [source.bad_quantities[p % len(source.bad_quantities)] for p in pick.to_list()]
+            )
+            out = out.with_columns(
+                pl.when(first_row).then(values).otherwise(pl.col(col)).alias(col)
+            )
+        elif kind == INVALID_TIMESTAMP:
+            col = source.timestamp_column
+            values = [source.bad_timestamps[p % len(source.bad_timestamps)] for p in pick.to_list()]
+            out = out.with_columns(pl.Series(col, values, dtype=pl.String))
+        elif kind == EVENT_BEFORE_LABEL:
+            out = self.before_label(out, rng)
+        return out
+
+    def _truth(self, source: LandingSource, faults: pl.DataFrame) -> pl.DataFrame:
+        keyed = faults.with_columns(_key=record_keys(source, faults)).unique(
+            "_rec", keep="first", maintain_order=True
+        )
+        return keyed.select(
+            source=pl.lit(source.name),
+            file=pl.col("_file"),
+            fault_kind=pl.col("_kind"),
+            expected_reason=pl.col("_kind"),
+            record_key=pl.when(pl.col("_malformed")).then(pl.lit("")).otherwise(pl.col("_key")),
+        )

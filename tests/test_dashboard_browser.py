@@ -1,0 +1,157 @@
+"""The whole dashboard app once in a real headless browser: `streamlit run` + Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_dashboard_pages import _synthetic_tables, publish
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM}"),
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+STARTUP_TIMEOUT_S = 60
+RENDER_TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer on {url} within {STARTUP_TIMEOUT_S}s")
+
+
+@pytest.fixture(params=["synthetic", "demo_run"])
+def published(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path]:
+    """(label, published folder): the synthetic folder and the real pipeline's output."""
+    if request.param == "synthetic":
+        folder = tmp_path / "published"
+        publish(folder, "synthetic-1", _synthetic_tables(seed=7))
+        return "synthetic", folder
+    return "demo", Path(request.getfixturevalue("demo_run").published_dir)
+
+
+@pytest.fixture
+def app_url(published: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
+    """`streamlit run dashboards/app.py` on a free loopback port; always terminated."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OMS_PUBLISHED_DIR": str(published[1]),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    log = (tmp_path / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboards/app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=15)
+        log.close()
+
+
+def test_app_shows_kpis_and_data_quality_in_a_real_browser(
+    app_url: str, published: tuple[str, Path]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    suffix = "" if published[0] == "demo" else f"_{published[0]}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(app_url)
+
+            expect(page.get_by_role("heading", name="Fulfillment overview")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            metrics = page.locator('[data-testid="stMetric"]')
+            expect(metrics).to_have_count(10, timeout=RENDER_TIMEOUT_MS)
+            expect(metrics.filter(has_text="Fill rate")).to_contain_text("%")
+            expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(
+                2, timeout=RENDER_TIMEOUT_MS
+            )
+            expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(
+                2, timeout=RENDER_TIMEOUT_MS
+            )
+            expect(page.get_by_text("Data as of")).to_be_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert "Traceback" not in page.inner_text("body")
+            page.wait_for_timeout(1_000)  # let the charts finish drawing before the screenshot
+            page.screenshot(path=ARTIFACTS / f"dashboard_overview{suffix}.png", full_page=True)
+
+            page.get_by_role("link", name="Data quality").click()
+            expect(page.get_by_role("heading", name="Data quality")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            expect(
+                page.locator('[data-testid="stMetric"]').filter(has_text="Reconciliation")
+            ).to_have_count(1)
+            expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.wait_for_timeout(1_000)
+            page.screenshot(path=ARTIFACTS / f"dashboard_data_quality{suffix}.png", full_page=True)
+        finally:
+            browser.close()
