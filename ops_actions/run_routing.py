@@ -65,7 +65,7 @@ def _utcnow() -> dt.datetime:
 def outstanding_allocations(con: duckdb.DuckDBPyConnection, atp: pl.DataFrame) -> pl.DataFrame:
     """Units per (sku, location_id) allocated by earlier runs and not yet in the ATP snapshot."""
     snap = atp.select("sku", "location_id", "snapshot_at")  # noqa: F841 - read by DuckDB
-    table = con.execute(
+    table = con.sql(
         """
         select a.sku, a.location_id, sum(a.units)::bigint as outstanding
         from ops.allocations as a
@@ -83,7 +83,7 @@ def outstanding_allocations(con: duckdb.DuckDBPyConnection, atp: pl.DataFrame) -
 def routed_units(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Units per order line already settled by earlier runs (allocated or cancelled), and how
     many of them were allocated."""
-    table = con.execute(
+    table = con.sql(
         """
         select order_line_id,
                sum(units)::bigint as routed,
@@ -207,7 +207,7 @@ def _decide(
     today: dt.date,
     method: Method,
 ) -> tuple[int, pl.DataFrame, RoutingResult]:
-    version = con.execute("select version from ops.routing_state where id = 1").fetchone()[0]  # type: ignore[index]
+    version = con.execute("select version from ops.routing_state where id = 1").fetchall()[0][0]
     before = routed_units(con)
     todo = (
         lines.join(before, on="order_line_id", how="left")
@@ -256,8 +256,8 @@ def _commit(
             "update ops.routing_state set version = version + 1, last_run_id = ?, updated_at = ? "
             "where id = 1 and version = ?",
             [run_id, now, version],
-        ).fetchone()
-        if not bumped or bumped[0] != 1:
+        ).fetchall()
+        if not bumped or bumped[0][0] != 1:
             con.rollback()
             return None
         con.execute(

@@ -75,7 +75,12 @@ def run_flow() -> tuple[bool, float]:
     started = time.perf_counter()
     job = defs().resolve_job_def("full_flow")
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Progress at INFO: one line per source and per dbt node, not every engine event.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
     return result.success, time.perf_counter() - started
 
 

@@ -10,10 +10,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.test_dashboard_pages import _synthetic_tables, publish
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,7 +67,10 @@ def published(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path
         folder = tmp_path / "published"
         publish(folder, "synthetic-1", _synthetic_tables(seed=7))
         return "synthetic", folder
-    return "demo", Path(request.getfixturevalue("demo_run").published_dir)
+    demo_run = request.getfixturevalue("demo_run")
+    if not demo_run.success:
+        pytest.fail("the demo run (tests/conftest.py) failed, so nothing was published")
+    return "demo", Path(demo_run.published_dir)
 
 
 @pytest.fixture
@@ -109,6 +116,19 @@ def app_url(published: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+def _screenshot_whole_page(page: Page, path: Path) -> None:
+    """Streamlit scrolls inside its main container, not the document, so a full-page screenshot
+    alone stops at the viewport: grow the viewport to the content first."""
+    size = page.viewport_size or {"width": 1440, "height": 1000}
+    height = page.evaluate(
+        "() => Math.max(...Array.from(document.querySelectorAll('*'), (e) => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(1_500)  # let the charts redraw at the new size
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size(size)
+
+
 def test_app_shows_kpis_and_data_quality_in_a_real_browser(
     app_url: str, published: tuple[str, Path]
 ) -> None:
@@ -137,8 +157,7 @@ def test_app_shows_kpis_and_data_quality_in_a_real_browser(
             expect(page.get_by_text("Data as of")).to_be_visible()
             assert page.locator('[data-testid="stException"]').count() == 0
             assert "Traceback" not in page.inner_text("body")
-            page.wait_for_timeout(1_000)  # let the charts finish drawing before the screenshot
-            page.screenshot(path=ARTIFACTS / f"dashboard_overview{suffix}.png", full_page=True)
+            _screenshot_whole_page(page, ARTIFACTS / f"dashboard_overview{suffix}.png")
 
             page.get_by_role("link", name="Data quality").click()
             expect(page.get_by_role("heading", name="Data quality")).to_be_visible(
@@ -150,8 +169,10 @@ def test_app_shows_kpis_and_data_quality_in_a_real_browser(
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(
                 timeout=RENDER_TIMEOUT_MS
             )
+            expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(
+                1, timeout=RENDER_TIMEOUT_MS
+            )
             assert page.locator('[data-testid="stException"]').count() == 0
-            page.wait_for_timeout(1_000)
-            page.screenshot(path=ARTIFACTS / f"dashboard_data_quality{suffix}.png", full_page=True)
+            _screenshot_whole_page(page, ARTIFACTS / f"dashboard_data_quality{suffix}.png")
         finally:
             browser.close()

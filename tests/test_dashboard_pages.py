@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
+from dashboards.lib.schema import RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -292,6 +293,8 @@ def published_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
         publish(published, "synthetic-1", _synthetic_tables(seed=7))
         return published
     demo_run = request.getfixturevalue("demo_run")
+    if not demo_run.success:
+        pytest.fail("the demo run (tests/conftest.py) failed, so nothing was published")
     return Path(demo_run.published_dir)
 
 
@@ -607,6 +610,9 @@ def test_tiles_show_rates_as_percent_and_deltas_in_points():
     assert (p90.value, p90.delta, p90.delta_color) == ("55.5 h", "+5.5 h", "inverse")
     assert tiles["Return rate"].delta_color == "inverse"
     assert fmt_int(1234567) == "1,234,567"
+    steady = Kpis(100, 1000, 900, 5000.0, 0.9, 0.8, 0.7, 20.0, 50.0, 0.05, 0.97)
+    assert headline_tiles(steady, previous=steady)[7].delta == "+0.0 pp"  # never "-0.0"
+    assert {tile.delta for tile in headline_tiles(current, previous=None)} == {None}
     assert (fmt_pct(None), fmt_hours(None)) == ("–", "–")
 
 
@@ -698,3 +704,33 @@ def test_empty_state_tells_the_user_to_run_the_main_job(page, tmp_path, monkeypa
     assert not at.exception
     assert any("python3 -m pipelines demo" in info.value for info in at.info)
     assert not at.metric
+
+
+def test_a_new_run_shows_on_the_next_rerun_not_after_the_cache_ttl(
+    synthetic_published, monkeypatch, app_env
+):
+    at = run_app(synthetic_published, monkeypatch)
+    before = metrics(at)["Orders"]
+    publish(synthetic_published, "synthetic-2", _synthetic_tables(seed=99))
+    at.run()
+    assert not at.exception
+    want = expected_kpis(synthetic_published, last_28_days(synthetic_published))
+    assert metrics(at)["Orders"] == fmt_int(want.orders) != before
+    assert any("synthetic-2" in caption.value for caption in at.caption)
+
+
+def test_rate_definitions_match_the_rates_the_marts_publish(published_dir):
+    """The dashboard recomputes each rate as numerator / denominator (schema.RATES); on every
+    published row that must equal the mart's own rate, else the two disagree on a definition."""
+    folder = Path(os.path.realpath(published_dir / "current"))
+    checks = [("fct_fulfillment_kpis_daily", rate, num, den) for rate, (num, den) in RATES.items()]
+    checks.append(
+        ("fct_inventory_kpis_daily", "inventory_accuracy", "counts_accurate", "skus_counted")
+    )
+    for file, rate, num, den in checks:
+        frame = pl.read_parquet(folder / f"{file}.parquet")
+        assert frame.filter((pl.col(den) == 0) & pl.col(rate).is_not_null()).is_empty(), rate
+        defined = frame.filter(pl.col(den) > 0)
+        recomputed = defined[num].cast(pl.Float64) / defined[den].cast(pl.Float64)
+        largest_gap = (recomputed - defined[rate]).abs().max()
+        assert largest_gap is None or largest_gap < 1e-9, rate

@@ -23,9 +23,9 @@ with data_section():
     tiles = st.columns(6)
     tiles[0].metric("Sources", fmt_int(summary.height), border=True)
     tiles[1].metric("Batches", fmt_int(batches.height), border=True)
-    tiles[2].metric("Records seen", fmt_int(summary["records_seen"].sum()), border=True)
-    tiles[3].metric("Rejected", fmt_int(summary["rejected"].sum()), border=True)
-    tiles[4].metric("Duplicates", fmt_int(summary["duplicates"].sum()), border=True)
+    tiles[2].metric("Records seen", fmt_int(int(summary["records_seen"].sum())), border=True)
+    tiles[3].metric("Rejected", fmt_int(int(summary["rejected"].sum())), border=True)
+    tiles[4].metric("Duplicates", fmt_int(int(summary["duplicates"].sum())), border=True)
     tiles[5].metric(
         "Reconciliation",
         "OK" if failing.is_empty() else f"{failing.height} FAIL",

@@ -57,19 +57,12 @@ with data_section():
         locations=tuple(locations),
     )
     previous = filters.previous()
-    args = (filters.start, filters.end, filters.channels, filters.locations)
 
-    current_kpis = cached.headline_kpis(*source, *args)
+    current_kpis = cached.headline_kpis(*source, filters)
     # A previous period reaching before the first day of data would make every count look
     # like growth: compare only when it is fully covered.
     comparable = options.min_date is not None and previous.start >= options.min_date
-    previous_kpis = (
-        cached.headline_kpis(
-            *source, previous.start, previous.end, previous.channels, previous.locations
-        )
-        if comparable
-        else None
-    )
+    previous_kpis = cached.headline_kpis(*source, previous) if comparable else None
     tiles = headline_tiles(current_kpis, previous_kpis)
     for row_start in range(0, len(tiles), TILES_PER_ROW):
         columns = st.columns(TILES_PER_ROW)
@@ -96,7 +89,7 @@ with data_section():
         )
 
     st.subheader("Trends")
-    trend = cached.daily_trend(*source, *args)
+    trend = cached.daily_trend(*source, filters)
     if trend.is_empty():
         st.info("No orders in this selection.")
     else:
@@ -113,9 +106,9 @@ with data_section():
 
     st.subheader("By channel")
     charts.show_table(
-        cached.breakdown(*source, *args, by="channel"), charts.breakdown_columns("Channel")
+        cached.breakdown(*source, filters, by="channel"), charts.breakdown_columns("Channel")
     )
     st.subheader("By ship-from location")
     charts.show_table(
-        cached.breakdown(*source, *args, by="location"), charts.breakdown_columns("Location")
+        cached.breakdown(*source, filters, by="location"), charts.breakdown_columns("Location")
     )

@@ -2,12 +2,11 @@
 
 Each wrapper takes the published run's `run_id` as an extra argument that only keys the cache:
 a new run gives a new key, so its data shows on the next rerun instead of after the TTL.
-Arguments are plain hashable values (the published folder as a string, dates, tuples).
+Arguments are hashable by Streamlit (the published folder as a string, frozen dataclasses).
 """
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -15,14 +14,9 @@ import polars as pl
 import streamlit as st
 
 from dashboards.lib import kpis, quality
+from dashboards.lib.kpis import Filters
 
 TTL_SECONDS = 60
-
-
-def _filters(
-    start: date, end: date, channels: tuple[str, ...], locations: tuple[str, ...]
-) -> kpis.Filters:
-    return kpis.Filters(start=start, end=end, channels=channels, locations=locations)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -31,40 +25,20 @@ def filter_options(published_dir: str, run_id: str) -> kpis.FilterOptions:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def headline_kpis(
-    published_dir: str,
-    run_id: str,
-    start: date,
-    end: date,
-    channels: tuple[str, ...],
-    locations: tuple[str, ...],
-) -> kpis.Kpis:
-    return kpis.headline_kpis(Path(published_dir), _filters(start, end, channels, locations))
+def headline_kpis(published_dir: str, run_id: str, filters: Filters) -> kpis.Kpis:
+    return kpis.headline_kpis(Path(published_dir), filters)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def daily_trend(
-    published_dir: str,
-    run_id: str,
-    start: date,
-    end: date,
-    channels: tuple[str, ...],
-    locations: tuple[str, ...],
-) -> pl.DataFrame:
-    return kpis.daily_trend(Path(published_dir), _filters(start, end, channels, locations))
+def daily_trend(published_dir: str, run_id: str, filters: Filters) -> pl.DataFrame:
+    return kpis.daily_trend(Path(published_dir), filters)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def breakdown(
-    published_dir: str,
-    run_id: str,
-    start: date,
-    end: date,
-    channels: tuple[str, ...],
-    locations: tuple[str, ...],
-    by: Literal["channel", "location"],
+    published_dir: str, run_id: str, filters: Filters, by: Literal["channel", "location"]
 ) -> pl.DataFrame:
-    return kpis.breakdown(Path(published_dir), _filters(start, end, channels, locations), by)
+    return kpis.breakdown(Path(published_dir), filters, by)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -64,8 +64,8 @@ def _pct(label: str, help: str | None = None) -> Any:
     return st.column_config.NumberColumn(label, format="%.1f%%", help=help)
 
 
-def _hours(label: str) -> Any:
-    return st.column_config.NumberColumn(label, format="%.1f h")
+def _hours(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="%.1f h", help=help)
 
 
 def _count(label: str) -> Any:
@@ -93,20 +93,19 @@ def show_table(frame: pl.DataFrame, columns: dict[str, Any]) -> None:
         ),
         hide_index=True,
         column_config=columns,
+        placeholder="–",
     )
 
 
 BREAKDOWN_COLUMNS: dict[str, Any] = {
-    "location_kind": st.column_config.TextColumn("Kind"),
     "orders": _count("Orders"),
     "units_ordered": _count("Units ordered"),
-    "units_shipped": _count("Units shipped"),
     "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
-    "fill_rate": _pct("Fill rate"),
+    "fill_rate": _pct("Fill rate", help="Units shipped / units ordered"),
     "on_time_ship_rate": _pct("On-time ship"),
     "on_time_delivery_rate": _pct("On-time delivery"),
-    "fulfillment_hours_p50": _hours("Fulfillment p50"),
-    "fulfillment_hours_p90": _hours("Fulfillment p90"),
+    "fulfillment_hours_p50": _hours("Time p50", help="Median fulfillment time (hours)"),
+    "fulfillment_hours_p90": _hours("Time p90", help="90th percentile fulfillment time (hours)"),
     "return_rate": _pct("Return rate"),
     "inventory_accuracy": _pct("Inventory accuracy"),
 }

@@ -295,7 +295,7 @@ def breakdown(
                 cast(sum(orders) as bigint) as orders,
                 cast(sum(units_ordered) as bigint) as units_ordered,
                 cast(sum(units_shipped) as bigint) as units_shipped,
-                cast(sum(revenue) as double) as revenue,
+                round(cast(sum(revenue) as double), 0) as revenue,
                 {_rate_columns()}
             from fulfillment_daily
             where {fulfillment_where}

@@ -26,7 +26,7 @@ from ops_actions.delivery.retry import RetryPolicy
 
 AdapterResolver = Mapping[str, Adapter] | Callable[[str], Adapter | None]
 
-RESULT_SCHEMA = {
+RESULT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "action_id": pl.String,
     "attempt_no": pl.Int32,
     "new_state": pl.String,

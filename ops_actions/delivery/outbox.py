@@ -38,7 +38,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, actions: pl.DataFrame, now: dt.datet
     if actions.height == 0:
         return 0
     new_actions = actions.select(OUTBOX_COLUMNS)  # noqa: F841 - read by DuckDB below
-    before = con.execute("select count(*) from ops.outbox").fetchone()[0]  # type: ignore[index]
+    before = con.execute("select count(*) from ops.outbox").fetchall()[0][0]
     con.execute(
         """
         insert into ops.outbox (action_id, kind, destination, payload, batch_key, state,
@@ -50,7 +50,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, actions: pl.DataFrame, now: dt.datet
         """,
         [now, now],
     )
-    after = con.execute("select count(*) from ops.outbox").fetchone()[0]  # type: ignore[index]
+    after = con.execute("select count(*) from ops.outbox").fetchall()[0][0]
     return int(after - before)
 
 
@@ -181,8 +181,8 @@ def requeue_dead_letters(
     n = con.execute(
         f"update ops.outbox set state = 'pending', attempts = 0, next_attempt_at = ? where {where}",
         params,
-    ).fetchone()
-    return int(n[0]) if n else 0
+    ).fetchall()
+    return int(n[0][0]) if n else 0
 
 
 def outbox_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

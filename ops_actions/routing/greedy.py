@@ -53,13 +53,13 @@ def greedy_stage(p: StageProblem) -> np.ndarray:
         per_line = [{locs[c]: c for c in cand_of_line[ln]} for ln in lines]
         common = set.intersection(*(set(m) for m in per_line))
         for k in sorted(common, key=lambda k: dist[per_line[0][k]]):
-            need: dict[int, int] = {}
+            per_bin: dict[int, int] = {}
             for ln, m in zip(lines, per_line, strict=True):
-                need[bins[m[k]]] = need.get(bins[m[k]], 0) + q[ln]
-            if all(residual[b] >= n for b, n in need.items()):
+                per_bin[bins[m[k]]] = per_bin.get(bins[m[k]], 0) + q[ln]
+            if all(residual[b] >= n for b, n in per_bin.items()):
                 for ln, m in zip(lines, per_line, strict=True):
                     out[m[k]] = q[ln]
-                for b, n in need.items():
+                for b, n in per_bin.items():
                     residual[b] -= n
                 break
     return np.asarray(out, dtype=np.int64)

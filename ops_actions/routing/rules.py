@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml  # type: ignore[import-untyped]
+from yaml.nodes import (  # type: ignore[import-untyped]
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+)
 
 SPLIT_POLICIES = ("allowed", "not_allowed")
 UNFILLABLE_ACTIONS = ("backorder", "cancel", "next_rule")

@@ -114,13 +114,13 @@ def make_inputs(
 
     # Stock: each SKU at a handful of locations, total about stock_ratio x demand.
     demand = np.bincount(sku_idx, weights=quantity, minlength=n_skus)
-    rows_sku, rows_loc, rows_avail = [], [], []
+    rows_sku: list[str] = []
+    rows_loc: list[str] = []
+    rows_avail: list[int] = []
     for s in range(n_skus):
         k = int(rng.integers(3, min(9, n_locations) + 1)) if n_locations >= 3 else n_locations
         locs = rng.choice(n_locations, size=k, replace=False)
-        total = round(demand[s] * stock_ratio * rng.uniform(0.6, 1.4)) + int(
-            rng.integers(0, 3)
-        )
+        total = round(demand[s] * stock_ratio * rng.uniform(0.6, 1.4)) + int(rng.integers(0, 3))
         split = rng.multinomial(total, rng.dirichlet(np.ones(k)))
         rows_sku.extend([f"SKU{s:05d}"] * k)
         rows_loc.extend(f"LOC{int(loc):03d}" for loc in locs)

@@ -54,6 +54,26 @@ SUPPLIERS: tuple[tuple[str, str, int, float, int], ...] = (
     ("SUP-05", "Orient Sourcing Ltd", 30, 6.0, 24),
 )
 
+# Supplier trouble: purchase orders placed in these days (offsets from the start, inclusive)
+# arrive this many days late. It hits every location at once, which is what empties a SKU
+# across the whole network and shows up as short lines.
+# (supplier index, first day, last day, extra days)
+DISRUPTIONS: tuple[tuple[int, int, int, int], ...] = (
+    (0, 6, 12, 6),
+    (2, 15, 35, 9),
+    (4, 50, 70, 12),
+    (1, 72, 85, 7),
+)
+
+
+def disruption_days(supplier: np.ndarray, day: int) -> np.ndarray:
+    """Extra lead days for purchase orders placed on `day`, per supplier index."""
+    extra = np.zeros(len(supplier), dtype=np.int64)
+    for index, first, last, days in DISRUPTIONS:
+        if first <= day <= last:
+            extra[supplier == index] += days
+    return extra
+
 
 @dataclass(frozen=True)
 class Catalog:

@@ -20,6 +20,14 @@ HOUR = 3_600
 HORIZON_DAYS = 120
 
 
+# Every UTC offset in use is a multiple of 15 minutes between -14:00 and +14:00.
+_OFFSET_STEP = 900
+_MIN_OFFSET = -14 * HOUR
+_OFFSET_LABELS = pl.Series(
+    [format_offset(o) for o in range(_MIN_OFFSET, 14 * HOUR + 1, _OFFSET_STEP)], dtype=pl.String
+)
+
+
 class Clock:
     """UTC offsets of every time zone the business touches, per simulated day."""
 
@@ -68,9 +76,7 @@ class Clock:
             off = np.broadcast_to(self.offset(zone, t // DAY), t.shape).astype(np.int64)
         local = pl.from_epoch(pl.Series(t + off + self.epoch), time_unit="s")
         text = local.dt.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
-        uniq, inverse = np.unique(off, return_inverse=True)
-        labels = np.array([format_offset(int(o)) for o in uniq], dtype=object)
-        return text + pl.Series(labels[inverse.reshape(-1)], dtype=pl.String)
+        return text + _OFFSET_LABELS.gather(pl.Series((off - _MIN_OFFSET) // _OFFSET_STEP))
 
     def iso_date(self, day: np.ndarray, fmt: str = "%Y-%m-%d") -> pl.Series:
         """Day indexes as dates, `YYYY-MM-DD` by default."""

@@ -98,6 +98,9 @@ CHANNEL_MODELS: dict[str, ChannelModel] = {
 }
 
 
+PROMO_NET_GROWTH = 0.35
+
+
 @dataclass(frozen=True)
 class DayOrders:
     """One channel's orders of one day, at line grain (arrays aligned by line)."""
@@ -130,7 +133,10 @@ def sku_weights(
             price[promo.sku_mask] = np.round(price[promo.sku_mask] * (1 - promo.discount), 2)
     weights = base * uplift
     total = weights.sum()
-    return weights / total, float(total / base.sum()), price
+    # Promoted items partly take sales from the rest of the range; the channel as a whole
+    # grows by about a third of the promoted items' uplift.
+    volume = 1.0 + PROMO_NET_GROWTH * (total / base.sum() - 1.0)
+    return weights / total, float(volume), price
 
 
 def draw_orders(

@@ -115,14 +115,12 @@ REKEY: dict[str, Callable[[pl.DataFrame, pl.Series, pl.Series], pl.DataFrame]] =
 _LABEL_KINDS = {UNKNOWN_SKU, INVALID_QUANTITY, MISSING_REQUIRED}
 
 
-def _pool(source: LandingSource, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    if source.name == "carrier_events":
-        is_label = pl.col("status") == "label_created"
-        if kind in _LABEL_KINDS:
-            return frame.filter(is_label)
-        if kind == EVENT_BEFORE_LABEL:
-            return frame.filter(~is_label)
-    return frame
+def _pool_mask(source: LandingSource, kind: str, frame: pl.DataFrame) -> np.ndarray | None:
+    """Rows whose record can carry `kind` (None: all rows)."""
+    if source.name == "carrier_events" and kind in (*_LABEL_KINDS, EVENT_BEFORE_LABEL):
+        is_label = (frame["status"] == "label_created").to_numpy()
+        return is_label if kind in _LABEL_KINDS else ~is_label
+    return None
 
 
 def record_keys(source: LandingSource, frame: pl.DataFrame) -> pl.Series:
@@ -158,18 +156,18 @@ class FaultInjector:
         """
         idx = list(SOURCES).index(source.name)
         rng = np.random.default_rng([self.seed, day, 1000 + idx])
-        frame = self._with_record_ids(source, frame)
         extras: list[pl.DataFrame] = []
         used: list[int] = []  # records already carrying a fault (stock sources only)
         replaced: list[int] = []
         if frame.height:
+            frame = self._with_record_ids(source, frame)
+            rec = frame["_rec"].to_numpy()
             for kind in applicable_kinds(source):
-                pool = _pool(source, kind, frame)
-                recs = pool["_rec"].unique(maintain_order=True).to_numpy()
-                if len(recs) == 0:
-                    continue
+                mask = _pool_mask(source, kind, frame)
+                recs = np.unique(rec if mask is None else rec[mask])
                 count = int(rng.binomial(len(recs), self.fault_rate / 6))
-                if kind in self.pending_kinds[source.name]:
+                forced = len(recs) > 0 and kind in self.pending_kinds[source.name]
+                if forced:
                     count = max(count, 1)
                     self.pending_kinds[source.name].discard(kind)
                 if count == 0:
@@ -181,30 +179,32 @@ class FaultInjector:
                     used.extend(chosen.tolist())
                     if kind != DUPLICATE:
                         replaced.extend(chosen.tolist())
-                rows = frame.filter(pl.col("_rec").is_in(chosen))
-                extras.append(self._corrupt(source, kind, rows, rng, day))
-        clean = frame.filter(~pl.col("_rec").is_in(replaced)) if replaced else frame
+                if len(chosen) == 0:
+                    continue
+                rows = frame.filter(pl.Series(np.isin(rec, chosen)))
+                variants = self._corrupt(source, kind, rows, rng)
+                # The guaranteed fault stays in today's file, whatever the span.
+                extras.append(variants.with_columns(_forced=pl.lit(forced)))
+            if replaced:
+                frame = frame.filter(pl.Series(~np.isin(rec, replaced)))
+            frame = frame.with_columns(_malformed=pl.lit(False), _kind=pl.lit(None, pl.String))
         faulty = pl.concat(extras, how="diagonal_relaxed") if extras else None
 
         # Some duplicates move to tomorrow's file; yesterday's deferred ones land today.
         if faulty is not None and source.next_day_file is not None:
-            move = (pl.col("_kind") == DUPLICATE) & (pl.col("_rec") % 2 == 0)
+            move = (pl.col("_kind") == DUPLICATE) & (pl.col("_rec") % 2 == 0) & ~pl.col("_forced")
             later = faulty.filter(move).with_columns(_file=pl.lit(source.next_day_file(ymd_next)))
             if later.height:
                 self.deferred.setdefault((source.name, day + 1), []).append(later)
             faulty = faulty.filter(~move)
         arriving = self.deferred.pop((source.name, day), [])
         parts = [p for p in (faulty, *arriving) if p is not None and p.height]
-        faults = pl.concat(parts, how="diagonal_relaxed") if parts else None
-
-        clean = clean.with_columns(_malformed=pl.lit(False), _kind=pl.lit(None, pl.String))
-        if faults is None:
-            return clean, pl.DataFrame(schema=dict.fromkeys(TRUTH_COLUMNS, pl.String))
+        if not parts:
+            return frame, pl.DataFrame(schema=dict.fromkeys(TRUTH_COLUMNS, pl.String))
+        faults = pl.concat(parts, how="diagonal_relaxed")
         truth = self._truth(source, faults)
-        combined = pl.concat([clean, faults], how="diagonal_relaxed").sort(
-            "_t", maintain_order=True
-        )
-        return combined, truth
+        combined = pl.concat([p for p in (frame, faults) if p.height], how="diagonal_relaxed")
+        return combined.sort("_t", maintain_order=True), truth
 
     def _with_record_ids(self, source: LandingSource, frame: pl.DataFrame) -> pl.DataFrame:
         if source.record_columns is None:
@@ -219,7 +219,6 @@ class FaultInjector:
         kind: str,
         rows: pl.DataFrame,
         rng: np.random.Generator,
-        day: int,
     ) -> pl.DataFrame:
         """Corrupted variants of `rows` (whole records) for one fault kind."""
         # Fault records get negative ids so they never merge with a clean record when rendered.
@@ -278,5 +277,5 @@ class FaultInjector:
             file=pl.col("_file"),
             fault_kind=pl.col("_kind"),
             expected_reason=pl.col("_kind"),
-            record_key=pl.when(pl.col("_malformed")).then(pl.lit("")).otherwise(pl.col("_key")),
+            record_key=pl.when(pl.col("_malformed")).then(pl.lit(None, pl.String)).otherwise(pl.col("_key")),
         )

@@ -19,6 +19,8 @@ SHIPPED_CHANNELS = ("webshop", "marketplace", "wholesale")
 SHOP_TIMEZONE = "America/New_York"
 
 EARTH_RADIUS_KM = 6371.0
+# Ship-from-store ranks as if the store were this much further away than the warehouses.
+SHIP_FROM_STORE_PENALTY_KM = 300.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class Postcodes:
     weight: np.ndarray  # share of demand, sums to 1
 
 
-def build_postcodes(rng: np.random.Generator, per_million: float = 8.0) -> Postcodes:
+def build_postcodes(rng: np.random.Generator, per_million: float = 2.2) -> Postcodes:
     """A few hundred ZIP codes spread over the metros, weighted by population."""
     codes: list[str] = []
     lats: list[float] = []

@@ -24,17 +24,23 @@ class Inventory:
 
     @classmethod
     def plan(
-        cls, rng: np.random.Generator, daily_demand: np.ndarray, lead_days: np.ndarray
+        cls,
+        rng: np.random.Generator,
+        daily_demand: np.ndarray,
+        daily_variance: np.ndarray,
+        lead_days: np.ndarray,
     ) -> Inventory:
-        """A policy from expected daily units per (location, SKU) and each SKU's lead time.
+        """A policy from expected daily units (and their variance) per (location, SKU) and each
+        SKU's lead time.
 
         Safety stock varies by SKU on purpose: some items are planned tight and run out when
         a promotion or a late supplier hits, which is what keeps the fill rate below 100 %.
         """
         n_loc, n_sku = daily_demand.shape
         cover = lead_days[None, :] + 1.0
-        z = rng.uniform(-0.6, 1.4, n_sku)[None, :]
-        safety = np.maximum(z * np.sqrt(daily_demand * cover), -0.4 * daily_demand * cover)
+        z = rng.uniform(-0.3, 1.6, n_sku)[None, :]
+        # Lumpy demand (wholesale packs) needs more buffer than its mean suggests.
+        safety = np.maximum(z * np.sqrt(daily_variance * cover), -0.4 * daily_demand * cover)
         rop = np.ceil(daily_demand * cover + safety)
         cycle_days = rng.uniform(7, 21, n_sku)[None, :]
         up_to = rop + np.ceil(daily_demand * cycle_days) + 1

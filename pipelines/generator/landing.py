@@ -150,6 +150,12 @@ def money(cents: np.ndarray) -> pl.Series:
     return sign + (a // 100).cast(pl.String) + "." + (a % 100).cast(pl.String).str.zfill(2)
 
 
+def zfill(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers (or digit strings) left-padded with zeros, as a string array (empty-safe)."""
+    series = pl.Series(np.asarray(values)).cast(pl.String).str.zfill(width)
+    return series.to_numpy().astype(str) if len(series) else np.array([], dtype=str)
+
+
 def _joined(frame: pl.DataFrame, columns: tuple[str, ...], sep: str) -> pl.Series:
     return frame.select(
         pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=sep)

@@ -13,12 +13,12 @@ import numpy as np
 import polars as pl
 
 from pipelines.generator.clock import DAY, HOUR, Clock
-from pipelines.generator.landing import money
+from pipelines.generator.landing import money, zfill
 
 REASONS = ("damaged", "wrong_item", "not_as_described", "no_longer_needed", "size_fit")
 LATE_DELIVERY = "late_delivery"
 _REASON_P = (0.12, 0.08, 0.18, 0.34, 0.28)
-_CHANNEL_FACTOR = {"webshop": 1.0, "marketplace": 0.85, "wholesale": 0.08}
+_CHANNEL_FACTOR = {"webshop": 1.15, "marketplace": 1.0, "wholesale": 0.6}
 UNRECEIVED_EXPORT_DAYS = 14
 
 
@@ -93,7 +93,7 @@ def plan_returns(
     received_at = clock.stamp(received).to_numpy().astype(object)
     received_at[~arrives] = ""
     back_to = np.where(arrives, location_ids[location[back]], "")
-    rma_ids = np.char.add("RMA-", np.char.zfill((first_rma + rma_of).astype(str), 7))
+    rma_ids = np.char.add("RMA-", zfill((first_rma + rma_of).astype(str), 7))
     rma_lines = pl.DataFrame(
         {
             "rma_id": rma_ids,

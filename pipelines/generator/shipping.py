@@ -12,6 +12,9 @@ from pipelines.generator.clock import DAY, HOUR, Clock
 CARRIERS = (("Parcelway", "PW"), ("SwiftShip", "SS"), ("Northline Freight", "NL"))
 EXCEPTION_CODES = ("WEATHER_DELAY", "ADDRESS_CORRECTION", "MISSED_DELIVERY", "DAMAGED_LABEL")
 SUNDAY = 6
+STATUSES = ("label_created", "picked_up", "in_transit", "exception", "out_for_delivery",
+            "delivered")
+LABEL_CREATED, PICKED_UP, IN_TRANSIT, EXCEPTION, OUT_FOR_DELIVERY, DELIVERED = range(6)
 # Carrier webhooks are saved in four files a day, one per six hours of arrival (UTC).
 FILES_PER_DAY = 4
 
@@ -133,18 +136,19 @@ def carrier_events(
     # Scans are spread evenly between pick-up and out-for-delivery, so they stay in order.
     frac = (pos + rng.random(len(ship_of)) * 0.8) / np.maximum(per[ship_of] - 1, 1)
     t = picked[ship_of] + (frac * span).astype(np.int64)
-    status = np.full(len(ship_of), "in_transit", dtype=object)
-    status[pos == 0] = "picked_up"
+    status = np.full(len(ship_of), IN_TRANSIT)
+    status[pos == 0] = PICKED_UP
     t[pos == 0] = picked[ship_of][pos == 0]
-    status[pos == last - 1] = "out_for_delivery"
+    status[pos == last - 1] = OUT_FOR_DELIVERY
     t[pos == last - 1] = ofd[ship_of][pos == last - 1]
-    status[pos == last] = "delivered"
+    status[pos == last] = DELIVERED
     t[pos == last] = s.delivered_t[ship_of][pos == last]
     exc = has_exception[ship_of] & (pos == last - 2)
-    status[exc] = "exception"
-    codes = np.array(EXCEPTION_CODES, dtype=object)[rng.integers(0, len(EXCEPTION_CODES), len(t))]
-    exception_code = np.where(exc, codes, None)
-    dest_side = (status == "out_for_delivery") | (status == "delivered") | (frac > 0.5)
+    status[exc] = EXCEPTION
+    exception_code = pl.Series(EXCEPTION_CODES).gather(
+        pl.Series(rng.integers(0, len(EXCEPTION_CODES), len(t)))
+    ).set(pl.Series(~exc), None)
+    dest_side = (status >= OUT_FOR_DELIVERY) | (frac > 0.5)
     zone = np.where(dest_side, s.dest_zone[ship_of], s.origin_zone[ship_of])
 
     label_seen = s.label_t + rng.integers(60, 1800, n)
@@ -156,17 +160,17 @@ def carrier_events(
     seen = np.maximum(t + lag, label_seen[ship_of] + 1)
 
     n_lines = len(line_shipment)
-    event_no = first_event + np.arange(n + len(t))
-    label_ids = event_no[:n]
-    scan_ids = event_no[n:]
+    event_ids = "ev-" + pl.Series(first_event + np.arange(n + len(t))).cast(pl.String).str.zfill(9)
+    tracking = pl.Series(s.tracking_number)
+    carrier = pl.Series(s.carrier)
     scans = pl.DataFrame(
         {
-            "event_id": np.char.add("ev-", np.char.zfill(scan_ids.astype(str), 9)),
-            "tracking_number": s.tracking_number[ship_of],
-            "carrier": s.carrier[ship_of],
-            "status": status.astype(str),
+            "event_id": event_ids.slice(n),
+            "tracking_number": tracking.gather(ship_of),
+            "carrier": carrier.gather(ship_of),
+            "status": pl.Series(STATUSES).gather(pl.Series(status)),
             "occurred_at": clock.stamp(t, zone),
-            "exception_code": pl.Series(exception_code, dtype=pl.String),
+            "exception_code": exception_code,
             "_label_t": s.label_t[ship_of],
             "_zone": zone.astype(np.int64),
             "_seen": seen,
@@ -174,10 +178,10 @@ def carrier_events(
     )
     labels = pl.DataFrame(
         {
-            "event_id": np.char.add("ev-", np.char.zfill(label_ids.astype(str), 9))[line_shipment],
-            "tracking_number": s.tracking_number[line_shipment],
-            "carrier": s.carrier[line_shipment],
-            "status": np.full(n_lines, "label_created"),
+            "event_id": event_ids.slice(0, n).gather(line_shipment),
+            "tracking_number": tracking.gather(line_shipment),
+            "carrier": carrier.gather(line_shipment),
+            "status": pl.Series(STATUSES).gather(pl.Series(np.zeros(n_lines, dtype=np.int64))),
             "occurred_at": clock.stamp(s.label_t, s.origin_zone)
             .gather(line_shipment)
             .alias("occurred_at"),

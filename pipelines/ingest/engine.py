@@ -417,7 +417,9 @@ def ingest_source(
     """Load every new batch of one source. Loading the same files again is a no-op."""
     started = time.perf_counter()
     load_id = load_id or uuid.uuid4().hex[:12]
-    ensure_tables(con, (source,))
+    # All raw tables, not only this source's: checks read the reference tables, which may not
+    # have been delivered yet.
+    ensure_tables(con)
     result = SourceResult(source.name)
     files = discover_new_files(con, source, landing_dir)
     if files.height:

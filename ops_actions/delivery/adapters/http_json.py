@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,10 @@ class HttpJsonAdapter:
             headers["Content-Type"] = "application/json"
         conn = self._connection()
         try:
+            if conn.sock is None:
+                conn.connect()
+                assert conn.sock is not None
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.request(method, self._prefix + path, body=body, headers=headers)
             resp = conn.getresponse()
             text = resp.read().decode("utf-8", errors="replace")

@@ -1,18 +1,54 @@
 -- One row per shipment (tracking number): its contents' header (channel, order, ship-from
--- location) and the time of each milestone. Carrier events arrive out of order and across
--- files, so every milestone is a min/max over the events of that status and the last status is
+-- location) and the time of each milestone. A shipment is shipped at its first carrier scan
+-- (normally picked_up; a later scan proves the pickup when the picked_up event is missing).
+-- Carrier events arrive out of order and across files, so every milestone is a min/max over the events of that status and the last status is
 -- the latest event by occurrence time: the result does not depend on arrival order.
+--
+-- Incremental: events and shipment lines are append-only, so a run recomputes (from all their
+-- events) only the shipments that received an event or a label since the newest load already
+-- summarised, and replaces them (delete+insert on tracking_number).
+{{
+    config(
+        materialized='incremental',
+        unique_key='tracking_number',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+
+touched_shipments as (
+
+    select tracking_number
+    from {{ ref('stg_carrier__tracking_events') }}
+    where _loaded_at >= {{ high_water_mark('_loaded_at') }}
+    union
+    select tracking_number
+    from {{ ref('stg_carrier__shipment_lines') }}
+    where _loaded_at >= {{ high_water_mark('_loaded_at') }}
+
+),
+
+{% endif %}
 
 events as (
 
     select * from {{ ref('stg_carrier__tracking_events') }}
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_shipments)
+    {%- endif %}
 
 ),
 
 shipment_lines as (
 
     select * from {{ ref('stg_carrier__shipment_lines') }}
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_shipments)
+    {%- endif %}
 
 ),
 
@@ -23,6 +59,7 @@ milestones as (
         max(carrier) as carrier,
         min(case when event_status = 'label_created' then occurred_at end) as label_created_at,
         min(case when event_status = 'picked_up' then occurred_at end) as picked_up_at,
+        min(case when event_status <> 'label_created' then occurred_at end) as shipped_at,
         min(case when event_status = 'in_transit' then occurred_at end) as first_in_transit_at,
         min(case when event_status = 'out_for_delivery' then occurred_at end)
             as first_out_for_delivery_at,
@@ -103,6 +140,7 @@ final as (
         coalesce(contents.units, 0) as units,
         milestones.label_created_at,
         milestones.picked_up_at,
+        milestones.shipped_at,
         milestones.first_in_transit_at,
         milestones.first_out_for_delivery_at,
         milestones.delivered_at,
@@ -114,13 +152,14 @@ final as (
         milestones.events,
         milestones.exception_events,
         milestones.exception_events > 0 as has_exception,
-        milestones.picked_up_at is not null as is_picked_up,
+        milestones.shipped_at is not null as is_shipped,
         milestones.delivered_at is not null as is_delivered,
         contents.tracking_number is not null as has_contents,
         case
             when contents._loaded_at > milestones._loaded_at then contents._loaded_at
             else milestones._loaded_at
-        end as _loaded_at
+        end as _loaded_at,
+        {{ run_marker() }} as _dbt_run_at
 
     from milestones
     inner join last_events

@@ -8,7 +8,8 @@
     this table; the ingest stamps one `_loaded_at` per source load and loads run one at a time) is re-emitted whole, and delete+insert on `channel_order_id` replaces every line
     of that order (a line dropped by a later version goes too). Orders whose postcode centroid
     or store location was loaded after the newest order load in the table are re-emitted as well, so coordinates stay right.
-    A change to the seeds (service levels) needs `--full-refresh`.
+    A change to the seeds (service levels) needs `--full-refresh`. Rows written by a run carry
+    its `_dbt_run_at`, which downstream incremental models use to find the orders that changed.
 -#}
 {{
     config(
@@ -272,7 +273,8 @@ enriched as (
         unioned.cancelled_at,
         unioned._loaded_at,
         postcodes._loaded_at as _postcode_loaded_at,
-        stores._loaded_at as _store_loaded_at
+        stores._loaded_at as _store_loaded_at,
+        {{ run_marker() }} as _dbt_run_at
 
     from unioned
     left join service_levels

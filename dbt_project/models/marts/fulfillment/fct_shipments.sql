@@ -1,24 +1,68 @@
 -- One row per shipment (tracking number): what it carried, where from, and its promised vs
--- actual ship and delivery dates. Shipped = the carrier's first pickup scan. On time = the
--- pickup (delivery) falls on or before the promised date, both as UTC dates; NULL until the
--- shipment is picked up (delivered) or when its order is unknown.
+-- actual ship and delivery dates. Shipped = the carrier's first scan (normally picked_up). On
+-- time = shipped (delivered) on or before the promised date, both as UTC dates; NULL until the
+-- shipment is shipped (delivered) or when its order is unknown.
+--
+-- Incremental: a run rewrites (delete+insert on tracking_number) the shipments that
+-- int_shipments_summarised rewrote since the last run, and the shipments of orders that
+-- int_order_lines_unioned rewrote (a new order version can move its promise), both found by
+-- their `_dbt_run_at` marker.
+{{
+    config(
+        materialized='incremental',
+        unique_key='tracking_number',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
-shipments as (
+all_shipments as (
 
     select * from {{ ref('int_shipments_summarised') }}
-
-),
-
-shipment_lines as (
-
-    select * from {{ ref('stg_carrier__shipment_lines') }}
 
 ),
 
 order_lines as (
 
     select * from {{ ref('int_order_lines_unioned') }}
+
+),
+
+{% if is_incremental() %}
+
+touched_shipments as (
+
+    select tracking_number
+    from all_shipments
+    where _dbt_run_at > {{ high_water_mark('_shipments_run_at') }}
+    union
+    select all_shipments.tracking_number
+    from all_shipments
+    inner join order_lines
+        on all_shipments.channel_order_id = order_lines.channel_order_id
+    where order_lines._dbt_run_at > {{ high_water_mark('_order_run_at') }}
+
+),
+
+{% endif %}
+
+shipments as (
+
+    select * from all_shipments
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_shipments)
+    {%- endif %}
+
+),
+
+shipment_lines as (
+
+    select * from {{ ref('stg_carrier__shipment_lines') }}
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_shipments)
+    {%- endif %}
 
 ),
 
@@ -47,7 +91,8 @@ orders as (
         min(ordered_at) as ordered_at,
         min(order_date) as order_date,
         min(promised_ship_date) as promised_ship_date,
-        min(promised_delivery_date) as promised_delivery_date
+        min(promised_delivery_date) as promised_delivery_date,
+        max(_dbt_run_at) as _order_run_at
 
     from order_lines
     group by channel_order_id
@@ -65,7 +110,8 @@ joined as (
         coalesce(line_promises.promised_delivery_date, orders.promised_delivery_date)
             as promised_delivery_date,
         coalesce(line_promises.matched_lines, 0) as matched_order_lines,
-        orders.channel_order_id is not null as has_order
+        orders.channel_order_id is not null as has_order,
+        orders._order_run_at
 
     from shipments
     left join line_promises
@@ -93,6 +139,7 @@ final as (
         promised_delivery_date,
         label_created_at,
         picked_up_at,
+        shipped_at,
         first_in_transit_at,
         first_out_for_delivery_at,
         delivered_at,
@@ -103,16 +150,16 @@ final as (
         events,
         exception_events,
         has_exception,
-        is_picked_up,
+        is_shipped,
         is_delivered,
         has_contents,
         has_order,
         matched_order_lines,
-        cast(picked_up_at as date) as ship_date,
+        cast(shipped_at as date) as ship_date,
         cast(delivered_at as date) as delivery_date,
         case
-            when picked_up_at is null or promised_ship_date is null then null
-            when cast(picked_up_at as date) <= promised_ship_date then true
+            when shipped_at is null or promised_ship_date is null then null
+            when cast(shipped_at as date) <= promised_ship_date then true
             else false
         end as is_on_time_ship,
         case
@@ -121,14 +168,17 @@ final as (
             else false
         end as is_on_time_delivery,
         case
-            when picked_up_at is not null and ordered_at is not null
-                then {{ hours_between('ordered_at', 'picked_up_at') }}
+            when shipped_at is not null and ordered_at is not null
+                then {{ hours_between('ordered_at', 'shipped_at') }}
         end as fulfillment_hours,
         case
-            when delivered_at is not null and picked_up_at is not null
-                then {{ hours_between('picked_up_at', 'delivered_at') }}
+            when delivered_at is not null and shipped_at is not null
+                then {{ hours_between('shipped_at', 'delivered_at') }}
         end as transit_hours,
-        _loaded_at
+        _loaded_at,
+        _dbt_run_at as _shipments_run_at,
+        _order_run_at,
+        {{ run_marker() }} as _dbt_run_at
 
     from joined
 

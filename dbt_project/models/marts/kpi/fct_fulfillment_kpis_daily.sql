@@ -58,8 +58,8 @@ line_metrics as (
 
 ),
 
--- Shipments to customers (POS sales are fulfilled at the till and have none), in the cohort
--- of their order's date, at the location they left from.
+-- Shipments handed to the carrier (POS sales are fulfilled at the till and have none), in the
+-- cohort of their order's date, at the location they left from.
 shipment_metrics as (
 
     select
@@ -75,6 +75,7 @@ shipment_metrics as (
 
     from shipments
     where has_order
+        and is_shipped
         and channel <> 'pos'
     group by order_date, channel, ship_from_location_id
 

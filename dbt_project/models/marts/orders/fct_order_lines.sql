@@ -1,10 +1,24 @@
 -- One row per order line across all channels, with its fulfilment (shipped units, fulfilling
 -- location, on-time flags) and returns. POS sales are fulfilled at the till: shipped at sale
--- time from the store. Units shipped are the units in the line's shipments (labelled by the
--- warehouse), capped at the ordered quantity.
+-- time from the store. Units shipped are the units in the line's shipments that the carrier
+-- has scanned (picked up), capped at the ordered quantity.
+--
+-- Incremental: a run rewrites whole orders (delete+insert on channel_order_id) - those whose
+-- lines, shipments or returns changed since the last run: order lines rewritten by
+-- int_order_lines_unioned, lines whose shipment summary int_order_line_shipments_aggregated
+-- rewrote (both found by their `_dbt_run_at` marker), and lines with RMA lines loaded since.
+{{
+    config(
+        materialized='incremental',
+        unique_key='channel_order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
-order_lines as (
+all_order_lines as (
 
     select * from {{ ref('int_order_lines_unioned') }}
 
@@ -22,13 +36,47 @@ rma_lines as (
 
 ),
 
+{% if is_incremental() %}
+
+touched_orders as (
+
+    select channel_order_id
+    from all_order_lines
+    where _dbt_run_at > {{ high_water_mark('_order_run_at') }}
+    union
+    select all_order_lines.channel_order_id
+    from shipped
+    inner join all_order_lines
+        on shipped.order_line_id = all_order_lines.order_line_id
+    where shipped._dbt_run_at > {{ high_water_mark('_shipments_run_at') }}
+    union
+    select all_order_lines.channel_order_id
+    from rma_lines
+    inner join all_order_lines
+        on rma_lines.order_line_id = all_order_lines.order_line_id
+    where rma_lines._loaded_at >= {{ high_water_mark('_returns_loaded_at') }}
+
+),
+
+{% endif %}
+
+order_lines as (
+
+    select * from all_order_lines
+    {% if is_incremental() -%}
+    where channel_order_id in (select channel_order_id from touched_orders)
+    {%- endif %}
+
+),
+
 returned as (
 
     select
         order_line_id,
         cast(sum(quantity) as {{ dbt.type_bigint() }}) as units_returned,
         count(*) as rma_lines,
-        min(requested_at) as first_return_requested_at
+        min(requested_at) as first_return_requested_at,
+        max(_loaded_at) as _returns_loaded_at
 
     from rma_lines
     where order_line_id is not null
@@ -49,19 +97,24 @@ joined as (
             else shipped.fulfilling_location_id
         end as shipped_from_location_id,
         coalesce(shipped.shipments, 0) as shipments,
+        case when order_lines.channel = 'pos' then order_lines.quantity
+            else coalesce(shipped.units_labelled, 0) end as units_labelled,
         coalesce(shipped.ship_from_locations, 0) as ship_from_locations,
         shipped.units_delivered,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
             else shipped.first_label_created_at end as first_label_created_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
-            else shipped.first_picked_up_at end as first_shipped_at,
+            else shipped.first_shipped_at end as first_shipped_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
-            else shipped.last_picked_up_at end as last_shipped_at,
+            else shipped.last_shipped_at end as last_shipped_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
             else shipped.last_delivered_at end as last_delivered_at,
         coalesce(returned.units_returned, 0) as units_returned,
         coalesce(returned.rma_lines, 0) as rma_lines,
-        returned.first_return_requested_at
+        returned.first_return_requested_at,
+        order_lines._dbt_run_at as _order_run_at,
+        shipped._dbt_run_at as _shipments_run_at,
+        returned._returns_loaded_at
 
     from order_lines
     left join shipped
@@ -122,6 +175,7 @@ final as (
         case when is_cancelled then quantity - units_shipped else 0 end as units_cancelled,
         quantity - units_shipped
             - case when is_cancelled then quantity - units_shipped else 0 end as units_open,
+        units_labelled,
         units_returned,
         rma_lines,
         first_return_requested_at,
@@ -147,7 +201,11 @@ final as (
             when cast(last_delivered_at as date) <= promised_delivery_date then true
             else false
         end as is_delivered_on_time,
-        _loaded_at
+        _loaded_at,
+        _order_run_at,
+        _shipments_run_at,
+        _returns_loaded_at,
+        {{ run_marker() }} as _dbt_run_at
 
     from measured
 

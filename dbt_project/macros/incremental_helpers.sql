@@ -1,0 +1,17 @@
+{#-
+    Helpers for the incremental models.
+
+    `run_marker()` is the timestamp of the current dbt invocation. Incremental models stamp the
+    rows they (re)write with it (`_dbt_run_at`), and a downstream incremental model finds the
+    keys that changed upstream since its own last successful run by comparing the upstream
+    marker with the largest one it has already consumed. Because a marker only grows, a run
+    that failed half-way is caught up by the next one.
+-#}
+{% macro run_marker() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- The largest value of `column` in the current model's table, or a date before any data. -#}
+{% macro high_water_mark(column) -%}
+    (select coalesce(max({{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+{%- endmacro %}

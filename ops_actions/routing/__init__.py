@@ -1,0 +1,1 @@
+"""Decide: the router (pure functions over polars DataFrames) and its rules file."""

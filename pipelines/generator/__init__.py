@@ -1,0 +1,9 @@
+"""Deterministic demo data: a simulated US retailer's landing files, faults included.
+
+`generate()` writes the files described in docs/landing_contract.md; see docs/demo_data.md.
+"""
+
+from pipelines.generator.report import GenerationReport
+from pipelines.generator.runner import generate
+
+__all__ = ["GenerationReport", "generate"]

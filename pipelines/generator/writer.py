@@ -1,0 +1,123 @@
+"""Turning record frames into files under the landing folder."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipelines.generator.catalog import CATEGORIES, SUPPLIERS
+from pipelines.generator.geography import LOCATIONS
+from pipelines.generator.landing import LandingSource
+from pipelines.generator.simulation import Simulation
+
+
+class LandingWriter:
+    """Writes one source-day at a time and counts what it wrote."""
+
+    def __init__(self, landing_dir: Path) -> None:
+        self.root = landing_dir
+        self.files = 0
+        self.records: Counter[str] = Counter()
+
+    def write(self, source: LandingSource, frame: pl.DataFrame) -> None:
+        """Write `frame` (records with `_file`, `_t`, `_malformed`) as the source's files."""
+        lines = source.render(frame)
+        bad = lines["_malformed"].to_numpy()
+        if bad.any():
+            text = lines["_line"].to_numpy().astype(object)
+            for i in np.nonzero(bad)[0]:
+                text[i] = source.malform(text[i], len(text[i]))
+            lines = lines.with_columns(_line=pl.Series(text, dtype=pl.String))
+        lines = lines.sort(["_file", "_t"], maintain_order=True)
+        header = source.header()
+        for (name,), part in lines.group_by("_file", maintain_order=True):
+            body = part["_line"].to_list()
+            if source.format == "fixed":
+                body = _wrap_fixed(str(name), body)
+            elif header is not None:
+                body = [header, *body]
+            self._write_text(str(name), body)
+            self.records[source.name] += part.height
+
+    def write_reference(self, sim: Simulation) -> None:
+        """The four reference snapshots, dated the first day."""
+        ymd = sim.clock.ymd(0)
+        for name, frame in reference_frames(sim).items():
+            path = self.root / "reference" / f"{name}_{ymd}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_csv(path, float_precision=None)
+            self.files += 1
+            self.records[name] += frame.height
+
+    def _write_text(self, name: str, lines: list[str]) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="\n") as f:
+            f.write("\n".join(lines))
+            f.write("\n")
+        self.files += 1
+
+
+def _wrap_fixed(name: str, details: list[str]) -> list[str]:
+    """Header and trailer around a wholesale file's detail lines."""
+    stem = Path(name).stem  # PO_<customer_id>_<YYYYMMDD>
+    customer, ymd = stem[3:].rsplit("_", 1)
+    return [f"H{customer:<8}{ymd}", *details, f"T{len(details):07d}"]
+
+
+def reference_frames(sim: Simulation) -> dict[str, pl.DataFrame]:
+    """Products, locations, suppliers and postcodes as their reference files."""
+    cat, pc = sim.catalog, sim.postcodes
+    products = pl.DataFrame(
+        {
+            "sku": cat.sku,
+            "name": cat.name,
+            "category": np.array([c[0] for c in CATEGORIES])[cat.category],
+            "weight_kg": cat.weight_kg,
+            "pack_size": cat.pack_size,
+            "unit_cost": [f"{v:.2f}" for v in cat.unit_cost],
+            "list_price": [f"{v:.2f}" for v in cat.list_price],
+            "currency": ["USD"] * cat.size,
+            "supplier_id": np.array([s[0] for s in SUPPLIERS])[cat.supplier],
+            "is_active": np.where(cat.is_active, "Y", "N"),
+        }
+    )
+    locations = pl.DataFrame(
+        {
+            "location_id": [loc.location_id for loc in LOCATIONS],
+            "name": [loc.name for loc in LOCATIONS],
+            "kind": [loc.kind for loc in LOCATIONS],
+            "latitude": [loc.latitude for loc in LOCATIONS],
+            "longitude": [loc.longitude for loc in LOCATIONS],
+            "timezone": [loc.timezone for loc in LOCATIONS],
+            "postcode": [loc.postcode for loc in LOCATIONS],
+            "can_ship": ["Y" if loc.can_ship else "N" for loc in LOCATIONS],
+            "ships_channels": ["|".join(loc.ships_channels) for loc in LOCATIONS],
+        }
+    )
+    suppliers = pl.DataFrame(
+        {
+            "supplier_id": [s[0] for s in SUPPLIERS],
+            "name": [s[1] for s in SUPPLIERS],
+            "lead_time_days": [s[2] for s in SUPPLIERS],
+            "lead_time_sd_days": [s[3] for s in SUPPLIERS],
+            "min_order_qty": [s[4] for s in SUPPLIERS],
+        }
+    )
+    postcodes = pl.DataFrame(
+        {
+            "postcode": pc.postcode,
+            "latitude": pc.latitude,
+            "longitude": pc.longitude,
+            "region": pc.region,
+        }
+    )
+    return {
+        "products": products,
+        "locations": locations,
+        "suppliers": suppliers,
+        "postcodes": postcodes,
+    }

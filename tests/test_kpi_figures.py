@@ -1,0 +1,629 @@
+"""The KPI marts agree with figures recomputed independently from the landing files.
+
+The dbt models are not used here: every figure is rebuilt in plain Python straight from the
+files the generator wrote (the same bytes the ingest read). Bad records are dropped by the
+generator's own list of injected faults (`truth_dir/faults.csv`, matched on the contract's
+unique key) or because they cannot be parsed; duplicates and older versions are dropped by key,
+the latest version winning. The rules follow docs/kpis.md; the comparison is exact for counts
+and money and within 1e-9 for rates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+# Promise rules (seed channel_service_levels): days after the UTC order date.
+WEBSHOP_SHIP_DAYS = {"standard": 2, "express": 1}
+WEBSHOP_DELIVER_DAYS = {"standard": 5, "express": 2}
+WHOLESALE_DELIVER_DAYS = 5
+CSV_SOURCES = {"pos", "returns", "cycle_counts", "stock_snapshots"}
+
+
+# ------------------------------------------------------------------------------------------
+# Reading the landing files
+# ------------------------------------------------------------------------------------------
+
+
+def utc(text: str | None) -> datetime | None:
+    """ISO 8601 with an offset -> naive UTC; None when empty, unparsable or implausible."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value if 2000 <= value.year <= 2100 else None
+
+
+def ymd(text: str) -> date | None:
+    try:
+        value = datetime.strptime(text.strip(), "%Y%m%d").date()
+    except ValueError:
+        return None
+    return value if 2000 <= value.year <= 2100 else None
+
+
+def faulty_keys(truth_dir: Path) -> dict[str, set[str]]:
+    """Record keys of injected faults per source (duplicates excluded: their key is real)."""
+    keys: dict[str, set[str]] = defaultdict(set)
+    with (truth_dir / "faults.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["fault_kind"] != "duplicate" and row["record_key"]:
+                keys[row["source"]].add(row["record_key"])
+    return keys
+
+
+def files(landing: Path, pattern: str) -> list[Path]:
+    """Files in name order (names carry the date), so a later file wins a tie."""
+    return sorted(landing.glob(pattern), key=lambda p: p.relative_to(landing).as_posix())
+
+
+def csv_rows(path: Path, delimiter: str = ",") -> Iterator[dict[str, str]]:
+    """Rows with exactly the header's number of fields (anything else is malformed)."""
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return
+        for fields in reader:
+            if len(fields) == len(header):
+                yield dict(zip(header, fields, strict=True))
+
+
+def json_rows(path: Path) -> Iterator[dict]:
+    with path.open() as handle:
+        for line in handle:
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(doc, dict):
+                yield doc
+
+
+def key_of(*parts: object) -> str:
+    return "|".join("" if p is None else str(p).strip() for p in parts)
+
+
+def as_int(text: object) -> int | None:
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def as_money(text: object) -> Decimal | None:
+    try:
+        return Decimal(str(text).strip())
+    except ArithmeticError:
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+# The clean, latest-version records
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """One order line, as the KPI rules see it."""
+
+    order_line_id: str
+    channel: str
+    order_key: str
+    order_date: date
+    ordered_at: datetime
+    quantity: int
+    amount: Decimal
+    cancelled: bool
+    promised_ship: date | None
+    promised_delivery: date | None
+    shipped: int = 0
+    returned: int = 0
+
+
+@dataclass
+class Shipment:
+    channel: str
+    order_key: str
+    ship_from: str
+    line_ids: list[str] = field(default_factory=list)
+    quantities: list[int] = field(default_factory=list)
+    scans: list[tuple[str, datetime]] = field(default_factory=list)
+
+    @property
+    def shipped_at(self) -> datetime | None:
+        times = [t for status, t in self.scans if status != "label_created"]
+        return min(times) if times else None
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        times = [t for status, t in self.scans if status == "delivered"]
+        return min(times) if times else None
+
+
+@dataclass
+class Landing:
+    lines: dict[str, Line]
+    shipments: dict[str, Shipment]
+    till_returns: list[tuple[date, str, int]]  # (day, store, units)
+    cycle_counts: list[tuple[date, str, bool]]  # (day, location, accurate)
+    snapshots: list[tuple[date, str, str, int]]  # (day, location, sku, on_hand)
+    active_skus: set[str]
+
+
+def read_products(landing: Path) -> tuple[set[str], set[str]]:
+    """(known SKUs, active SKUs by their latest snapshot version)."""
+    latest: dict[str, str] = {}
+    for path in files(landing, "reference/products_*.csv"):
+        for row in csv_rows(path):
+            latest[row["sku"]] = row["is_active"]
+    return set(latest), {sku for sku, active in latest.items() if active == "Y"}
+
+
+def read_webshop(landing: Path, bad: set[str]) -> list[Line]:
+    latest: dict[str, tuple[datetime, dict]] = {}
+    for path in files(landing, "webshop/*.jsonl"):
+        for doc in json_rows(path):
+            if key_of(doc.get("id"), doc.get("updated_at")) in bad:
+                continue
+            updated = utc(doc["updated_at"])
+            order_id = str(doc["id"])
+            if order_id not in latest or updated >= latest[order_id][0]:
+                latest[order_id] = (updated, doc)
+    lines = []
+    for order_id, (_, doc) in latest.items():
+        ordered_at = utc(doc["created_at"])
+        level = ((doc.get("shipping_lines") or [{}])[0].get("code") or "standard").lower()
+        day = ordered_at.date()
+        for item in doc["line_items"]:
+            quantity = int(item["quantity"])
+            lines.append(
+                Line(
+                    order_line_id=f"webshop:{order_id}:{item['id']}",
+                    channel="webshop",
+                    order_key=f"webshop:{order_id}",
+                    order_date=day,
+                    ordered_at=ordered_at,
+                    quantity=quantity,
+                    amount=quantity * Decimal(item["price"]),
+                    cancelled=doc.get("cancelled_at") is not None,
+                    promised_ship=day + timedelta(days=WEBSHOP_SHIP_DAYS[level]),
+                    promised_delivery=day + timedelta(days=WEBSHOP_DELIVER_DAYS[level]),
+                )
+            )
+    return lines
+
+
+def read_marketplace(landing: Path, bad: set[str]) -> list[Line]:
+    latest: dict[tuple[str, str], tuple[datetime, dict[str, str]]] = {}
+    for path in files(landing, "marketplace/*.tsv"):
+        for row in csv_rows(path, delimiter="\t"):
+            if key_of(row["order-id"], row["order-item-id"], row["last-updated-date"]) in bad:
+                continue
+            updated = utc(row["last-updated-date"])
+            item = (row["order-id"], row["order-item-id"])
+            if item not in latest or updated >= latest[item][0]:
+                latest[item] = (updated, row)
+    lines = []
+    for (order_id, item_id), (_, row) in latest.items():
+        ordered_at = utc(row["purchase-date"])
+        ship_by, deliver_by = utc(row["latest-ship-date"]), utc(row["latest-delivery-date"])
+        lines.append(
+            Line(
+                order_line_id=f"marketplace:{order_id}:{item_id}",
+                channel="marketplace",
+                order_key=f"marketplace:{order_id}",
+                order_date=ordered_at.date(),
+                ordered_at=ordered_at,
+                quantity=int(row["quantity-purchased"]),
+                amount=Decimal(row["item-price"]),
+                cancelled=row["order-status"] == "Canceled",
+                promised_ship=ship_by.date() if ship_by else None,
+                promised_delivery=deliver_by.date() if deliver_by else None,
+            )
+        )
+    return lines
+
+
+def read_pos(landing: Path, bad: set[str]) -> tuple[list[Line], list[tuple[date, str, int]]]:
+    seen: dict[str, dict[str, str]] = {}
+    for path in files(landing, "pos/*/*.csv"):
+        for row in csv_rows(path):
+            key = key_of(row["store_id"], row["register_id"], row["receipt_no"], row["line_no"])
+            if key not in bad:
+                seen.setdefault(key, row)
+    lines, till_returns = [], []
+    for row in seen.values():
+        sold_at, qty = utc(row["sold_at"]), int(row["qty"])
+        if qty < 0:
+            till_returns.append((sold_at.date(), row["store_id"], -qty))
+            continue
+        receipt = f"{row['store_id']}-{row['register_id']}-{row['receipt_no']}"
+        lines.append(
+            Line(
+                order_line_id=f"pos:{receipt}:{int(row['line_no'])}",
+                channel="pos",
+                order_key=f"pos:{receipt}",
+                order_date=sold_at.date(),
+                ordered_at=sold_at,
+                quantity=qty,
+                amount=qty * Decimal(row["unit_price"]),
+                cancelled=False,
+                promised_ship=sold_at.date(),
+                promised_delivery=sold_at.date(),
+                shipped=qty,  # fulfilled at the till
+            )
+        )
+    return lines, till_returns
+
+
+def read_wholesale(landing: Path, bad: set[str]) -> list[Line]:
+    seen: dict[str, str] = {}
+    for path in files(landing, "wholesale/*.txt"):
+        for raw in path.read_text().splitlines():
+            if not raw.startswith("D") or len(raw) < 81:
+                continue
+            key = key_of(raw[1:9], raw[9:21], raw[21:25])
+            if key not in bad:
+                seen.setdefault(key, raw)
+    lines = []
+    for raw in seen.values():
+        po, line_no = raw[9:21].strip(), int(raw[21:25])
+        quantity, cents = int(raw[37:44]), int(raw[44:53])
+        ordered, requested = ymd(raw[53:61]), ymd(raw[61:69])
+        lines.append(
+            Line(
+                order_line_id=f"wholesale:{po}:{po}-{line_no}",
+                channel="wholesale",
+                order_key=f"wholesale:{po}",
+                order_date=ordered,
+                ordered_at=datetime.combine(ordered, datetime.min.time()),
+                quantity=quantity,
+                amount=quantity * Decimal(cents) / 100,
+                cancelled=False,
+                promised_ship=requested,
+                promised_delivery=requested + timedelta(days=WHOLESALE_DELIVER_DAYS),
+            )
+        )
+    return lines
+
+
+def read_carrier(landing: Path, bad: set[str]) -> dict[str, Shipment]:
+    shipments: dict[str, Shipment] = {}
+    scans: dict[str, dict[str, tuple[str, datetime]]] = defaultdict(dict)
+    for path in files(landing, "carrier/*.jsonl"):
+        for doc in json_rows(path):
+            if doc.get("event_id") in bad:
+                continue
+            occurred = utc(doc.get("occurred_at"))
+            number = doc["tracking_number"]
+            scans[number][doc["event_id"]] = (doc["status"], occurred)
+            body = doc.get("shipment")
+            if doc["status"] == "label_created" and body and number not in shipments:
+                shipment = Shipment(
+                    channel=body["channel"],
+                    order_key=f"{body['channel']}:{body['order_id']}",
+                    ship_from=body["ship_from"],
+                )
+                for item in body["lines"]:
+                    shipment.line_ids.append(
+                        f"{body['channel']}:{body['order_id']}:{item['line_ref']}"
+                    )
+                    shipment.quantities.append(int(item["quantity"]))
+                shipments[number] = shipment
+    for number, shipment in shipments.items():
+        shipment.scans = list(scans[number].values())
+    return shipments
+
+
+def read_landing(landing: Path, truth_dir: Path) -> Landing:
+    bad = faulty_keys(truth_dir)
+    _, active = read_products(landing)
+    pos_lines, till_returns = read_pos(landing, bad["pos"])
+    lines = {
+        line.order_line_id: line
+        for line in [
+            *read_webshop(landing, bad["webshop"]),
+            *read_marketplace(landing, bad["marketplace"]),
+            *pos_lines,
+            *read_wholesale(landing, bad["wholesale"]),
+        ]
+    }
+    shipments = read_carrier(landing, bad["carrier_events"])
+    shipped: dict[str, int] = defaultdict(int)
+    for shipment in shipments.values():
+        if shipment.shipped_at is None:
+            continue
+        for line_id, quantity in zip(shipment.line_ids, shipment.quantities, strict=True):
+            shipped[line_id] += quantity
+    for line_id, units in shipped.items():
+        if line_id in lines:
+            lines[line_id].shipped = min(units, lines[line_id].quantity)
+
+    seen_rma: set[str] = set()
+    for path in files(landing, "returns/*.csv"):
+        for row in csv_rows(path):
+            key = key_of(row["rma_id"], row["rma_line"])
+            if key in bad["returns"] or key in seen_rma:
+                continue
+            seen_rma.add(key)
+            line_id = f"{row['channel']}:{row['order_id']}:{row['line_ref']}"
+            if line_id in lines:
+                lines[line_id].returned += int(row["quantity"])
+
+    counts: dict[str, tuple[date, str, bool]] = {}
+    for path in files(landing, "stock/*/cycle_count_*.csv"):
+        for row in csv_rows(path):
+            key = key_of(row["location_id"], row["sku"], row["counted_at"])
+            if key not in bad["cycle_counts"]:
+                counts.setdefault(
+                    key,
+                    (
+                        utc(row["counted_at"]).date(),
+                        row["location_id"],
+                        int(row["counted_qty"]) == int(row["system_qty"]),
+                    ),
+                )
+    snapshots: dict[str, tuple[date, str, str, int]] = {}
+    for path in files(landing, "stock/*/snapshot_*.csv"):
+        for row in csv_rows(path):
+            key = key_of(row["location_id"], row["sku"], row["snapshot_date"])
+            if key not in bad["stock_snapshots"]:
+                snapshots.setdefault(
+                    key,
+                    (
+                        date.fromisoformat(row["snapshot_date"]),
+                        row["location_id"],
+                        row["sku"],
+                        int(row["on_hand"]),
+                    ),
+                )
+    return Landing(
+        lines=lines,
+        shipments=shipments,
+        till_returns=till_returns,
+        cycle_counts=list(counts.values()),
+        snapshots=list(snapshots.values()),
+        active_skus=active,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Independent KPI figures
+# ------------------------------------------------------------------------------------------
+
+
+def expected_daily_by_channel(data: Landing) -> pl.DataFrame:
+    """Per order date and channel: the line, shipment and return counts of docs/kpis.md."""
+    rows: dict[tuple[date, str], dict[str, object]] = {}
+
+    def row(day: date, channel: str) -> dict[str, object]:
+        return rows.setdefault(
+            (day, channel),
+            {
+                "kpi_date": day,
+                "channel": channel,
+                "orders": set(),
+                "order_lines": 0,
+                "units_ordered": 0,
+                "units_shipped": 0,
+                "units_cancelled": 0,
+                "revenue": Decimal("0"),
+                "units_returned": 0,
+                "shipments": 0,
+                "shipments_shipped_on_time": 0,
+                "shipments_delivered": 0,
+                "shipments_delivered_on_time": 0,
+                "till_return_units": 0,
+            },
+        )
+
+    for line in data.lines.values():
+        r = row(line.order_date, line.channel)
+        r["orders"].add(line.order_key)  # type: ignore[union-attr]
+        r["order_lines"] += 1
+        r["units_ordered"] += line.quantity
+        r["units_shipped"] += line.shipped
+        r["units_cancelled"] += line.quantity - line.shipped if line.cancelled else 0
+        r["revenue"] += line.amount
+        r["units_returned"] += line.returned
+
+    orders: dict[str, list[Line]] = defaultdict(list)
+    for line in data.lines.values():
+        orders[line.order_key].append(line)
+    for shipment in data.shipments.values():
+        order_lines = orders.get(shipment.order_key)
+        if not order_lines or shipment.shipped_at is None:
+            continue  # unknown order, or not handed to the carrier yet
+        carried = [data.lines[i] for i in shipment.line_ids if i in data.lines]
+        basis = carried or order_lines
+        ship_by = min(line.promised_ship for line in basis)
+        deliver_by = min(line.promised_delivery for line in basis)
+        r = row(order_lines[0].order_date, shipment.channel)
+        r["shipments"] += 1
+        r["shipments_shipped_on_time"] += shipment.shipped_at.date() <= ship_by
+        if shipment.delivered_at is not None:
+            r["shipments_delivered"] += 1
+            r["shipments_delivered_on_time"] += shipment.delivered_at.date() <= deliver_by
+
+    for day, _store, units in data.till_returns:
+        row(day, "pos")["till_return_units"] += units
+
+    frame = pl.DataFrame(
+        [{**r, "orders": len(r["orders"])} for r in rows.values()],  # type: ignore[arg-type]
+        schema_overrides={"revenue": pl.Decimal(38, 2)},
+    )
+    return frame.sort("kpi_date", "channel")
+
+
+def expected_inventory_by_location(data: Landing) -> pl.DataFrame:
+    counted: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for _day, location, accurate in data.cycle_counts:
+        counted[location][0] += 1
+        counted[location][1] += accurate
+    for _day, location, sku, on_hand in data.snapshots:
+        if sku in data.active_skus:
+            counted[location][2] += 1
+            counted[location][3] += on_hand == 0
+    return pl.DataFrame(
+        [
+            {
+                "location_id": location,
+                "skus_counted": c[0],
+                "counts_accurate": c[1],
+                "skus_tracked": c[2],
+                "stockout_skus": c[3],
+            }
+            for location, c in counted.items()
+        ]
+    ).sort("location_id")
+
+
+# ------------------------------------------------------------------------------------------
+# The marts as published
+# ------------------------------------------------------------------------------------------
+
+
+COUNTS = [
+    "orders",
+    "order_lines",
+    "units_ordered",
+    "units_shipped",
+    "units_cancelled",
+    "units_returned",
+    "shipments",
+    "shipments_shipped_on_time",
+    "shipments_delivered",
+    "shipments_delivered_on_time",
+    "till_return_units",
+]
+RATES = {
+    "fill_rate": ("units_shipped", "units_ordered"),
+    "on_time_ship_rate": ("shipments_shipped_on_time", "shipments"),
+    "on_time_delivery_rate": ("shipments_delivered_on_time", "shipments_delivered"),
+    "return_rate": ("units_returned", "units_shipped"),
+}
+
+
+def published_table(published_dir: Path, name: str) -> pl.DataFrame:
+    folder = Path(os.path.realpath(published_dir / "current"))
+    return pl.read_parquet(folder / f"{name}.parquet")
+
+
+def rate(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else numerator / denominator
+
+
+def assert_rates_match(got: pl.DataFrame, want: pl.DataFrame, keys: list[str]) -> None:
+    """Rates per key, from summed counts, within 1e-9."""
+    joined = got.join(want, on=keys, suffix="_want", how="full", coalesce=True)
+    for row in joined.iter_rows(named=True):
+        for name, (num, den) in RATES.items():
+            got_rate = rate(row[num] or 0, row[den] or 0)
+            want_rate = rate(row[f"{num}_want"] or 0, row[f"{den}_want"] or 0)
+            where = {k: row[k] for k in keys}
+            if want_rate is None:
+                assert got_rate is None, (name, where)
+            else:
+                assert got_rate == pytest.approx(want_rate, abs=1e-9), (name, where)
+
+
+# ------------------------------------------------------------------------------------------
+# Tests
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def landing_figures(demo_run) -> Landing:
+    assert demo_run.success, "the demo run failed; see its Dagster run"
+    return read_landing(Path(demo_run.landing_dir), Path(demo_run.truth_dir))
+
+
+@pytest.fixture(scope="module")
+def fulfillment_daily(demo_run) -> pl.DataFrame:
+    return published_table(Path(demo_run.published_dir), "fct_fulfillment_kpis_daily")
+
+
+def test_daily_counts_per_channel_match_the_landing_files_exactly(
+    fulfillment_daily: pl.DataFrame, landing_figures: Landing
+) -> None:
+    got = (
+        fulfillment_daily.group_by("kpi_date", "channel")
+        .agg(*[pl.col(c).sum().cast(pl.Int64) for c in COUNTS], pl.col("revenue").sum())
+        .sort("kpi_date", "channel")
+    )
+    want = expected_daily_by_channel(landing_figures)
+    assert got.height == want.height
+    for column in ["kpi_date", "channel", *COUNTS]:
+        assert got[column].to_list() == want[column].to_list(), column
+    assert [Decimal(v) for v in got["revenue"].to_list()] == want["revenue"].to_list()
+
+
+def test_rates_per_channel_match_the_landing_files(
+    fulfillment_daily: pl.DataFrame, landing_figures: Landing
+) -> None:
+    sums = [pl.col(c).sum() for c in COUNTS]
+    got = fulfillment_daily.group_by("channel").agg(sums)
+    want = expected_daily_by_channel(landing_figures).group_by("channel").agg(sums)
+    assert_rates_match(got, want, ["channel"])
+    # ... and over all channels together, and per day
+    assert_rates_match(
+        got.select(sums).with_columns(all=pl.lit(1)),
+        want.select(sums).with_columns(all=pl.lit(1)),
+        ["all"],
+    )
+    assert_rates_match(
+        fulfillment_daily.group_by("kpi_date", "channel").agg(sums),
+        expected_daily_by_channel(landing_figures),
+        ["kpi_date", "channel"],
+    )
+
+
+def test_daily_rows_carry_rates_consistent_with_their_counts(
+    fulfillment_daily: pl.DataFrame,
+) -> None:
+    for row in fulfillment_daily.iter_rows(named=True):
+        for name, (num, den) in RATES.items():
+            want = rate(row[num], row[den])
+            if want is None:
+                assert row[name] is None, (name, row)
+            else:
+                assert row[name] == pytest.approx(want, abs=1e-9), (name, row)
+
+
+def test_inventory_accuracy_and_stockouts_per_location_match_the_landing_files(
+    demo_run, landing_figures: Landing
+) -> None:
+    daily = published_table(Path(demo_run.published_dir), "fct_inventory_kpis_daily")
+    got = (
+        daily.group_by("location_id")
+        .agg(
+            pl.col("skus_counted").sum().cast(pl.Int64),
+            pl.col("counts_accurate").sum().cast(pl.Int64),
+            pl.col("skus_tracked").sum().cast(pl.Int64),
+            pl.col("stockout_skus").sum().cast(pl.Int64),
+        )
+        .sort("location_id")
+    )
+    want = expected_inventory_by_location(landing_figures)
+    assert got.to_dicts() == want.to_dicts()
+    for g, w in zip(got.iter_rows(named=True), want.iter_rows(named=True), strict=True):
+        assert rate(g["counts_accurate"], g["skus_counted"]) == pytest.approx(
+            rate(w["counts_accurate"], w["skus_counted"]), abs=1e-9
+        )
