@@ -23,4 +23,4 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 def frame(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
 ) -> pl.DataFrame:
-    return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
+    return con.sql(sql, params=params or None).pl()

@@ -115,12 +115,26 @@ REKEY: dict[str, Callable[[pl.DataFrame, pl.Series, pl.Series], pl.DataFrame]] =
 _LABEL_KINDS = {UNKNOWN_SKU, INVALID_QUANTITY, MISSING_REQUIRED}
 
 
-def _pool_mask(source: LandingSource, kind: str, frame: pl.DataFrame) -> np.ndarray | None:
-    """Rows whose record can carry `kind` (None: all rows)."""
-    if source.name == "carrier_events" and kind in (*_LABEL_KINDS, EVENT_BEFORE_LABEL):
+def _pool_name(source: LandingSource, kind: str) -> str:
+    """Which records can carry `kind`: all, carrier labels only, or carrier scans only."""
+    if source.name == "carrier_events" and kind in _LABEL_KINDS:
+        return "label"
+    if kind == EVENT_BEFORE_LABEL:
+        return "scan"
+    return "all"
+
+
+def _record_pools(source: LandingSource, frame: pl.DataFrame, rec: np.ndarray):
+    """Record ids per pool name (ids are a row index or a dense rank starting at 1)."""
+    if source.record_columns is None:
+        pools = {"all": np.arange(len(rec))}
+    else:
+        pools = {"all": np.arange(1, int(rec.max()) + 1)}
+    if source.name == "carrier_events":
         is_label = (frame["status"] == "label_created").to_numpy()
-        return is_label if kind in _LABEL_KINDS else ~is_label
-    return None
+        pools["label"] = np.unique(rec[is_label])
+        pools["scan"] = rec[~is_label]  # scans are single-row records
+    return pools
 
 
 def record_keys(source: LandingSource, frame: pl.DataFrame) -> pl.Series:
@@ -162,9 +176,12 @@ class FaultInjector:
         if frame.height:
             frame = self._with_record_ids(source, frame)
             rec = frame["_rec"].to_numpy()
+            pools = _record_pools(source, frame, rec)
             for kind in applicable_kinds(source):
-                mask = _pool_mask(source, kind, frame)
-                recs = np.unique(rec if mask is None else rec[mask])
+                recs = pools[_pool_name(source, kind)]
+                if not source.extra_copies:
+                    # A replaced row must be neither duplicated nor corrupted twice.
+                    recs = np.setdiff1d(recs, used)
                 count = int(rng.binomial(len(recs), self.fault_rate / 6))
                 forced = len(recs) > 0 and kind in self.pending_kinds[source.name]
                 if forced:
@@ -174,13 +191,9 @@ class FaultInjector:
                     continue
                 chosen = rng.choice(recs, size=min(count, len(recs)), replace=False)
                 if not source.extra_copies:
-                    # A replaced row must be neither duplicated nor corrupted twice.
-                    chosen = np.setdiff1d(chosen, used)
                     used.extend(chosen.tolist())
                     if kind != DUPLICATE:
                         replaced.extend(chosen.tolist())
-                if len(chosen) == 0:
-                    continue
                 rows = frame.filter(pl.Series(np.isin(rec, chosen)))
                 variants = self._corrupt(source, kind, rows, rng)
                 # The guaranteed fault stays in today's file, whatever the span.
@@ -203,15 +216,16 @@ class FaultInjector:
             return frame, pl.DataFrame(schema=dict.fromkeys(TRUTH_COLUMNS, pl.String))
         faults = pl.concat(parts, how="diagonal_relaxed")
         truth = self._truth(source, faults)
+        # Faults follow the clean records; the writer orders each file by `_t`.
         combined = pl.concat([p for p in (frame, faults) if p.height], how="diagonal_relaxed")
-        return combined.sort("_t", maintain_order=True), truth
+        return combined, truth
 
     def _with_record_ids(self, source: LandingSource, frame: pl.DataFrame) -> pl.DataFrame:
         if source.record_columns is None:
             return frame.with_row_index("_rec").with_columns(pl.col("_rec").cast(pl.Int64))
-        return frame.with_columns(
-            _rec=pl.struct(source.record_columns).rank("dense").cast(pl.Int64)
-        )
+        columns = source.record_columns
+        key = pl.col(columns[0]) if len(columns) == 1 else pl.struct(columns)
+        return frame.with_columns(_rec=key.rank("dense").cast(pl.Int64))
 
     def _corrupt(
         self,

@@ -13,12 +13,14 @@ import numpy as np
 import polars as pl
 
 from pipelines.generator.clock import DAY, HOUR, Clock
-from pipelines.generator.landing import money, zfill
+from pipelines.generator.geography import CHANNELS
+from pipelines.generator.landing import money
 
 REASONS = ("damaged", "wrong_item", "not_as_described", "no_longer_needed", "size_fit")
 LATE_DELIVERY = "late_delivery"
 _REASON_P = (0.12, 0.08, 0.18, 0.34, 0.28)
-_CHANNEL_FACTOR = {"webshop": 1.15, "marketplace": 1.0, "wholesale": 0.6}
+# Return propensity by channel, relative to the product's own rate.
+_CHANNEL_FACTOR = {"webshop": 1.15, "marketplace": 1.0, "pos": 0.0, "wholesale": 0.6}
 UNRECEIVED_EXPORT_DAYS = 14
 
 
@@ -28,8 +30,9 @@ class Returns:
 
     rma_lines: pl.DataFrame  # returns records with `_day`, `_file`, `_t`
     restock: pl.DataFrame  # `_day`, location, sku, qty: units back on the shelf
-    refunds: pl.DataFrame  # webshop refunds: order_id, units, `refund_t`
+    refunds: pl.DataFrame  # web shop refunds: order (index), units, received (seconds)
     units: int
+    rma_count: int
 
 
 def plan_returns(
@@ -37,8 +40,9 @@ def plan_returns(
     clock: Clock,
     *,
     channel: np.ndarray,
-    order_id: np.ndarray,
-    line_ref: np.ndarray,
+    order: np.ndarray,
+    order_ids: pl.Series,
+    line_ref: pl.Series,
     sku: np.ndarray,
     qty: np.ndarray,
     price_cents: np.ndarray,
@@ -48,12 +52,15 @@ def plan_returns(
     late: np.ndarray,
     return_rate: np.ndarray,
     fits_sizes: np.ndarray,
-    sku_ids: np.ndarray,
+    sku_ids: pl.Series,
     location_ids: np.ndarray,
     first_rma: int,
 ) -> Returns:
-    """Pick returned lines among shipped ones (arrays are per shipped line)."""
-    factor = np.vectorize(_CHANNEL_FACTOR.get, otypes=[float])(channel) if len(channel) else 0
+    """Pick returned lines among shipped ones (arrays are per shipped line).
+
+    `channel` indexes CHANNELS, `order` indexes `order_ids`.
+    """
+    factor = np.array([_CHANNEL_FACTOR[c] for c in CHANNELS])[channel]
     p = return_rate[sku] * factor * np.where(late, 1.8, 1.0)
     back = np.nonzero(rng.random(len(sku)) < p)[0]
     n = len(back)
@@ -62,8 +69,8 @@ def plan_returns(
 
     # One RMA per returned shipment; its lines share the request.
     ships, rma_of = np.unique(shipment[back], return_inverse=True)
-    order = np.lexsort((back, rma_of))
-    back, ret_qty, rma_of = back[order], ret_qty[order], rma_of[order]
+    by_rma = np.lexsort((back, rma_of))
+    back, ret_qty, rma_of = back[by_rma], ret_qty[by_rma], rma_of[by_rma]
     first = np.r_[True, rma_of[1:] != rma_of[:-1]]
     rma_line = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0)) + 1
     n_rma = len(ships)
@@ -93,15 +100,16 @@ def plan_returns(
     received_at = clock.stamp(received).to_numpy().astype(object)
     received_at[~arrives] = ""
     back_to = np.where(arrives, location_ids[location[back]], "")
-    rma_ids = np.char.add("RMA-", zfill((first_rma + rma_of).astype(str), 7))
+    rma_ids = "RMA-" + pl.Series(first_rma + rma_of).cast(pl.String).str.zfill(7)
+    channel_names = pl.Series(CHANNELS).gather(channel[back])
     rma_lines = pl.DataFrame(
         {
             "rma_id": rma_ids,
             "rma_line": rma_line.astype(str),
-            "channel": channel[back],
-            "order_id": order_id[back],
-            "line_ref": line_ref[back],
-            "sku": sku_ids[sku[back]],
+            "channel": channel_names,
+            "order_id": order_ids.gather(order[back]),
+            "line_ref": line_ref.gather(back),
+            "sku": sku_ids.gather(sku[back]),
             "quantity": ret_qty.astype(str),
             "reason_code": reason.astype(str),
             "condition": condition.astype(str),
@@ -126,12 +134,10 @@ def plan_returns(
             "qty": ret_qty[shelf],
         }
     )
-    web = (channel[back] == "webshop") & (refund_status == "refunded")
+    web = (channel[back] == CHANNELS.index("webshop")) & (refund_status == "refunded")
     refunds = (
-        pl.DataFrame(
-            {"order_id": order_id[back][web], "units": ret_qty[web], "received": received[web]}
-        )
-        .group_by("order_id", "received", maintain_order=True)
+        pl.DataFrame({"order": order[back][web], "units": ret_qty[web], "received": received[web]})
+        .group_by("order", "received", maintain_order=True)
         .agg(pl.col("units").sum())
     )
-    return Returns(rma_lines, restock, refunds, int(ret_qty.sum()))
+    return Returns(rma_lines, restock, refunds, int(ret_qty.sum()), n_rma)

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.generator.clock import DAY, HOUR, Clock
+from pipelines.generator.geography import CHANNELS
 
 CARRIERS = (("Parcelway", "PW"), ("SwiftShip", "SS"), ("Northline Freight", "NL"))
 EXCEPTION_CODES = ("WEATHER_DELAY", "ADDRESS_CORRECTION", "MISSED_DELIVERY", "DAMAGED_LABEL")
@@ -23,16 +24,16 @@ FILES_PER_DAY = 4
 class Shipments:
     """Parcels planned on one day, one entry per (order, ship-from location)."""
 
-    channel: np.ndarray  # str
-    order_id: np.ndarray  # str, the channel's order id
+    channel: np.ndarray  # index into CHANNELS
+    order_id: pl.Series  # the channel's order id
     location: np.ndarray  # index into LOCATIONS
     express: np.ndarray  # bool
     label_t: np.ndarray  # seconds
     delivered_t: np.ndarray
     dest_zone: np.ndarray
     origin_zone: np.ndarray
-    tracking_number: np.ndarray  # str
-    carrier: np.ndarray  # str
+    tracking_number: pl.Series
+    carrier: pl.Series
 
 
 def draw_delay(rng: np.random.Generator, express: np.ndarray, table: dict[bool, tuple]):
@@ -50,7 +51,7 @@ def plan_shipments(
     clock: Clock,
     *,
     channel: np.ndarray,
-    order_id: np.ndarray,
+    order_id: pl.Series,
     order_t: np.ndarray,
     ship_delay: np.ndarray,
     express: np.ndarray,
@@ -69,7 +70,7 @@ def plan_shipments(
     too_early = label_t < order_t + HOUR
     label_t = np.where(too_early, order_t + rng.integers(HOUR, 3 * HOUR, n), label_t)
 
-    freight = channel == "wholesale"
+    freight = channel == CHANNELS.index("wholesale")
     standard = np.clip(2 + distance_km // 900, 2, 5)
     fast = 1 + (distance_km > 1000)
     road = np.clip(2 + distance_km // 800, 2, 6)
@@ -84,9 +85,10 @@ def plan_shipments(
     delivered_t = ofd + rng.integers(HOUR, 9 * HOUR, n)
 
     carrier_idx = np.where(freight, 2, (rng.random(n) < 0.4).astype(np.int64))
-    names = np.array([c[0] for c in CARRIERS])
-    prefixes = np.array([c[1] for c in CARRIERS])
-    numbers = (100_000_000 + first_tracking + np.arange(n)).astype(str)
+    carrier_idx = pl.Series(carrier_idx)
+    names = pl.Series([c[0] for c in CARRIERS]).gather(carrier_idx)
+    prefixes = pl.Series([c[1] for c in CARRIERS]).gather(carrier_idx)
+    numbers = pl.Series(100_000_000 + first_tracking + np.arange(n)).cast(pl.String)
     return Shipments(
         channel=channel,
         order_id=order_id,
@@ -96,8 +98,8 @@ def plan_shipments(
         delivered_t=delivered_t,
         dest_zone=dest_zone,
         origin_zone=origin_zone,
-        tracking_number=np.char.add(prefixes[carrier_idx], numbers),
-        carrier=names[carrier_idx],
+        tracking_number=prefixes + numbers,
+        carrier=names,
     )
 
 
@@ -107,8 +109,8 @@ def carrier_events(
     shipments: Shipments,
     *,
     line_shipment: np.ndarray,
-    line_ref: np.ndarray,
-    line_sku: np.ndarray,
+    line_ref: pl.Series,
+    line_sku: pl.Series,
     line_qty: np.ndarray,
     location_ids: np.ndarray,
     first_event: int,
@@ -161,8 +163,8 @@ def carrier_events(
 
     n_lines = len(line_shipment)
     event_ids = "ev-" + pl.Series(first_event + np.arange(n + len(t))).cast(pl.String).str.zfill(9)
-    tracking = pl.Series(s.tracking_number)
-    carrier = pl.Series(s.carrier)
+    tracking = s.tracking_number
+    carrier = s.carrier
     scans = pl.DataFrame(
         {
             "event_id": event_ids.slice(n),
@@ -186,10 +188,12 @@ def carrier_events(
             .gather(line_shipment)
             .alias("occurred_at"),
             "exception_code": pl.Series([None] * n_lines, dtype=pl.String),
-            "channel": s.channel[line_shipment],
-            "order_id": s.order_id[line_shipment],
-            "ship_from": location_ids[s.location[line_shipment]],
-            "service_level": np.where(s.express[line_shipment], "express", "standard"),
+            "channel": pl.Series(CHANNELS).gather(s.channel[line_shipment]),
+            "order_id": s.order_id.gather(line_shipment),
+            "ship_from": pl.Series(location_ids).gather(s.location[line_shipment]),
+            "service_level": pl.Series(["standard", "express"]).gather(
+                s.express[line_shipment].astype(np.int64)
+            ),
             "line_ref": line_ref,
             "sku": line_sku,
             "quantity": line_qty.astype(np.int64),

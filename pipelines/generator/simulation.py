@@ -126,8 +126,8 @@ class ChannelDay:
     postcode: np.ndarray  # per order
     express: np.ndarray  # per order
     cancelled: np.ndarray  # per order: cancelled by the customer before allocation
-    order_id: np.ndarray  # per order, str
-    line_ref: np.ndarray  # per line, str
+    order_id: pl.Series  # per order: the channel's order id
+    line_ref: pl.Series  # per line: the channel's line id (carrier `line_ref`)
     ship_delay: np.ndarray  # per order, days
     promise_day: np.ndarray  # per order: last day of on-time delivery (destination clock)
     location: np.ndarray | None = None  # per line: ship-from index, -1 short or cancelled
@@ -152,6 +152,7 @@ class Simulation:
         )
         self.clock = Clock(start, days, zones)
         self.location_ids = np.array([loc.location_id for loc in LOCATIONS])
+        self.sku_ids = pl.Series(self.catalog.sku, dtype=pl.String)
         self.loc_zone = np.array([self.clock.zone_index[loc.timezone] for loc in LOCATIONS])
         self.pc_zone = np.array([self.clock.zone_index[tz] for tz in self.postcodes.timezone])
         self.shop_zone = self.clock.zone_index[SHOP_TIMEZONE]
@@ -415,8 +416,8 @@ class Simulation:
             postcode=rng.choice(len(self.postcodes.postcode), n, p=self.postcodes.weight),
             express=express,
             cancelled=rng.random(n) < _CUSTOMER_CANCEL["webshop"],
-            order_id=(5_000_000_000 + number).astype(str),
-            line_ref=line_ids.astype(str),
+            order_id=pl.Series(5_000_000_000 + number).cast(pl.String),
+            line_ref=pl.Series(line_ids).cast(pl.String),
             ship_delay=draw_delay(rng, express, _SHIP_DELAY["webshop"]),
             promise_day=day + np.where(express, *_PROMISE_DAYS["webshop"][::-1]),
         )
@@ -443,8 +444,8 @@ class Simulation:
             postcode=rng.choice(len(self.postcodes.postcode), n, p=self.postcodes.weight),
             express=express,
             cancelled=rng.random(n) < _CUSTOMER_CANCEL["marketplace"],
-            order_id=ids,
-            line_ref=items.astype(str),
+            order_id=pl.Series(ids, dtype=pl.String),
+            line_ref=pl.Series(items).cast(pl.String),
             ship_delay=draw_delay(rng, express, _SHIP_DELAY["marketplace"]),
             promise_day=day + np.where(express, *_PROMISE_DAYS["marketplace"][::-1]),
         )
@@ -455,13 +456,13 @@ class Simulation:
         c = self.counters
         number = c.wholesale_po + 1 + np.arange(n)
         c.wholesale_po += n
-        po = np.char.add("PO", zfill(number.astype(str), 8))
+        po = "PO" + pl.Series(number).cast(pl.String).str.zfill(8)
         customer = rng.choice(len(self.customer_ids), n, p=self.customer_weight)
         requested = rng.integers(3, 8, n)
         late = rng.random(n) < 0.06
         delay = np.where(late, requested + rng.integers(1, 4, n),
                          np.maximum(requested - rng.integers(1, 4, n), 0))
-        line_ref = np.char.add(np.char.add(po[o.order_of_line], "-"), o.line_no.astype(str))
+        line_ref = po.gather(o.order_of_line) + "-" + pl.Series(o.line_no).cast(pl.String)
         chday = ChannelDay(
             channel="wholesale",
             orders=o,
@@ -482,9 +483,9 @@ class Simulation:
         wholesale, customer = self._wholesale_day(day, rng)
         batches = (web, mkt, wholesale)
         self._allocate(batches)
-        shipped = self._ship(day, batches, rng)
-        self._webshop_records(day, web, shipped["refunds"], rng)
-        self._marketplace_records(day, mkt, shipped["marketplace_shipped"], rng)
+        refunds, ship_t = self._ship(day, batches, rng)
+        self._webshop_records(day, web, refunds, rng)
+        self._marketplace_records(day, mkt, ship_t[1], rng)
         self._wholesale_records(day, wholesale, customer)
 
     def _allocate(self, batches: tuple[ChannelDay, ...]) -> None:
@@ -515,30 +516,39 @@ class Simulation:
 
     def _ship(
         self, day: int, batches: tuple[ChannelDay, ...], rng: np.random.Generator
-    ) -> dict[str, pl.DataFrame]:
-        """Parcels, carrier events and returns for every allocated line of the day."""
+    ) -> tuple[pl.DataFrame, list[np.ndarray]]:
+        """Parcels, carrier events and returns for every allocated line of the day.
+
+        Returns the web shop refunds (by order index of the first batch) and, per batch, each
+        line's label time (0 when the line does not ship).
+        """
         cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "channel", "order", "order_id", "loc", "sku", "qty", "cents", "line_ref", "t",
-            "delay", "express", "postcode", "promise")}
-        for b in batches:
+            "channel", "batch", "order", "line", "loc", "sku", "qty", "cents", "t", "delay",
+            "express", "postcode", "promise")}
+        order_offset = np.cumsum([0] + [b.orders.n_orders for b in batches])
+        line_refs = []
+        for i, b in enumerate(batches):
             o, ok = b.orders, b.location >= 0
             line_order = o.order_of_line[ok]
-            cols["channel"].append(np.full(int(ok.sum()), b.channel))
-            cols["order"].append(line_order)
-            cols["order_id"].append(b.order_id[line_order])
+            cols["channel"].append(np.full(int(ok.sum()), CHANNELS.index(b.channel)))
+            cols["batch"].append(np.full(int(ok.sum()), i))
+            cols["order"].append(order_offset[i] + line_order)
+            cols["line"].append(np.nonzero(ok)[0])
             cols["loc"].append(b.location[ok])
             cols["sku"].append(o.sku[ok])
             cols["qty"].append(o.qty[ok])
             cols["cents"].append(b.price_cents[ok])
-            cols["line_ref"].append(b.line_ref[ok])
             cols["t"].append(b.t[line_order])
             cols["delay"].append(b.ship_delay[line_order])
             cols["express"].append(b.express[line_order])
             cols["postcode"].append(b.postcode[line_order])
             cols["promise"].append(b.promise_day[line_order])
+            line_refs.append(b.line_ref.filter(pl.Series(ok)))
         a = {k: np.concatenate(v) for k, v in cols.items()}
-        channel_code = np.searchsorted(np.array(sorted(CHANNELS)), a["channel"])
-        key = (channel_code * 10_000_000 + a["order"]) * 100 + a["loc"]
+        order_ids = pl.concat([b.order_id for b in batches])
+        line_ref = pl.concat(line_refs)
+        # A parcel per (order, ship-from location): orders split when lines ship from two.
+        key = a["order"] * 100 + a["loc"]
         uniq, first, line_ship = np.unique(key, return_index=True, return_inverse=True)
         line_ship = line_ship.reshape(-1)
         n_ship = len(uniq)
@@ -547,7 +557,7 @@ class Simulation:
         s = plan_shipments(
             rng, self.clock,
             channel=a["channel"][first],
-            order_id=a["order_id"][first],
+            order_id=order_ids.gather(a["order"][first]),
             order_t=a["t"][first],
             ship_delay=a["delay"][first],
             express=a["express"][first],
@@ -561,8 +571,8 @@ class Simulation:
         events = carrier_events(
             rng, self.clock, s,
             line_shipment=line_ship,
-            line_ref=a["line_ref"],
-            line_sku=self.catalog.sku[a["sku"]],
+            line_ref=line_ref,
+            line_sku=self.sku_ids.gather(a["sku"]),
             line_qty=a["qty"],
             location_ids=self.location_ids,
             first_event=self.counters.event,
@@ -571,7 +581,7 @@ class Simulation:
         self.agenda.add("carrier_events", events)
 
         # Promises: delivery day (destination clock) for parcels, ship day for wholesale.
-        freight = s.channel == "wholesale"
+        freight = s.channel == CHANNELS.index("wholesale")
         delivered_day = self.clock.local_day(dest_zone, s.delivered_t)
         label_day = self.clock.local_day(origin_zone, s.label_t)
         promise = a["promise"][first]
@@ -588,8 +598,9 @@ class Simulation:
         ret = plan_returns(
             rng, self.clock,
             channel=a["channel"],
-            order_id=a["order_id"],
-            line_ref=a["line_ref"],
+            order=a["order"],
+            order_ids=order_ids,
+            line_ref=line_ref,
             sku=a["sku"],
             qty=a["qty"],
             price_cents=a["cents"],
@@ -599,20 +610,21 @@ class Simulation:
             late=late[line_ship],
             return_rate=self.catalog.return_rate,
             fits_sizes=self.fits_sizes,
-            sku_ids=self.catalog.sku,
+            sku_ids=self.sku_ids,
             location_ids=self.location_ids,
             first_rma=self.counters.rma + 1,
         )
-        self.counters.rma += ret.rma_lines["rma_id"].n_unique()
+        self.counters.rma += ret.rma_count
         m.units_returned += ret.units
         self.agenda.add("returns", ret.rma_lines)
         self.agenda.add("return_stock", ret.restock)
 
-        is_mkt = a["channel"] == "marketplace"
-        marketplace_shipped = pl.DataFrame(
-            {"line_ref": a["line_ref"][is_mkt], "label_t": s.label_t[line_ship][is_mkt]}
-        )
-        return {"refunds": ret.refunds, "marketplace_shipped": marketplace_shipped}
+        label_t = [np.zeros(len(b.orders.sku), dtype=np.int64) for b in batches]
+        line_label = s.label_t[line_ship]
+        for i, lt in enumerate(label_t):
+            mine = a["batch"] == i
+            lt[a["line"][mine]] = line_label[mine]
+        return ret.refunds, label_t
 
     # -- channel files ------------------------------------------------------------------------
 
@@ -628,7 +640,7 @@ class Simulation:
         pending = rng.random(n) < 0.04
         customer = 700_000 + rng.integers(0, self.web_customers, n)
         has_coords = rng.random(n) > 0.12
-        ids = b.order_id.astype(np.int64)
+        ids = b.order_id.cast(pl.Int64).to_numpy()
         orders = pl.DataFrame(
             {
                 "_o": np.arange(n),
@@ -654,7 +666,7 @@ class Simulation:
         lines = pl.DataFrame(
             {
                 "_o": o.order_of_line,
-                "li_id": b.line_ref.astype(np.int64),
+                "li_id": b.line_ref.cast(pl.Int64),
                 "li_sku": self.catalog.sku[o.sku],
                 "li_quantity": o.qty,
                 "li_price": money(cents),
@@ -705,7 +717,7 @@ class Simulation:
         ]
         if refunds.height:
             units = np.bincount(o.order_of_line, weights=o.qty, minlength=n)
-            idx = refunds["order_id"].cast(pl.Int64).to_numpy() - ids[0]
+            idx = refunds["order"].to_numpy()
             whole = refunds["units"].to_numpy() >= units[idx]
             changes.append(
                 pl.DataFrame(
@@ -740,9 +752,12 @@ class Simulation:
         )
 
     def _marketplace_records(
-        self, day: int, b: ChannelDay, shipped: pl.DataFrame, rng: np.random.Generator
+        self, day: int, b: ChannelDay, label_t: np.ndarray, rng: np.random.Generator
     ) -> None:
-        """A report row per item at purchase, and again when it ships or is cancelled."""
+        """A report row per item at purchase, and again when it ships or is cancelled.
+
+        `label_t` is each item's label time, 0 for items that do not ship.
+        """
         o, clock = b.orders, self.clock
         n_items = len(o.sku)
         line_t = b.t[o.order_of_line]
@@ -752,7 +767,7 @@ class Simulation:
         latest_delivery = (b.promise_day[o.order_of_line] + 1) * DAY - 1
         base = pl.DataFrame(
             {
-                "order-id": b.order_id[o.order_of_line],
+                "order-id": b.order_id.gather(o.order_of_line),
                 "order-item-id": b.line_ref,
                 "purchase-date": clock.stamp(line_t),
                 "fulfillment-channel": np.full(n_items, "MFN"),
@@ -774,12 +789,8 @@ class Simulation:
         cancel_t = line_t + np.where(b.cancelled[o.order_of_line],
                                      rng.integers(HOUR, 20 * HOUR, n_items),
                                      rng.integers(2 * HOUR, 26 * HOUR, n_items))
-        ship_t = np.zeros(n_items, dtype=np.int64)
-        if shipped.height:
-            ref_pos = {ref: i for i, ref in enumerate(b.line_ref)}
-            pos = np.array([ref_pos[r] for r in shipped["line_ref"].to_list()], dtype=np.int64)
-            ship_t[pos] = shipped["label_t"].to_numpy() + rng.integers(600, 3 * HOUR, len(pos))
-        is_shipped = ship_t > 0
+        is_shipped = label_t > 0
+        ship_t = np.where(is_shipped, label_t + rng.integers(600, 3 * HOUR, n_items), 0)
         rows = []
         for mask, status, t in (
             (np.ones(n_items, dtype=bool), status_at_purchase, line_t),
@@ -811,7 +822,7 @@ class Simulation:
         frame = pl.DataFrame(
             {
                 "customer_id": cust,
-                "po_number": b.order_id[o.order_of_line],
+                "po_number": b.order_id.gather(o.order_of_line),
                 "line_no": zfill(o.line_no.astype(str), 4),
                 "sku": self.catalog.sku[o.sku],
                 "quantity": zfill(o.qty.astype(str), 7),

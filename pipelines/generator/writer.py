@@ -34,12 +34,10 @@ class LandingWriter:
         lines = lines.sort(["_file", "_t"], maintain_order=True)
         header = source.header()
         for (name,), part in lines.group_by("_file", maintain_order=True):
-            body = part["_line"].to_list()
+            body = part.select("_line")
             if source.format == "fixed":
                 body = _wrap_fixed(str(name), body)
-            elif header is not None:
-                body = [header, *body]
-            self._write_text(str(name), body)
+            self._write_lines(str(name), header, body)
             self.records[source.name] += part.height
 
     def write_reference(self, sim: Simulation) -> None:
@@ -52,20 +50,25 @@ class LandingWriter:
             self.files += 1
             self.records[name] += frame.height
 
-    def _write_text(self, name: str, lines: list[str]) -> None:
+    def _write_lines(self, name: str, header: str | None, lines: pl.DataFrame) -> None:
+        """One text file: an optional header, then `lines` (a one-column frame) as written."""
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(lines))
-            f.write("\n")
+        with path.open("wb") as f:
+            if header is not None:
+                f.write(f"{header}\n".encode())
+            # Lines are final text: never quote them again.
+            lines.write_csv(f, include_header=False, quote_style="never")
         self.files += 1
 
 
-def _wrap_fixed(name: str, details: list[str]) -> list[str]:
+def _wrap_fixed(name: str, details: pl.DataFrame) -> pl.DataFrame:
     """Header and trailer around a wholesale file's detail lines."""
     stem = Path(name).stem  # PO_<customer_id>_<YYYYMMDD>
     customer, ymd = stem[3:].rsplit("_", 1)
-    return [f"H{customer:<8}{ymd}", *details, f"T{len(details):07d}"]
+    head = pl.DataFrame({"_line": [f"H{customer:<8}{ymd}"]})
+    tail = pl.DataFrame({"_line": [f"T{details.height:07d}"]})
+    return pl.concat([head, details, tail])
 
 
 def reference_frames(sim: Simulation) -> dict[str, pl.DataFrame]:

@@ -125,7 +125,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         settings = get_settings()
         con = connect(settings.warehouse_path)
         try:
-            result = ingest_source(con, source, settings.landing_dir, context.run_id[:12])
+            result = ingest_source(con, source, settings.landing_dir, context.run.run_id[:12])
         finally:
             con.close()
         loaded = result.total("loaded")

@@ -70,8 +70,11 @@ def _context() -> Any:
     os.environ.setdefault("TQDM_DISABLE", "1")  # GX draws progress bars into our logs otherwise
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx  # imported lazily: it takes seconds
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    return gx, gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return gx, context
 
 
 def build_expectations(source: Source) -> list[Any]:

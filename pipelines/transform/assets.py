@@ -101,7 +101,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
         settings = get_settings()
         con = connect(settings.warehouse_path)
         try:
-            result = publish(con, published_models(), settings.published_dir, context.run_id)
+            result = publish(con, published_models(), settings.published_dir, context.run.run_id)
         finally:
             con.close()
         return dg.MaterializeResult(
