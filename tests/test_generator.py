@@ -155,8 +155,14 @@ def test_every_fault_kind_is_injected_for_every_applicable_source(small_run):
 def test_truth_rows_name_a_written_file_and_a_valid_reason(small_run):
     landing, truth_dir, _ = small_run
     reasons = {
-        "duplicate", "malformed_record", "missing_required", "invalid_number",
-        "invalid_timestamp", "invalid_quantity", "unknown_sku", "unknown_location",
+        "duplicate",
+        "malformed_record",
+        "missing_required",
+        "invalid_number",
+        "invalid_timestamp",
+        "invalid_quantity",
+        "unknown_sku",
+        "unknown_location",
         "event_before_label",
     }
     for row in read_truth(truth_dir):
@@ -176,7 +182,9 @@ def test_fault_share_follows_fault_rate(tmp_path):
 
 
 def _malformed_per_file(truth_dir: Path) -> Counter[str]:
-    return Counter(r["file"] for r in read_truth(truth_dir) if r["fault_kind"] == "malformed_record")
+    return Counter(
+        r["file"] for r in read_truth(truth_dir) if r["fault_kind"] == "malformed_record"
+    )
 
 
 def test_files_follow_the_landing_contract(small_run):
@@ -230,7 +238,11 @@ def test_reference_data_describes_the_network(small_run):
     warehouses = [r for r in locations.values() if r["kind"] == "warehouse"]
     stores = [r for r in locations.values() if r["kind"] == "store"]
     assert {r["location_id"] for r in warehouses} == {
-        "WH-RNO", "WH-DAL", "WH-CMH", "WH-ATL", "WH-ABE"
+        "WH-RNO",
+        "WH-DAL",
+        "WH-CMH",
+        "WH-ATL",
+        "WH-ABE",
     }
     assert len(stores) == 6
     assert all(r["can_ship"] == "Y" for r in warehouses)
@@ -330,11 +342,16 @@ def test_return_share_is_between_5_and_10_percent(long_run):
     events, _ = _carrier(landing)
     # Parcels labelled in the first two weeks have had time to come back within the span.
     shipped: dict[str, int] = {}
-    for e in events:
-        if e["status"] == "label_created" and e["event_id"] not in faults:
-            if e["occurred_at"][:10] <= "2026-08-14":
-                for line in e["shipment"]["lines"]:
-                    shipped[line["line_ref"]] = line["quantity"]
+    early_labels = (
+        e
+        for e in events
+        if e["status"] == "label_created"
+        and e["event_id"] not in faults
+        and e["occurred_at"][:10] <= "2026-08-14"
+    )
+    for e in early_labels:
+        for line in e["shipment"]["lines"]:
+            shipped[line["line_ref"]] = line["quantity"]
     returned = 0
     rma_faults = _fault_keys(truth_dir, "returns")
     for path in (landing / "returns").glob("*.csv"):
@@ -383,8 +400,18 @@ def test_webshop_orders_are_rewritten_when_cancelled_or_refunded(long_run):
 def test_cli_prints_the_report(tmp_path, capsys):
     from pipelines.generator.__main__ import main
 
-    main(["--landing", str(tmp_path / "l"), "--days", "3", "--order-lines", "600",
-          "--truth", str(tmp_path / "t")])
+    main(
+        [
+            "--landing",
+            str(tmp_path / "l"),
+            "--days",
+            "3",
+            "--order-lines",
+            "600",
+            "--truth",
+            str(tmp_path / "t"),
+        ]
+    )
     out = capsys.readouterr().out
     assert "files written" in out and (tmp_path / "t" / "faults.csv").is_file()
 

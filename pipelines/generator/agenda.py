@@ -11,9 +11,7 @@ class Agenda:
     """Frames filed by stream and due day (their `_day` column), taken out on that day."""
 
     def __init__(self) -> None:
-        self._due: dict[str, dict[int, list[pl.DataFrame]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        self._due: dict[str, dict[int, list[pl.DataFrame]]] = defaultdict(lambda: defaultdict(list))
 
     def add(self, stream: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:

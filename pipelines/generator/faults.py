@@ -291,5 +291,7 @@ class FaultInjector:
             file=pl.col("_file"),
             fault_kind=pl.col("_kind"),
             expected_reason=pl.col("_kind"),
-            record_key=pl.when(pl.col("_malformed")).then(pl.lit(None, pl.String)).otherwise(pl.col("_key")),
+            record_key=pl.when(pl.col("_malformed"))
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("_key")),
         )

@@ -75,7 +75,9 @@ def plan_returns(
     rma_line = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0)) + 1
     n_rma = len(ships)
     wait_days = np.minimum(rng.geometric(0.3, n_rma), 12)
-    requested = delivered_t[back][first] + wait_days * DAY + rng.integers(-6 * HOUR, 6 * HOUR, n_rma)
+    requested = (
+        delivered_t[back][first] + wait_days * DAY + rng.integers(-6 * HOUR, 6 * HOUR, n_rma)
+    )
     arrives = rng.random(n_rma) < 0.88
     received = requested + rng.integers(2 * DAY, 7 * DAY, n_rma)
     requested, arrives, received = requested[rma_of], arrives[rma_of], received[rma_of]
@@ -89,8 +91,9 @@ def plan_returns(
     condition[reason == "damaged"] = "damaged"
     restockable = (condition == "new") | ((condition == "opened") & (rng.random(n) < 0.6))
     outcome = rng.choice(3, n, p=[0.9, 0.05, 0.05])  # refunded, rejected, pending
-    refund_status = np.where(arrives, np.array(["refunded", "rejected", "pending"])[outcome],
-                             "pending")
+    refund_status = np.where(
+        arrives, np.array(["refunded", "rejected", "pending"])[outcome], "pending"
+    )
     amount = money(price_cents[back] * ret_qty).to_numpy().astype(object)
     amount[refund_status == "rejected"] = "0.00"
     amount[refund_status == "pending"] = ""

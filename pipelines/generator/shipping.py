@@ -13,8 +13,14 @@ from pipelines.generator.geography import CHANNELS
 CARRIERS = (("Parcelway", "PW"), ("SwiftShip", "SS"), ("Northline Freight", "NL"))
 EXCEPTION_CODES = ("WEATHER_DELAY", "ADDRESS_CORRECTION", "MISSED_DELIVERY", "DAMAGED_LABEL")
 SUNDAY = 6
-STATUSES = ("label_created", "picked_up", "in_transit", "exception", "out_for_delivery",
-            "delivered")
+STATUSES = (
+    "label_created",
+    "picked_up",
+    "in_transit",
+    "exception",
+    "out_for_delivery",
+    "delivered",
+)
 LABEL_CREATED, PICKED_UP, IN_TRANSIT, EXCEPTION, OUT_FOR_DELIVERY, DELIVERED = range(6)
 # Carrier webhooks are saved in four files a day, one per six hours of arrival (UTC).
 FILES_PER_DAY = 4
@@ -147,9 +153,11 @@ def carrier_events(
     t[pos == last] = s.delivered_t[ship_of][pos == last]
     exc = has_exception[ship_of] & (pos == last - 2)
     status[exc] = EXCEPTION
-    exception_code = pl.Series(EXCEPTION_CODES).gather(
-        pl.Series(rng.integers(0, len(EXCEPTION_CODES), len(t)))
-    ).set(pl.Series(~exc), None)
+    exception_code = (
+        pl.Series(EXCEPTION_CODES)
+        .gather(pl.Series(rng.integers(0, len(EXCEPTION_CODES), len(t))))
+        .set(pl.Series(~exc), None)
+    )
     dest_side = (status >= OUT_FOR_DELIVERY) | (frac > 0.5)
     zone = np.where(dest_side, s.dest_zone[ship_of], s.origin_zone[ship_of])
 

@@ -43,8 +43,10 @@ from pipelines.generator.landing import (
     MARKETPLACE_COLUMNS,
     WEBSHOP_LINE_COLUMNS,
     WEBSHOP_ORDER_COLUMNS,
+    const,
     money,
-    zfill,
+    pick,
+    text,
 )
 from pipelines.generator.returns import plan_returns
 from pipelines.generator.shipping import carrier_events, draw_delay, plan_shipments
@@ -68,8 +70,14 @@ _SHIP_DELAY = {
 }
 # Promised days from order to delivery (web shop: seed channel_service_levels).
 _PROMISE_DAYS = {"webshop": (5, 2), "marketplace": (6, 3)}
-_STORE_WEIGHT = {"ST-NYC": 0.25, "ST-CHI": 0.18, "ST-LAX": 0.2, "ST-SEA": 0.12, "ST-MIA": 0.13,
-                 "ST-DEN": 0.12}
+_STORE_WEIGHT = {
+    "ST-NYC": 0.25,
+    "ST-CHI": 0.18,
+    "ST-LAX": 0.2,
+    "ST-SEA": 0.12,
+    "ST-MIA": 0.13,
+    "ST-DEN": 0.12,
+}
 _WHOLESALE_PRICE_FACTOR = 0.6
 _EXPRESS_SHARE = {"webshop": 0.15, "marketplace": 0.12}
 _CUSTOMER_CANCEL = {"webshop": 0.012, "marketplace": 0.006}
@@ -163,8 +171,9 @@ class Simulation:
         self.distance = haversine_km(
             pc.latitude[:, None], pc.longitude[:, None], lat[None, :], lon[None, :]
         )
-        self.candidates = {ch: self._rank_locations(ch) for ch in ("webshop", "marketplace",
-                                                                   "wholesale")}
+        self.candidates = {
+            ch: self._rank_locations(ch) for ch in ("webshop", "marketplace", "wholesale")
+        }
         self.width = max(c.shape[1] for c in self.candidates.values())
         wholesale_orders = self._channel_lines("wholesale") / CHANNEL_MODELS["wholesale"].mean_lines
         n_customers = max(8, round(wholesale_orders * 1.5))
@@ -225,8 +234,9 @@ class Simulation:
                 weight = self.postcodes.weight
                 if name == "wholesale":
                     # Wholesale ships to a few known customers, not to the population.
-                    weight = np.bincount(self.customer_postcode, weights=self.customer_weight,
-                                         minlength=len(weight))
+                    weight = np.bincount(
+                        self.customer_postcode, weights=self.customer_weight, minlength=len(weight)
+                    )
                 share = np.bincount(first, weights=weight, minlength=len(LOCATIONS))
             mean += share[:, None] * (rate * m1 * pack)[None, :]
             var += share[:, None] * (rate * m2 * pack**2)[None, :]
@@ -279,8 +289,11 @@ class Simulation:
             off = rng.choice([-3, -2, -1, 1, 2], k)
             counted = np.where(rng.random(k) < 0.05, np.maximum(system + off, 0), system)
             inv.on_hand[loc, skus] = counted
-            t = np.sort(self.clock.local_to_utc(self.loc_zone[loc], day,
-                                                rng.integers(6 * HOUR, 9 * HOUR, k)))
+            t = np.sort(
+                self.clock.local_to_utc(
+                    self.loc_zone[loc], day, rng.integers(6 * HOUR, 9 * HOUR, k)
+                )
+            )
             lid = self.location_ids[loc]
             frames.append(
                 pl.DataFrame(
@@ -290,7 +303,9 @@ class Simulation:
                         "counted_at": self.clock.stamp(t, self.loc_zone[loc]),
                         "system_qty": system.astype(str),
                         "counted_qty": counted.astype(str),
-                        "counter_id": np.char.add(f"CNT-{lid[3:]}-", rng.integers(1, 4, k).astype(str)),
+                        "counter_id": np.char.add(
+                            f"CNT-{lid[3:]}-", rng.integers(1, 4, k).astype(str)
+                        ),
                         "_day": np.full(k, day),
                         "_file": np.full(k, f"stock/{lid}/cycle_count_{self.clock.ymd(day)}.csv"),
                         "_t": t,
@@ -306,13 +321,14 @@ class Simulation:
         ymd = self.clock.ymd(day)
         frame = pl.DataFrame(
             {
-                "location_id": self.location_ids[loc],
-                "sku": np.tile(cat.sku, n_loc),
-                "snapshot_date": np.full(len(loc), self.clock.date(day).isoformat()),
-                "on_hand": self.inventory.on_hand.reshape(-1).astype(str),
+                "location_id": pick(self.location_ids, loc),
+                "sku": self.sku_ids.gather(np.tile(np.arange(cat.size), n_loc)),
+                "snapshot_date": const(self.clock.date(day).isoformat(), len(loc)),
+                "on_hand": text(self.inventory.on_hand.reshape(-1)),
                 "_day": np.full(len(loc), day),
-                "_file": np.char.add(np.char.add("stock/", self.location_ids[loc]),
-                                     f"/snapshot_{ymd}.csv"),
+                "_file": pick(
+                    [f"stock/{lid}/snapshot_{ymd}.csv" for lid in self.location_ids], loc
+                ),
                 "_t": np.tile(np.arange(cat.size), n_loc),
             }
         )
@@ -329,8 +345,13 @@ class Simulation:
         frames = []
         for store in self.stores:
             lid = self.location_ids[store]
-            expected = (self._channel_lines("pos") * _STORE_WEIGHT[lid] * uplift
-                        * weekly_factor(model, weekday) * self._noise(rng))
+            expected = (
+                self._channel_lines("pos")
+                * _STORE_WEIGHT[lid]
+                * uplift
+                * weekly_factor(model, weekday)
+                * self._noise(rng)
+            )
             o = draw_orders(rng, model, expected, sku_p, price)
             sold = self.inventory.sell(np.full(len(o.sku), store), o.sku, o.qty)
             self.metrics.lines["pos"] += int(sold.sum())
@@ -345,10 +366,13 @@ class Simulation:
             receipt = np.r_[o.order_of_line[sold], o.n_orders + np.arange(n_ret)]
             sku = np.r_[o.sku[sold], ret_sku]
             qty = np.r_[o.qty[sold], ret_qty]
-            cents = np.r_[np.round(o.unit_price[sold] * 100),
-                          np.round(self.catalog.list_price[ret_sku] * 100)].astype(np.int64)
+            cents = np.r_[
+                np.round(o.unit_price[sold] * 100), np.round(self.catalog.list_price[ret_sku] * 100)
+            ].astype(np.int64)
             order = np.lexsort((receipt, seconds))
-            seconds, receipt, sku, qty, cents = (a[order] for a in (seconds, receipt, sku, qty, cents))
+            seconds, receipt, sku, qty, cents = (
+                a[order] for a in (seconds, receipt, sku, qty, cents)
+            )
             # Receipts are numbered per store in till order; lines renumbered after lost sales.
             uniq, first_idx, rec = np.unique(receipt, return_index=True, return_inverse=True)
             rank = np.argsort(np.argsort(first_idx))
@@ -358,8 +382,11 @@ class Simulation:
             order = np.argsort(rec, kind="stable")
             seconds, rec, sku, qty, cents = (a[order] for a in (seconds, rec, sku, qty, cents))
             new = np.r_[True, rec[1:] != rec[:-1]]
-            line_no = np.arange(len(rec)) - np.maximum.accumulate(
-                np.where(new, np.arange(len(rec)), 0)) + 1
+            line_no = (
+                np.arange(len(rec))
+                - np.maximum.accumulate(np.where(new, np.arange(len(rec)), 0))
+                + 1
+            )
             n_reg = 2 + int(store) % 4
             register = rng.integers(1, n_reg + 1, len(uniq))[rec]
             t = self.clock.local_to_utc(self.loc_zone[store], day, seconds)
@@ -367,16 +394,16 @@ class Simulation:
                 pl.DataFrame(
                     {
                         "store_id": np.full(len(rec), lid),
-                        "register_id": np.char.add("R", register.astype(str)),
-                        "receipt_no": (start + 1 + rec).astype(str),
-                        "line_no": line_no.astype(str),
+                        "register_id": "R" + text(register),
+                        "receipt_no": text(start + 1 + rec),
+                        "line_no": text(line_no),
                         "sold_at": self.clock.stamp(t, self.loc_zone[store], sep=" "),
-                        "sku": self.catalog.sku[sku],
-                        "qty": qty.astype(str),
+                        "sku": self.sku_ids.gather(sku),
+                        "qty": text(qty),
                         "unit_price": money(cents),
-                        "currency": np.full(len(rec), "USD"),
+                        "currency": const("USD", len(rec)),
                         "_day": np.full(len(rec), day),
-                        "_file": np.full(len(rec), f"pos/{lid}/sales_{self.clock.ymd(day)}.csv"),
+                        "_file": const(f"pos/{lid}/sales_{self.clock.ymd(day)}.csv", len(rec)),
                         "_t": t,
                     }
                 )
@@ -389,8 +416,12 @@ class Simulation:
         ch = CHANNELS.index(channel)
         model = CHANNEL_MODELS[channel]
         sku_p, uplift, price = sku_weights(self.catalog, ch, channel, day, self.promos)
-        expected = (self._channel_lines(channel) * uplift
-                    * weekly_factor(model, int(self.clock.weekday(day))) * self._noise(rng))
+        expected = (
+            self._channel_lines(channel)
+            * uplift
+            * weekly_factor(model, int(self.clock.weekday(day)))
+            * self._noise(rng)
+        )
         if channel == "marketplace":
             # The report is cut at midnight UTC: shift the US evening peak accordingly.
             model = dataclasses.replace(model, hourly=tuple(np.roll(model.hourly, 4)))
@@ -428,10 +459,13 @@ class Simulation:
         c = self.counters
         number = c.mkt_order + 1 + np.arange(n)
         c.mkt_order += n
-        ids = np.char.add(
-            np.char.add(rng.integers(111, 115, n).astype(str), "-"),
-            np.char.add(np.char.add(rng.integers(1_000_000, 10_000_000, n).astype(str), "-"),
-                        zfill((number % 10_000_000).astype(str), 7)),
+        # 111-1234567-0000042: a marketplace-looking prefix, random middle, running number.
+        ids = (
+            text(rng.integers(111, 115, n))
+            + "-"
+            + text(rng.integers(1_000_000, 10_000_000, n))
+            + "-"
+            + text(number % 10_000_000).str.zfill(7)
         )
         items = 30_000_000_000_000 + (c.mkt_item + 1 + np.arange(len(o.sku))) * 100
         items += rng.integers(0, 100, len(o.sku))
@@ -444,7 +478,7 @@ class Simulation:
             postcode=rng.choice(len(self.postcodes.postcode), n, p=self.postcodes.weight),
             express=express,
             cancelled=rng.random(n) < _CUSTOMER_CANCEL["marketplace"],
-            order_id=pl.Series(ids, dtype=pl.String),
+            order_id=ids,
             line_ref=pl.Series(items).cast(pl.String),
             ship_delay=draw_delay(rng, express, _SHIP_DELAY["marketplace"]),
             promise_day=day + np.where(express, *_PROMISE_DAYS["marketplace"][::-1]),
@@ -456,12 +490,15 @@ class Simulation:
         c = self.counters
         number = c.wholesale_po + 1 + np.arange(n)
         c.wholesale_po += n
-        po = "PO" + pl.Series(number).cast(pl.String).str.zfill(8)
+        po = "PO" + text(number).str.zfill(8)
         customer = rng.choice(len(self.customer_ids), n, p=self.customer_weight)
         requested = rng.integers(3, 8, n)
         late = rng.random(n) < 0.06
-        delay = np.where(late, requested + rng.integers(1, 4, n),
-                         np.maximum(requested - rng.integers(1, 4, n), 0))
+        delay = np.where(
+            late,
+            requested + rng.integers(1, 4, n),
+            np.maximum(requested - rng.integers(1, 4, n), 0),
+        )
         line_ref = po.gather(o.order_of_line) + "-" + pl.Series(o.line_no).cast(pl.String)
         chday = ChannelDay(
             channel="wholesale",
@@ -522,9 +559,24 @@ class Simulation:
         Returns the web shop refunds (by order index of the first batch) and, per batch, each
         line's label time (0 when the line does not ship).
         """
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "channel", "batch", "order", "line", "loc", "sku", "qty", "cents", "t", "delay",
-            "express", "postcode", "promise")}
+        cols: dict[str, list[np.ndarray]] = {
+            k: []
+            for k in (
+                "channel",
+                "batch",
+                "order",
+                "line",
+                "loc",
+                "sku",
+                "qty",
+                "cents",
+                "t",
+                "delay",
+                "express",
+                "postcode",
+                "promise",
+            )
+        }
         order_offset = np.cumsum([0] + [b.orders.n_orders for b in batches])
         line_refs = []
         for i, b in enumerate(batches):
@@ -555,7 +607,8 @@ class Simulation:
         dest_zone = self.pc_zone[a["postcode"][first]]
         origin_zone = self.loc_zone[a["loc"][first]]
         s = plan_shipments(
-            rng, self.clock,
+            rng,
+            self.clock,
             channel=a["channel"][first],
             order_id=order_ids.gather(a["order"][first]),
             order_t=a["t"][first],
@@ -569,7 +622,9 @@ class Simulation:
         )
         self.counters.tracking += n_ship
         events = carrier_events(
-            rng, self.clock, s,
+            rng,
+            self.clock,
+            s,
             line_shipment=line_ship,
             line_ref=line_ref,
             line_sku=self.sku_ids.gather(a["sku"]),
@@ -596,7 +651,8 @@ class Simulation:
         m.late_deliveries += int((late & ~freight).sum())
 
         ret = plan_returns(
-            rng, self.clock,
+            rng,
+            self.clock,
             channel=a["channel"],
             order=a["order"],
             order_ids=order_ids,
@@ -645,21 +701,21 @@ class Simulation:
             {
                 "_o": np.arange(n),
                 "id": ids,
-                "name": np.char.add("#", (ids - 5_000_000_000).astype(str)),
+                "name": "#" + text(ids - 5_000_000_000),
                 "created_at": clock.stamp(b.t, self.shop_zone),
-                "currency": np.full(n, "USD"),
-                "_pending": pending,
+                "currency": const("USD", n),
                 "total_price": money(subtotal + shipping),
                 "customer_id": customer,
-                "customer_email": np.char.add(np.char.add("c", customer.astype(str)),
-                                              "@example.com"),
-                "zip": pc.postcode[b.postcode],
-                "country_code": np.full(n, "US"),
-                "latitude": pl.Series(np.where(has_coords, pc.latitude[b.postcode], np.nan))
-                .fill_nan(None),
-                "longitude": pl.Series(np.where(has_coords, pc.longitude[b.postcode], np.nan))
-                .fill_nan(None),
-                "shipping_code": np.where(b.express, "express", "standard"),
+                "customer_email": "c" + text(customer) + "@example.com",
+                "zip": pick(pc.postcode, b.postcode),
+                "country_code": const("US", n),
+                "latitude": pl.Series(
+                    np.where(has_coords, pc.latitude[b.postcode], np.nan)
+                ).fill_nan(None),
+                "longitude": pl.Series(
+                    np.where(has_coords, pc.longitude[b.postcode], np.nan)
+                ).fill_nan(None),
+                "shipping_code": pick(["standard", "express"], b.express),
                 "shipping_price": money(shipping),
             }
         )
@@ -667,7 +723,7 @@ class Simulation:
             {
                 "_o": o.order_of_line,
                 "li_id": b.line_ref.cast(pl.Int64),
-                "li_sku": self.catalog.sku[o.sku],
+                "li_sku": self.sku_ids.gather(o.sku),
                 "li_quantity": o.qty,
                 "li_price": money(cents),
             }
@@ -678,7 +734,7 @@ class Simulation:
             {
                 "_o": np.arange(n),
                 "_ut": b.t,
-                "financial_status": np.where(pending, "pending", "paid"),
+                "financial_status": pick(["paid", "pending"], pending),
                 "cancelled": np.zeros(n, dtype=bool),
                 "cancel_reason": pl.Series([None] * n, dtype=pl.String),
                 "fulfillment_status": pl.Series([None] * n, dtype=pl.String),
@@ -737,12 +793,12 @@ class Simulation:
         stamp = clock.stamp(ut, self.shop_zone)
         local = ut + clock.offset(self.shop_zone, ut // DAY)
         file_day = local // DAY
-        half = np.where(local % DAY < 12 * HOUR, "_01.jsonl", "_02.jsonl")
+        half = pick(["_01.jsonl", "_02.jsonl"], local % DAY >= 12 * HOUR)
         versions = versions.with_columns(
             updated_at=stamp,
             cancelled_at=pl.when(pl.col("cancelled")).then(stamp).otherwise(None),
             _day=pl.Series(file_day),
-            _file="webshop/orders_" + clock.iso_date(file_day, "%Y%m%d") + pl.Series(half),
+            _file="webshop/orders_" + clock.iso_date(file_day, "%Y%m%d") + half,
             _t=pl.Series(ut),
         ).drop("cancelled", "_ut")
         docs = versions.join(master, on="_o", how="inner").sort(["_t", "_o"], maintain_order=True)
@@ -770,37 +826,41 @@ class Simulation:
                 "order-id": b.order_id.gather(o.order_of_line),
                 "order-item-id": b.line_ref,
                 "purchase-date": clock.stamp(line_t),
-                "fulfillment-channel": np.full(n_items, "MFN"),
-                "ship-service-level": np.where(exp, "Expedited", "Standard"),
-                "sku": self.catalog.sku[o.sku],
-                "quantity-purchased": o.qty.astype(str),
-                "currency": np.full(n_items, "USD"),
+                "fulfillment-channel": const("MFN", n_items),
+                "ship-service-level": pick(["Standard", "Expedited"], exp),
+                "sku": self.sku_ids.gather(o.sku),
+                "quantity-purchased": text(o.qty),
+                "currency": const("USD", n_items),
                 "item-price": money(cents * o.qty),
                 "shipping-price": money(np.where(exp, 499, 0)),
-                "ship-postal-code": self.postcodes.postcode[b.postcode[o.order_of_line]],
-                "ship-country": np.full(n_items, "US"),
+                "ship-postal-code": pick(self.postcodes.postcode, b.postcode[o.order_of_line]),
+                "ship-country": const("US", n_items),
                 "latest-ship-date": clock.stamp(latest_ship),
                 "latest-delivery-date": clock.stamp(latest_delivery),
             }
         )
         pending = rng.random(b.orders.n_orders) < 0.08
-        status_at_purchase = np.where(pending[o.order_of_line], "Pending", "Unshipped")
-        cancelled = (b.location < 0)
-        cancel_t = line_t + np.where(b.cancelled[o.order_of_line],
-                                     rng.integers(HOUR, 20 * HOUR, n_items),
-                                     rng.integers(2 * HOUR, 26 * HOUR, n_items))
+        # 0 Unshipped, 1 Pending (payment not yet cleared), 2 Canceled, 3 Shipped
+        statuses = ["Unshipped", "Pending", "Canceled", "Shipped"]
+        status_at_purchase = pending[o.order_of_line].astype(np.int64)
+        cancelled = b.location < 0
+        cancel_t = line_t + np.where(
+            b.cancelled[o.order_of_line],
+            rng.integers(HOUR, 20 * HOUR, n_items),
+            rng.integers(2 * HOUR, 26 * HOUR, n_items),
+        )
         is_shipped = label_t > 0
         ship_t = np.where(is_shipped, label_t + rng.integers(600, 3 * HOUR, n_items), 0)
         rows = []
         for mask, status, t in (
             (np.ones(n_items, dtype=bool), status_at_purchase, line_t),
-            (cancelled, np.full(n_items, "Canceled"), cancel_t),
-            (is_shipped, np.full(n_items, "Shipped"), ship_t),
+            (cancelled, np.full(n_items, 2), cancel_t),
+            (is_shipped, np.full(n_items, 3), ship_t),
         ):
             rows.append(
                 base.filter(pl.Series(mask)).with_columns(
                     pl.Series("last-updated-date", clock.stamp(t[mask])),
-                    pl.Series("order-status", status[mask]),
+                    pick(statuses, status[mask]).alias("order-status"),
                     _day=pl.Series(t[mask] // DAY),
                     _t=pl.Series(t[mask]),
                 )
@@ -816,23 +876,23 @@ class Simulation:
         """Detail records of the day's purchase orders, one file per customer."""
         o, clock = b.orders, self.clock
         n = len(o.sku)
-        cust = self.customer_ids[customer[o.order_of_line]]
+        cust = pick(self.customer_ids, customer[o.order_of_line])
         requested = b.promise_day[o.order_of_line]
         ymd = clock.ymd(day)
         frame = pl.DataFrame(
             {
                 "customer_id": cust,
                 "po_number": b.order_id.gather(o.order_of_line),
-                "line_no": zfill(o.line_no.astype(str), 4),
-                "sku": self.catalog.sku[o.sku],
-                "quantity": zfill(o.qty.astype(str), 7),
-                "unit_price_cents": zfill(b.price_cents.astype(str), 9),
-                "order_date": np.full(n, ymd),
+                "line_no": text(o.line_no).str.zfill(4),
+                "sku": self.sku_ids.gather(o.sku),
+                "quantity": text(o.qty).str.zfill(7),
+                "unit_price_cents": text(b.price_cents).str.zfill(9),
+                "order_date": const(ymd, n),
                 "requested_ship_date": clock.iso_date(requested, "%Y%m%d"),
-                "ship_to_postcode": self.postcodes.postcode[b.postcode[o.order_of_line]],
-                "ship_to_country": np.full(n, "US"),
+                "ship_to_postcode": pick(self.postcodes.postcode, b.postcode[o.order_of_line]),
+                "ship_to_country": const("US", n),
                 "_day": np.full(n, day),
-                "_file": np.char.add(np.char.add("wholesale/PO_", cust), f"_{ymd}.txt"),
+                "_file": "wholesale/PO_" + cust + f"_{ymd}.txt",
                 "_t": b.t[o.order_of_line] * 100 + o.line_no,
             }
         )
@@ -856,7 +916,7 @@ class Simulation:
         new = np.r_[True, group[1:] != group[:-1]]
         n = len(loc)
         po_line = np.arange(n) - np.maximum.accumulate(np.where(new, np.arange(n), 0)) + 1
-        po_ids = np.char.add("IPO-", zfill((c.purchase_order + 1 + po_idx).astype(str), 6))
+        po_ids = "IPO-" + text(c.purchase_order + 1 + po_idx).str.zfill(6)
         c.purchase_order += len(uniq)
         lead = np.array([s[2] for s in SUPPLIERS])[supplier]
         sd = np.array([s[3] for s in SUPPLIERS])[supplier]
@@ -893,14 +953,14 @@ class Simulation:
         # One receipt per purchase order and arrival day.
         r_key = po_idx[r_idx] * 100_000 + (r_day - day)
         r_uniq, r_of = np.unique(r_key, return_inverse=True)
-        receipt_ids = np.char.add("RCV-", zfill((c.receipt + 1 + r_of).astype(str), 7))
+        receipt_ids = "RCV-" + text(c.receipt + 1 + r_of).str.zfill(7)
         c.receipt += len(r_uniq)
         self.agenda.add(
             "receipts",
             pl.DataFrame(
                 {
                     "receipt_id": receipt_ids,
-                    "po_id": po_ids[r_idx],
+                    "po_id": po_ids.gather(r_idx),
                     "po_line": po_line[r_idx].astype(str),
                     "location_id": self.location_ids[loc[r_idx]],
                     "sku": cat.sku[sku[r_idx]],

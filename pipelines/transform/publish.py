@@ -31,6 +31,17 @@ LEDGER_EXPORTS = {
 }
 
 
+# Routing and delivery state, for the routing page (present once a routing run has happened).
+OPS_EXPORTS = {
+    "ops_routing_runs": "select * from ops.routing_runs",
+    "ops_routing_decisions": "select * from ops.routing_decisions",
+    "ops_outbox": """select action_id, kind, destination, state, attempts, total_attempts,
+                            next_attempt_at, last_error, created_at, delivered_at, ack,
+                            source_run_id, payload from ops.outbox""",
+    "ops_delivery_attempts": "select * from ops.delivery_attempts",
+}
+
+
 @dataclass(frozen=True)
 class PublishResult:
     version_dir: Path
@@ -51,6 +62,11 @@ def publish(
     tables: dict[str, int] = {}
     queries = {table: f'select * from "{schema}"."{table}"' for schema, table in models}
     queries.update(LEDGER_EXPORTS)
+    has_ops = scalar(
+        con, "select count(*) from information_schema.tables where table_schema = 'ops'"
+    )
+    if has_ops:
+        queries.update(OPS_EXPORTS)
     for name, query in queries.items():
         target = version_dir / f"{name}.parquet"
         con.execute(f"copy ({query}) to '{target}' (format parquet)")

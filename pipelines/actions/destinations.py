@@ -1,0 +1,43 @@
+"""Where each warehouse's fulfillment requests go, from settings.
+
+`OMS_FULFILLMENT_DESTINATIONS` maps a location id (or `*` for every other) to an endpoint:
+
+    {"WH-DAL": "http://wms-dal.internal:8080/api", "*": "file:///srv/drop/fulfillment?format=csv"}
+
+An `http(s)://` endpoint gets the HTTP JSON adapter (add `#no-dedupe` when the warehouse cannot
+deduplicate by idempotency key: the adapter then reads its state before a retry); a `file://`
+endpoint, or a plain path, gets the file-drop adapter (`?format=json|csv`). The default drops
+CSV files per batch into `<data>/outbox/fulfillment/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from ops_actions.delivery.adapters.base import Adapter
+from ops_actions.delivery.adapters.file_drop import FileDropAdapter
+from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
+from pipelines.settings import get_settings
+
+
+def adapter_for(endpoint: str) -> Adapter:
+    parts = urlsplit(endpoint)
+    if parts.scheme in ("http", "https"):
+        base = endpoint.split("#", 1)[0]
+        return HttpJsonAdapter(base, dedupes_by_key=parts.fragment != "no-dedupe")
+    fmt = parse_qs(parts.query).get("format", ["csv"])[0]
+    path = parts.path if parts.scheme == "file" else endpoint.split("?", 1)[0]
+    return FileDropAdapter(Path(path), fmt)
+
+
+def fulfillment_adapters() -> dict[str, Adapter]:
+    raw = os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip()
+    mapping: dict[str, str] = json.loads(raw) if raw else {}
+    if not isinstance(mapping, dict):
+        raise ValueError("OMS_FULFILLMENT_DESTINATIONS must be a JSON object {location: url}")
+    adapters = {dest: adapter_for(url) for dest, url in mapping.items()}
+    adapters.setdefault("*", FileDropAdapter(get_settings().outbox_dir / "fulfillment", "csv"))
+    return adapters
