@@ -33,6 +33,13 @@ navigation = st.navigation(
                 default=True,
             ),
         ],
+        "Operations": [
+            st.Page(
+                PAGES_DIR / "routing.py",
+                title="Routing",
+                icon=":material/alt_route:",
+            ),
+        ],
         "Data": [
             st.Page(
                 PAGES_DIR / "data_quality.py",

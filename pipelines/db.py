@@ -10,10 +10,12 @@ import polars as pl
 
 def fetch_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple:
     """The single row of a query that always returns one (an aggregate)."""
-    row = con.execute(sql, params or []).fetchone()
-    if row is None:
+    # fetchall, not fetchone: DuckDB 2 refuses a new query on a connection with an unfinished
+    # result, and an aggregate's single row is cheap to fetch whole.
+    rows = con.execute(sql, params or []).fetchall()
+    if not rows:
         raise LookupError(f"query returned no row: {sql[:80]}")
-    return row
+    return rows[0]
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:

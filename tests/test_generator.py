@@ -41,6 +41,12 @@ MARKETPLACE_HEADER = (
     "fulfillment-channel\tship-service-level\tsku\tquantity-purchased\tcurrency\titem-price\t"
     "shipping-price\tship-postal-code\tship-country\tlatest-ship-date\tlatest-delivery-date"
 )
+ORDER_KEYS = [
+    "id", "name", "created_at", "updated_at", "cancelled_at", "cancel_reason", "currency",
+    "financial_status", "fulfillment_status", "total_price", "customer", "shipping_address",
+    "shipping_lines", "line_items",
+]  # fmt: skip
+EVENT_KEYS = ["event_id", "tracking_number", "carrier", "status", "occurred_at", "exception_code"]
 # Which source a landing path belongs to, by the contract's file patterns.
 PATTERNS = {
     "webshop": r"webshop/orders_\d{8}_\d{2}\.jsonl",
@@ -216,9 +222,11 @@ def test_files_follow_the_landing_contract(small_run):
                     bad += 1
                     continue
                 if source == "carrier_events":
+                    assert list(doc)[:6] == EVENT_KEYS
                     assert ("shipment" in doc) == (doc["status"] == "label_created")
                 else:
-                    assert doc["line_items"] and doc["currency"] == "USD"
+                    assert list(doc) == ORDER_KEYS
+                    assert set(doc["line_items"][0]) == {"id", "sku", "quantity", "price"}
             assert bad == malformed[rel], rel
         else:  # wholesale fixed width
             customer, ymd = re.fullmatch(r"wholesale/PO_(\w+)_(\d{8})\.txt", rel).groups()

@@ -143,6 +143,82 @@ INGEST_REJECTS = PublishedTable(
     },
 )
 
+# Routing and delivery state (`ops` schema of the warehouse), published once a routing run has
+# happened; see docs/routing.md. JSON documents (`figures`, `explanation`, `payload`, `ack`) are
+# JSON text.
+ROUTING_RUNS = PublishedTable(
+    file="ops_routing_runs",
+    grain="one row per committed routing run",
+    columns={
+        "run_id": "run_id",
+        "started_at": "started_at",
+        "committed_at": "committed_at",
+        "rules_version": "rules_version",
+        "rules_sha": "rules_sha",
+        "method": "method",
+        "status": "status",
+        "figures": "figures",
+    },
+)
+
+ROUTING_DECISIONS = PublishedTable(
+    file="ops_routing_decisions",
+    grain="one row per routing run, order line, outcome and location",
+    columns={
+        "decision_id": "decision_id",
+        "run_id": "run_id",
+        "order_line_id": "order_line_id",
+        "order_id": "order_id",
+        "channel": "channel",
+        "sku": "sku",
+        "outcome": "outcome",
+        "location_id": "location_id",
+        "units": "units",
+        "routing": "routing",
+        "rule": "rule",
+        "total_cost": "total_cost",
+        "distance_km": "distance_km",
+        "late_days": "late_days",
+        "action_id": "action_id",
+        "explanation": "explanation",
+        "decided_at": "decided_at",
+    },
+)
+
+OUTBOX = PublishedTable(
+    file="ops_outbox",
+    grain="one row per action (fulfillment request), keyed by its idempotency key",
+    columns={
+        "action_id": "action_id",
+        "kind": "kind",
+        "destination": "destination",
+        "state": "state",
+        "attempts": "attempts",
+        "total_attempts": "total_attempts",
+        "next_attempt_at": "next_attempt_at",
+        "last_error": "last_error",
+        "created_at": "created_at",
+        "delivered_at": "delivered_at",
+        "source_run_id": "source_run_id",
+        "payload": "payload",
+    },
+)
+
+DELIVERY_ATTEMPTS = PublishedTable(
+    file="ops_delivery_attempts",
+    grain="one row per delivery attempt of an action",
+    columns={
+        "action_id": "action_id",
+        "attempt_no": "attempt_no",
+        "started_at": "started_at",
+        "finished_at": "finished_at",
+        "outcome": "outcome",
+        "http_status": "http_status",
+        "error": "error",
+        "response": "response",
+    },
+)
+
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "inventory_daily": INVENTORY_DAILY,
@@ -151,8 +227,20 @@ TABLES: dict[str, PublishedTable] = {
     "channels": CHANNELS,
     "ingest_batches": INGEST_BATCHES,
     "ingest_rejects": INGEST_REJECTS,
+    "routing_runs": ROUTING_RUNS,
+    "routing_decisions": ROUTING_DECISIONS,
+    "outbox": OUTBOX,
+    "delivery_attempts": DELIVERY_ATTEMPTS,
 }
 """View name used in the queries -> published table."""
+
+OUTBOX_STATES = ("pending", "in_flight", "delivered", "dead_letter")
+"""States of an outbox row (`ops.outbox.state`), in the order an action moves through them."""
+
+DEAD_LETTER = "dead_letter"
+
+ROUTING_OUTCOMES = ("allocated", "backorder", "cancelled")
+"""Outcomes of a routing decision (`ops.routing_decisions.outcome`)."""
 
 UNASSIGNED_LOCATION = "unassigned"
 """location_id of order lines not shipped yet in fct_fulfillment_kpis_daily."""

@@ -52,63 +52,49 @@ def applicable_kinds(source: LandingSource) -> tuple[str, ...]:
 
 # Fresh keys for corrupted copies come from their own number ranges (a leading 9), so the clean
 # data does not depend on the fault rate. `k` numbers records, `j` numbers rows.
-def _rekey_webshop(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+Updates = dict[str, pl.Expr | pl.Series]
+
+
+def _rekey_webshop(k: pl.Series, j: pl.Series) -> Updates:
     n = 900_000_000 + k
-    return f.with_columns(
-        id=5_000_000_000 + n, name="#" + n.cast(pl.String), li_id=9_900_000_000 + j
-    )
+    return {"id": 5_000_000_000 + n, "name": "#" + n.cast(pl.String), "li_id": 9_900_000_000 + j}
 
 
-def _rekey_marketplace(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(
-        pl.Series(
-            "order-id",
-            "114-9" + k.cast(pl.String).str.zfill(6) + "-9" + k.cast(pl.String).str.zfill(6),
-        ),
-        pl.Series("order-item-id", (39_000_000_000_000 + j).cast(pl.String)),
-    )
+def _rekey_marketplace(k: pl.Series, j: pl.Series) -> Updates:
+    number = k.cast(pl.String).str.zfill(6)
+    return {
+        "order-id": "114-9" + number + "-9" + number,
+        "order-item-id": (39_000_000_000_000 + j).cast(pl.String),
+    }
 
 
-def _rekey_pos(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(receipt_no=(900_000 + k).cast(pl.String))
-
-
-def _rekey_wholesale(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(po_number="PO9" + k.cast(pl.String).str.zfill(7))
-
-
-def _rekey_carrier(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
+def _rekey_carrier(k: pl.Series, j: pl.Series) -> Updates:
     # A corrupted label describes a phantom parcel; a corrupted scan belongs to a real one.
     number = k.cast(pl.String).str.zfill(8)
-    return f.with_columns(
-        event_id="ev-9" + number,
-        tracking_number=pl.when(pl.col("status") == "label_created")
+    return {
+        "event_id": "ev-9" + number,
+        "tracking_number": pl.when(pl.col("status") == "label_created")
         .then(pl.lit("PW9" + number))
         .otherwise(pl.col("tracking_number")),
-    )
+    }
 
 
-def _rekey_returns(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(rma_id="RMA-9" + k.cast(pl.String).str.zfill(6))
+def _prefixed(column: str, prefix: str, width: int) -> Callable[[pl.Series, pl.Series], Updates]:
+    def rekey(k: pl.Series, j: pl.Series) -> Updates:
+        return {column: prefix + k.cast(pl.String).str.zfill(width)}
+
+    return rekey
 
 
-def _rekey_purchase_orders(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(po_id="IPO-9" + k.cast(pl.String).str.zfill(5))
-
-
-def _rekey_receipts(f: pl.DataFrame, k: pl.Series, j: pl.Series) -> pl.DataFrame:
-    return f.with_columns(receipt_id="RCV-9" + k.cast(pl.String).str.zfill(6))
-
-
-REKEY: dict[str, Callable[[pl.DataFrame, pl.Series, pl.Series], pl.DataFrame]] = {
+REKEY: dict[str, Callable[[pl.Series, pl.Series], Updates]] = {
     "webshop": _rekey_webshop,
     "marketplace": _rekey_marketplace,
-    "pos": _rekey_pos,
-    "wholesale": _rekey_wholesale,
+    "pos": _prefixed("receipt_no", "9", 5),
+    "wholesale": _prefixed("po_number", "PO9", 7),
     "carrier_events": _rekey_carrier,
-    "returns": _rekey_returns,
-    "purchase_orders": _rekey_purchase_orders,
-    "receipts": _rekey_receipts,
+    "returns": _prefixed("rma_id", "RMA-9", 6),
+    "purchase_orders": _prefixed("po_id", "IPO-9", 5),
+    "receipts": _prefixed("receipt_id", "RCV-9", 6),
 }
 
 # Carrier line-content faults need a label event; a scan before its label needs a scan.
@@ -195,9 +181,8 @@ class FaultInjector:
                     if kind != DUPLICATE:
                         replaced.extend(chosen.tolist())
                 rows = frame.filter(pl.Series(np.isin(rec, chosen)))
-                variants = self._corrupt(source, kind, rows, rng)
-                # The guaranteed fault stays in today's file, whatever the span.
-                extras.append(variants.with_columns(_forced=pl.lit(forced)))
+                # A guaranteed fault stays in today's file, whatever the span.
+                extras.append(self._corrupt(source, kind, rows, rng, forced))
             if replaced:
                 frame = frame.filter(pl.Series(~np.isin(rec, replaced)))
             frame = frame.with_columns(_malformed=pl.lit(False), _kind=pl.lit(None, pl.String))
@@ -233,52 +218,49 @@ class FaultInjector:
         kind: str,
         rows: pl.DataFrame,
         rng: np.random.Generator,
+        forced: bool,
     ) -> pl.DataFrame:
         """Corrupted variants of `rows` (whole records) for one fault kind."""
-        # Fault records get negative ids so they never merge with a clean record when rendered.
         counter = self.counters[source.name]
-        rec_ids = rows["_rec"].rank("dense").cast(pl.Int64) - 1
+        _, rec_ids = np.unique(rows["_rec"].to_numpy(), return_inverse=True)
         n_recs = int(rec_ids.max()) + 1
-        k = rec_ids + counter[0] + 1
+        k = pl.Series(rec_ids + counter[0] + 1)
         j = pl.Series(np.arange(rows.height, dtype=np.int64) + counter[1] + 1)
         counter[0] += n_recs
         counter[1] += rows.height
-        out = rows.with_columns(_rec=-k, _malformed=pl.lit(kind == MALFORMED), _kind=pl.lit(kind))
-        if kind == DUPLICATE:
-            return out
-        if source.extra_copies:
-            out = REKEY[source.name](out, k, j)
+        # Fault records get negative ids so they never merge with a clean record when rendered.
+        updates: Updates = {
+            "_rec": -k,
+            "_malformed": pl.lit(kind == MALFORMED),
+            "_kind": pl.lit(kind),
+            "_forced": pl.lit(forced),
+        }
+        if kind != DUPLICATE and source.extra_copies:
+            updates.update(REKEY[source.name](k, j))
         first_row = pl.col("_rec").is_first_distinct()
-        per_rec = rng.integers(0, 1_000, n_recs)
-        pick = pl.Series(per_rec[rec_ids.to_numpy()])
+        pick = rng.integers(0, 1_000, n_recs)[rec_ids]
         if kind == UNKNOWN_SKU:
             col = source.sku_column
-            bad = (
-                pl.when(pick % 3 == 0)
-                .then(pl.lit("SKU-99999"))
-                .when(pick % 3 == 1)
-                .then("SKU-9" + pick.cast(pl.String).str.zfill(4))
-                .otherwise(pl.col(col).str.to_lowercase() + "-x")
-            )
-            out = out.with_columns(pl.when(first_row).then(bad).otherwise(pl.col(col)).alias(col))
+            options = pl.Series(["SKU-99999", f"SKU-9{pick[0] % 1000:04d}", None])
+            chosen = options.gather(pl.Series(pick % 3))
+            bad = pl.when(chosen.is_null()).then(pl.col(col).str.to_lowercase() + "-x")
+            updates[col] = pl.when(first_row).then(bad.otherwise(chosen)).otherwise(pl.col(col))
         elif kind == MISSING_REQUIRED:
             col = source.sku_column
-            out = out.with_columns(
-                pl.when(first_row).then(pl.lit("")).otherwise(pl.col(col)).alias(col)
-            )
+            updates[col] = pl.when(first_row).then(pl.lit("")).otherwise(pl.col(col))
         elif kind == INVALID_QUANTITY:
             col = source.quantity_column
-            values = pl.Series(
-                [source.bad_quantities[p % len(source.bad_quantities)] for p in pick.to_list()]
+            values = pl.Series(source.bad_quantities).gather(
+                pl.Series(pick % len(source.bad_quantities))
             )
-            out = out.with_columns(
-                pl.when(first_row).then(values).otherwise(pl.col(col)).alias(col)
-            )
+            updates[col] = pl.when(first_row).then(values).otherwise(pl.col(col))
         elif kind == INVALID_TIMESTAMP:
             col = source.timestamp_column
-            values = [source.bad_timestamps[p % len(source.bad_timestamps)] for p in pick.to_list()]
-            out = out.with_columns(pl.Series(col, values, dtype=pl.String))
-        elif kind == EVENT_BEFORE_LABEL:
+            updates[col] = pl.Series(source.bad_timestamps).gather(
+                pl.Series(pick % len(source.bad_timestamps))
+            )
+        out = rows.with_columns(**updates)
+        if kind == EVENT_BEFORE_LABEL:
             out = self.before_label(out, rng)
         return out
 

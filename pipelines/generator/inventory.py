@@ -29,20 +29,21 @@ class Inventory:
         daily_demand: np.ndarray,
         daily_variance: np.ndarray,
         lead_days: np.ndarray,
+        z_shift: float = 0.0,
     ) -> Inventory:
         """A policy from expected daily units (and their variance) per (location, SKU) and each
-        SKU's lead time.
+        SKU's lead time. `z_shift` moves every SKU's safety factor.
 
         Safety stock varies by SKU on purpose: some items are planned tight and run out when
         a promotion or a late supplier hits, which is what keeps the fill rate below 100 %.
         """
         n_loc, n_sku = daily_demand.shape
         cover = lead_days[None, :] + 1.0
-        z = rng.uniform(-0.3, 1.6, n_sku)[None, :]
+        z = np.asarray(rng.uniform(-0.3, 1.6, n_sku))[None, :] + z_shift
         # Lumpy demand (wholesale packs) needs more buffer than its mean suggests.
         safety = np.maximum(z * np.sqrt(daily_variance * cover), -0.4 * daily_demand * cover)
         rop = np.ceil(daily_demand * cover + safety)
-        cycle_days = rng.uniform(7, 21, n_sku)[None, :]
+        cycle_days = np.asarray(rng.uniform(7, 21, n_sku))[None, :]
         up_to = rop + np.ceil(daily_demand * cycle_days) + 1
         start = rop + np.floor(rng.uniform(0.2, 1.0, (n_loc, n_sku)) * (up_to - rop + 1))
         # Locations that never see demand for a SKU still keep a token quantity on the shelf.

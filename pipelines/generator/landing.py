@@ -144,10 +144,13 @@ RECEIPT_COLUMNS = (
 
 def money(cents: np.ndarray) -> pl.Series:
     """Integer cents as `12.34` text."""
-    c = pl.Series(np.asarray(cents, dtype=np.int64))
-    sign = pl.Series(np.where(np.asarray(cents) < 0, "-", ""))
-    a = c.abs()
-    return sign + (a // 100).cast(pl.String) + "." + (a % 100).cast(pl.String).str.zfill(2)
+    c = pl.col("c")
+    sign = pl.when(c < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    expr = (
+        sign + (c.abs() // 100).cast(pl.String) + "." + (c.abs() % 100).cast(pl.String).str.zfill(2)
+    )
+    frame = pl.DataFrame({"c": np.asarray(cents, dtype=np.int64)})
+    return frame.select(expr.alias("money")).to_series()
 
 
 def text(values: np.ndarray) -> pl.Series:
@@ -269,10 +272,10 @@ class LandingSource:
     key: tuple[str, ...]  # the contract's unique key, as columns of the record frame
     # Columns that identify one record when it spans several rows (webshop line items).
     record_columns: tuple[str, ...] | None = None
-    sku_column: str | None = None
-    quantity_column: str | None = None
+    sku_column: str = "sku"
+    quantity_column: str = "quantity"
     bad_quantities: tuple[object, ...] = ("0", "-1")
-    timestamp_column: str | None = None
+    timestamp_column: str = ""
     bad_timestamps: tuple[str, ...] = ("2026-13-45T25:61:00+00:00", "not-a-date")
     # False: a corrupted record replaces the real one (stock rows have no spare key).
     extra_copies: bool = True

@@ -90,8 +90,7 @@ def plan_shipments(
     ofd = np.maximum(ofd, label_t + 12 * HOUR)
     delivered_t = ofd + rng.integers(HOUR, 9 * HOUR, n)
 
-    carrier_idx = np.where(freight, 2, (rng.random(n) < 0.4).astype(np.int64))
-    carrier_idx = pl.Series(carrier_idx)
+    carrier_idx = pl.Series(np.where(freight, 2, (rng.random(n) < 0.4).astype(np.int64)))
     names = pl.Series([c[0] for c in CARRIERS]).gather(carrier_idx)
     prefixes = pl.Series([c[1] for c in CARRIERS]).gather(carrier_idx)
     numbers = pl.Series(100_000_000 + first_tracking + np.arange(n)).cast(pl.String)

@@ -31,14 +31,13 @@ class LandingWriter:
             for i in np.nonzero(bad)[0]:
                 text[i] = source.malform(text[i], len(text[i]))
             lines = lines.with_columns(_line=pl.Series(text, dtype=pl.String))
-        lines = lines.sort(["_file", "_t"], maintain_order=True)
+        lines = lines.sort(["_file", "_t"], maintain_order=True).select("_file", "_line")
         header = source.header()
-        for (name,), part in lines.group_by("_file", maintain_order=True):
-            body = part.select("_line")
+        for (name,), body in lines.partition_by("_file", as_dict=True, include_key=False).items():
+            self.records[source.name] += body.height
             if source.format == "fixed":
                 body = _wrap_fixed(str(name), body)
             self._write_lines(str(name), header, body)
-            self.records[source.name] += part.height
 
     def write_reference(self, sim: Simulation) -> None:
         """The four reference snapshots, dated the first day."""

@@ -1,0 +1,513 @@
+"""Routing: the scheduled routing runs, what they decided and why, the lines waiting for stock,
+and the delivery of the decisions to the warehouses (with a retry for dead letters)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from dashboards.lib import routing_cached as cached
+from dashboards.lib.routing import DecisionFilters, explanation_view, parse_figures, stage_figures
+from dashboards.lib.schema import DEAD_LETTER, OUTBOX_STATES
+from dashboards.lib.tiles import NO_VALUE, fmt_int, fmt_pct
+from dashboards.lib.ui import data_as_of, data_section, require_published_run
+from ops_actions.store import open_retry_requests, request_retry
+from pipelines.settings import get_settings
+
+NO_ROUTING_TITLE = "No routing run published yet"
+RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
+RECENT_RUNS_SHOWN = 20
+MAX_DECISIONS_PICKABLE = 1_000
+MAX_RETRY_ROWS = 100
+RETRY_ROW_HEIGHT = 48
+RUN_TIME_FORMAT = "%b %d %H:%M"
+STATE_LABELS = {
+    "pending": "Pending",
+    "in_flight": "In flight",
+    "delivered": "Delivered",
+    "dead_letter": "Dead letter",
+}
+
+# --------------------------------------------------------------------------------------------
+# Table layouts
+# --------------------------------------------------------------------------------------------
+
+
+def _count(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="localized", help=help)
+
+
+def _money(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="%.2f", help=help)
+
+
+def _time(label: str) -> Any:
+    return st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm:ss")
+
+
+RUN_COLUMNS: dict[str, Any] = {
+    "committed_at": _time("Committed (UTC)"),
+    "run_id": st.column_config.TextColumn("Run"),
+    "rules_version": st.column_config.TextColumn("Rules version"),
+    "method": st.column_config.TextColumn("Method"),
+    "lines_routed": _count("Lines routed", help="Open order lines the run decided on"),
+    "units_allocated": _count("Units allocated"),
+    "units_backordered": _count("Units backordered"),
+    "units_cancelled": _count("Units cancelled"),
+    "total_cost": _money("Total cost", help="Sum of the decisions' total cost"),
+    "split_rate": st.column_config.NumberColumn(
+        "Split rate", format="%.1f%%", help="Orders shipped from >1 location / orders shipped"
+    ),
+    "gap": st.column_config.NumberColumn(
+        "Gap to bound", format="%.2f%%", help="Objective vs the run's lower bound (figures.gap)"
+    ),
+    "cost_vs_greedy": st.column_config.NumberColumn(
+        "Cost vs greedy", format="%.3f", help="Solver cost / greedy baseline cost"
+    ),
+}
+
+QUEUE_COLUMNS: dict[str, Any] = {
+    "promised_ship_date": st.column_config.DateColumn(
+        "Promised ship (order)",
+        help="From the order's fulfillment requests; blank when no part of the order has been "
+        "requested yet (the routing tables carry no promised dates)",
+    ),
+    "order_id": st.column_config.TextColumn("Order"),
+    "order_line_id": st.column_config.TextColumn("Line"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "units": _count("Units"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "routing": st.column_config.TextColumn("Routing"),
+    "rule": st.column_config.TextColumn("Rule"),
+    "reason": st.column_config.TextColumn("Why", width="large"),
+}
+
+DECISION_COLUMNS: dict[str, Any] = {
+    "order_id": st.column_config.TextColumn("Order"),
+    "order_line_id": st.column_config.TextColumn("Line"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "channel": st.column_config.TextColumn("Channel"),
+    "outcome": st.column_config.TextColumn("Outcome"),
+    "location_id": st.column_config.TextColumn("Location"),
+    "units": _count("Units"),
+    "routing": st.column_config.TextColumn("Routing"),
+    "rule": st.column_config.TextColumn("Rule"),
+    "total_cost": _money("Total cost"),
+    "late_days": _count("Late days"),
+    "distance_km": st.column_config.NumberColumn("Distance km", format="%.0f"),
+}
+
+ALTERNATIVE_COLUMNS: dict[str, Any] = {
+    "chosen": st.column_config.CheckboxColumn("Chosen"),
+    "location_id": st.column_config.TextColumn("Location"),
+    "cost_per_unit": _money("Cost per unit"),
+    "distance_km": st.column_config.NumberColumn("Distance km", format="%.0f"),
+    "transit_days": _count("Transit days"),
+    "late_days": _count("Late days"),
+    "stock_at_start": _count("Stock at start"),
+    "left_after": _count("Left after"),
+}
+
+DESTINATION_COLUMNS: dict[str, Any] = {
+    "destination": st.column_config.TextColumn("Destination"),
+    **{state: _count(label) for state, label in STATE_LABELS.items()},
+    "total": _count("Total"),
+}
+
+DEAD_LETTER_COLUMNS: dict[str, Any] = {
+    "action_id": st.column_config.TextColumn("Action"),
+    "destination": st.column_config.TextColumn("Destination"),
+    "order_id": st.column_config.TextColumn("Order"),
+    "last_error": st.column_config.TextColumn("Last error", width="large"),
+    "total_attempts": _count("Attempts", help="Every attempt, across retry cycles"),
+    "last_attempt_at": _time("Last attempt (UTC)"),
+    "created_at": _time("Created (UTC)"),
+}
+
+ATTEMPT_COLUMNS: dict[str, Any] = {
+    "attempt_no": _count("Attempt"),
+    "started_at": _time("Started (UTC)"),
+    "finished_at": _time("Finished (UTC)"),
+    "outcome": st.column_config.TextColumn("Outcome"),
+    "http_status": st.column_config.NumberColumn("HTTP status", format="%d"),
+    "error": st.column_config.TextColumn("Error"),
+    "response": st.column_config.TextColumn("Response", width="large"),
+}
+
+
+def show(frame: pl.DataFrame, columns: dict[str, Any], percent: tuple[str, ...] = ()) -> None:
+    """A read-only table with the columns of `columns` present in `frame`, ratios as percent;
+    columns listed in `percent` that are empty in every row are left out."""
+    shown = [
+        name
+        for name in columns
+        if name in frame.columns
+        and not (name in percent and frame[name].null_count() == frame.height)
+    ]
+    st.dataframe(
+        frame.select(shown).with_columns(pl.col(name) * 100 for name in shown if name in percent),
+        hide_index=True,
+        column_config=columns,
+        placeholder=NO_VALUE,
+    )
+
+
+def split_rate_chart(runs: pl.DataFrame) -> alt.Chart:
+    data = runs.select("committed_at", "run_id", "split_rate", "orders_shipped", "orders_split")
+    return (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=30))
+        .encode(
+            x=alt.X("committed_at:T", title=None, axis=alt.Axis(format=RUN_TIME_FORMAT)),
+            y=alt.Y("split_rate:Q", title="Split rate", axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("committed_at:T", title="Run committed", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("run_id:N", title="Run"),
+                alt.Tooltip("split_rate:Q", title="Split rate", format=".1%"),
+                alt.Tooltip("orders_split:Q", title="Orders split", format=","),
+                alt.Tooltip("orders_shipped:Q", title="Orders shipped", format=","),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def unfilled_chart(runs: pl.DataFrame) -> alt.Chart:
+    data = runs.select(
+        "committed_at",
+        pl.col("lines_backordered").alias("Backordered"),
+        pl.col("lines_cancelled").alias("Cancelled"),
+    ).unpivot(index="committed_at", variable_name="outcome", value_name="lines")
+    return (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=30))
+        .encode(
+            x=alt.X("committed_at:T", title=None, axis=alt.Axis(format=RUN_TIME_FORMAT)),
+            y=alt.Y("lines:Q", title="Lines", axis=alt.Axis(format="d", tickMinStep=1)),
+            color=alt.Color("outcome:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=[
+                alt.Tooltip("committed_at:T", title="Run committed", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("outcome:N", title="Outcome"),
+                alt.Tooltip("lines:Q", title="Lines", format=","),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def _money_text(value: float | None) -> str:
+    return NO_VALUE if value is None else f"{value:,.2f}"
+
+
+def _open_retry_requests() -> dict[str, str]:
+    """action_id -> when a retry was requested, for requests the pipeline has not consumed yet
+    (read live, never cached; nothing is created when the store does not exist yet)."""
+    path = get_settings().ops_store_path
+    if not path.exists():
+        return {}
+    try:
+        return {r.action_id: r.requested_at for r in open_retry_requests(path)}
+    except sqlite3.Error as exc:
+        st.warning(f"Could not read the retry requests in {path}: {exc}", icon=":material/warning:")
+        return {}
+
+
+# --------------------------------------------------------------------------------------------
+# Page
+# --------------------------------------------------------------------------------------------
+
+st.title("Routing")
+published = require_published_run()
+data_as_of(published.run)
+source = (published.published_dir, published.run.run_id)
+
+available: bool | None = None
+with data_section():
+    available = cached.has_routing_runs(*source)
+if not available:
+    if available is False:
+        st.info(
+            f"**{NO_ROUTING_TITLE}.** This page follows the scheduled routing runs: which "
+            "location ships each open order line and why, the lines waiting for stock, and the "
+            "delivery of the decisions to the warehouses. It fills in once a routing run has "
+            "happened and a pipeline run has published it (see `docs/routing.md`).",
+            icon=":material/alt_route:",
+        )
+    st.stop()
+
+latest_run_id: str | None = None
+runs = pl.DataFrame()
+
+with data_section():
+    runs = cached.runs(*source)
+    latest = runs.row(0, named=True)
+    latest_run_id = str(latest["run_id"])
+    figures = parse_figures(latest["figures"])
+    committed = latest["committed_at"] or latest["started_at"]
+
+    st.subheader("Latest routing run")
+    st.caption(
+        f"Run `{latest_run_id}` committed {committed:%Y-%m-%d %H:%M:%S} UTC · rules version "
+        f"`{latest['rules_version']}` (sha `{str(latest['rules_sha'])[:12]}`) · "
+        f"method {latest['method']}"
+    )
+    tiles: list[tuple[str, str, str]] = [
+        ("Lines routed", fmt_int(latest["lines_routed"]), "Open order lines the run decided on"),
+        ("Allocated", fmt_int(latest["units_allocated"]), "Units sent to a location"),
+        (
+            "Backordered",
+            fmt_int(latest["units_backordered"]),
+            "Units waiting for stock; the next run routes them again",
+        ),
+        ("Cancelled", fmt_int(latest["units_cancelled"]), "Units the rules cancelled"),
+        (
+            "Total cost",
+            fmt_int(latest["total_cost"]),
+            "Sum of the decisions' cost: shipping, handling, lateness, shipment base costs, "
+            "split and unfilled penalties (see the table for cents)",
+        ),
+    ]
+    if latest["gap"] is not None:
+        tiles.append(
+            (
+                "Gap to bound",
+                f"{latest['gap']:.2%}",
+                "How far the run's objective is above its lower bound (figures.gap)",
+            )
+        )
+    if latest["cost_vs_greedy"] is not None:
+        tiles.append(
+            (
+                "Cost vs greedy",
+                f"{latest['cost_vs_greedy']:.3f}",
+                "Solver cost / greedy baseline cost (below 1: the solver is cheaper)",
+            )
+        )
+    for column, (label, value, help_text) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, help=help_text, border=True)
+
+    st.markdown(f"**Recent runs** (newest first, up to {RECENT_RUNS_SHOWN})")
+    show(runs.head(RECENT_RUNS_SHOWN), RUN_COLUMNS, percent=("split_rate", "gap"))
+    with st.expander("Figures reported by the latest run"):
+        stages = stage_figures(figures)
+        if not stages.is_empty():
+            st.markdown("**Per stage** (routing × rule)")
+            st.dataframe(stages, hide_index=True)
+        st.json(figures, expanded=False)
+
+    st.subheader("Split rate")
+    split_tiles = st.columns(5)
+    split_tiles[0].metric(
+        "Split rate",
+        fmt_pct(latest["split_rate"]),
+        help="Orders of the latest run shipped from more than one location / orders it shipped",
+        border=True,
+    )
+    split_tiles[1].metric("Orders shipped", fmt_int(latest["orders_shipped"]), border=True)
+    split_tiles[2].metric("Orders split", fmt_int(latest["orders_split"]), border=True)
+    split_tiles[3].metric("Lines backordered", fmt_int(latest["lines_backordered"]), border=True)
+    split_tiles[4].metric("Lines cancelled", fmt_int(latest["lines_cancelled"]), border=True)
+    trend = runs.with_columns(pl.coalesce("committed_at", "started_at").alias("committed_at"))
+    split_col, unfilled_col = st.columns(2)
+    with split_col:
+        st.markdown("**Split rate per run**")
+        st.altair_chart(split_rate_chart(trend))
+    with unfilled_col:
+        st.markdown("**Lines backordered and cancelled per run**")
+        st.altair_chart(unfilled_chart(trend))
+
+if latest_run_id is not None:
+    with data_section():
+        st.subheader("Open queue")
+        queue = cached.open_queue(*source, latest_run_id)
+        if queue.is_empty():
+            st.success(
+                "Nothing is waiting for stock: the latest run backordered no line.",
+                icon=":material/check:",
+            )
+        else:
+            st.caption(
+                f"{fmt_int(queue.height)} line(s), {fmt_int(int(queue['units'].sum()))} unit(s) "
+                "backordered by the latest run: they wait for stock and the next run routes "
+                "them again. Earliest promise first."
+            )
+            show(queue, QUEUE_COLUMNS)
+
+    with data_section():
+        st.subheader("Decisions and why")
+        options = cached.decision_options(*source, latest_run_id)
+        outcome_col, location_col, channel_col, search_col = st.columns(4)
+        outcomes = outcome_col.multiselect(
+            "Outcome",
+            options=list(options.outcomes),
+            placeholder="All outcomes",
+            key="routing_outcomes",
+        )
+        locations = location_col.multiselect(
+            "Location",
+            options=list(options.locations),
+            placeholder="All locations",
+            key="routing_locations",
+        )
+        channels = channel_col.multiselect(
+            "Channel",
+            options=list(options.channels),
+            placeholder="All channels",
+            key="routing_channels",
+        )
+        search = search_col.text_input(
+            "Order or line id", placeholder="contains…", key="routing_order_search"
+        )
+        filters = DecisionFilters(tuple(outcomes), tuple(locations), tuple(channels), search)
+        table = cached.decisions(*source, latest_run_id, filters)
+        st.caption(f"{fmt_int(table.height)} decision(s) of the latest run in this selection.")
+        show(table, DECISION_COLUMNS)
+
+        if not table.is_empty():
+            pickable = table.head(MAX_DECISIONS_PICKABLE)
+            labels = {
+                row["decision_id"]: f"{row['order_id']} · {row['order_line_id']} · "
+                f"{row['outcome']}" + (f" @ {row['location_id']}" if row["location_id"] else "")
+                for row in pickable.iter_rows(named=True)
+            }
+            picked = st.selectbox(
+                "Explain a decision",
+                options=list(labels),
+                format_func=lambda decision_id: labels.get(decision_id, decision_id),
+                key="routing_decision",
+                help=f"The first {MAX_DECISIONS_PICKABLE:,} decisions of the selection; "
+                "search an order to find one further down.",
+            )
+            doc = cached.explanation(*source, picked) if picked else None
+            if doc is None:
+                st.info("This decision has no explanation.")
+            else:
+                view = explanation_view(doc)
+                why_col, alternatives_col = st.columns([2, 3])
+                with why_col:
+                    tried = " → ".join(f"`{rule}`" for rule in view.rules_tried)
+                    st.markdown(
+                        "\n".join(
+                            [
+                                f"- **Outcome:** {view.outcome or NO_VALUE}",
+                                f"- **Routing:** `{view.routing or NO_VALUE}`",
+                                f"- **Rule that applied:** `{view.rule or NO_VALUE}`",
+                                f"- **Rules tried before:** {tried or 'none (first rule)'}",
+                                f"- **Why:** {view.reason or NO_VALUE}",
+                                f"- **Split:** {view.split or NO_VALUE}",
+                                f"- **Units:** {fmt_int(view.units)}",
+                                f"- **Cost per unit:** {_money_text(view.cost_per_unit)}",
+                                f"- **Rules version:** `{view.rules_version or NO_VALUE}`",
+                            ]
+                        )
+                    )
+                    if view.other:
+                        st.json(view.other, expanded=False)
+                with alternatives_col:
+                    considered = fmt_int(view.locations_considered)
+                    st.markdown(
+                        f"**Alternatives considered** ({considered} eligible location(s); "
+                        "the cheapest are listed)"
+                    )
+                    if view.alternatives.is_empty():
+                        st.caption("No location could take this line under the rule.")
+                    else:
+                        show(view.alternatives, ALTERNATIVE_COLUMNS)
+                with st.expander("Explanation JSON"):
+                    st.json(doc)
+
+with data_section():
+    st.subheader("Deliveries")
+    states = cached.outbox_states(*source)
+    state_tiles = st.columns(len(OUTBOX_STATES))
+    for column, state in zip(state_tiles, OUTBOX_STATES, strict=True):
+        column.metric(STATE_LABELS[state], fmt_int(states[state]), border=True)
+    others = {s: n for s, n in states.items() if s not in OUTBOX_STATES}
+    if others:
+        st.caption("Other states: " + ", ".join(f"{s} {fmt_int(n)}" for s, n in others.items()))
+    st.markdown("**By destination**")
+    show(cached.outbox_by_destination(*source), DESTINATION_COLUMNS)
+
+    st.markdown("**Dead letters**")
+    dead = cached.dead_letters(*source)
+    if dead.is_empty():
+        st.success(
+            "No dead letter: every request was delivered or is still being tried.",
+            icon=":material/check:",
+        )
+    else:
+        st.caption(
+            "Requests that failed every attempt of their cycle. **Retry** asks the delivery job "
+            "for a new cycle of attempts; it is recorded in the operational store (never the "
+            "warehouse) and consumed by the next delivery run."
+        )
+        show(dead, DEAD_LETTER_COLUMNS)
+        requested = _open_retry_requests()
+        shown_rows = dead.head(MAX_RETRY_ROWS)
+        if dead.height > MAX_RETRY_ROWS:
+            st.caption(f"Retry buttons for the {MAX_RETRY_ROWS} most recent dead letters.")
+        retry_list = st.container(
+            height=min(RETRY_ROW_HEIGHT * shown_rows.height + 24, 8 * RETRY_ROW_HEIGHT),
+            border=True,
+        )
+        for row in shown_rows.iter_rows(named=True):
+            action_id = str(row["action_id"])
+            cells = retry_list.columns([2, 2, 2, 4, 2], vertical_alignment="center")
+            cells[0].markdown(f"`{action_id[:12]}…`")
+            cells[1].markdown(f"→ {row['destination']}")
+            cells[2].markdown(f"order {row['order_id'] or NO_VALUE}")
+            cells[3].markdown(
+                f"{row['last_error'] or NO_VALUE} · {fmt_int(row['total_attempts'])} attempt(s)"
+            )
+            if cells[4].button("Retry", key=f"retry_{action_id}", icon=":material/replay:"):
+                store = get_settings().ops_store_path
+                try:
+                    request_retry(store, action_id, "dashboard")
+                except (sqlite3.Error, OSError) as exc:
+                    retry_list.error(f"Could not record the retry request in {store}: {exc}")
+                else:
+                    retry_list.success(
+                        f"`{action_id[:12]}…`: {RETRY_MESSAGE}", icon=":material/schedule_send:"
+                    )
+            elif action_id in requested:
+                cells[4].caption(f"retry requested {requested[action_id]} UTC")
+
+    st.markdown("**Delivery attempts of an action**")
+    retrying = cached.retrying_actions(*source)
+    failed = pl.concat(
+        [
+            dead.select("action_id", "destination", pl.lit(DEAD_LETTER).alias("state")),
+            retrying.select("action_id", "destination", "state"),
+        ]
+    )
+    label_of = {
+        row["action_id"]: f"{row['action_id'][:12]}… → {row['destination']} ({row['state']})"
+        for row in failed.iter_rows(named=True)
+    }
+    pick_col, id_col = st.columns(2)
+    picked_action = pick_col.selectbox(
+        "Failed action",
+        options=list(label_of),
+        format_func=lambda action_id: label_of.get(action_id, action_id),
+        index=0 if label_of else None,
+        placeholder="No failed action",
+        key="routing_attempts_action",
+        help="Dead letters, then actions still being retried",
+    )
+    typed = id_col.text_input("…or any action id", key="routing_attempts_action_id").strip()
+    action = typed or picked_action
+    if action:
+        history = cached.attempts(*source, action)
+        if history.is_empty():
+            st.info(f"No delivery attempt recorded for `{action}` yet.")
+        else:
+            st.caption(
+                f"Action `{action}`. *Outcome* is the adapter's verdict on each attempt "
+                "(`retry` = a failure worth retrying); whether the action was then retried or "
+                "dead-lettered is its state in the outbox."
+            )
+            show(history, ATTEMPT_COLUMNS)

@@ -1,0 +1,398 @@
+"""The routing page, on data produced by the real router and dispatcher, published for real.
+
+The module fixture routes synthetic open lines twice into a temporary DuckDB warehouse
+(`run_routing`), delivers the first run's requests (`dispatch_due`) through a file drop for every
+location but one, whose HTTP endpoint (the loopback fault-injecting server) answers 500 with one
+attempt allowed, so its requests end as dead letters; the second run's requests stay pending.
+Synthetic marts go into the same warehouse, and `pipelines.transform.publish.publish` exports
+marts, ledger and `ops` tables into a published folder, as a pipeline run does. Expected figures
+are recomputed here with polars straight from the published Parquet files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.lib import routing
+from ops_actions.delivery.adapters.file_drop import FileDropAdapter
+from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
+from ops_actions.delivery.dispatcher import dispatch_due
+from ops_actions.delivery.retry import RetryPolicy
+from ops_actions.routing.rules import DEFAULT_RULES_PATH
+from ops_actions.run_routing import run_routing
+from ops_actions.store import open_retry_requests
+from ops_actions.testing.fake_warehouse import FakeWarehouse
+from ops_actions.testing.synthetic import make_inputs
+from pipelines.ingest.sql import LEDGER_DDL
+from pipelines.transform.publish import publish
+from tests.test_dashboard_pages import _synthetic_tables
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP = REPO_ROOT / "dashboards" / "app.py"
+PAGE = "app_pages/routing.py"
+APP_TIMEOUT = 60
+FAILING_LOCATION = "LOC001"
+RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
+PAGE_TITLES = {
+    "overview.py": "Fulfillment overview",
+    "data_quality.py": "Data quality",
+    "routing.py": "Routing",
+}
+
+
+@dataclass(frozen=True)
+class RoutedWarehouse:
+    warehouse: Path
+    published_dir: Path
+    dead_letter_ids: frozenset[str]
+
+
+def _mart_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The overview's synthetic marts as warehouse tables, so `publish` exports them too."""
+    con.execute("create schema if not exists marts")
+    models = []
+    for name, frame in _synthetic_tables(seed=7).items():
+        if name.startswith("ingest_"):
+            continue  # published from the ingest ledger (raw._batches / raw._rejects)
+        con.register("frame", frame.to_arrow())
+        con.execute(f'create table marts."{name}" as select * from frame')
+        con.unregister("frame")
+        models.append(("marts", name))
+    return models
+
+
+def _second_wave(first: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """New orders (distinct ids) and fresh stock for the second run."""
+    more = make_inputs(n_lines=200, n_locations=6, n_skus=40, seed=11)
+    lines = more.lines.with_columns(
+        pl.concat_str(pl.lit("B"), "order_line_id").alias("order_line_id"),
+        pl.concat_str(pl.lit("B"), "order_id").alias("order_id"),
+    )
+    stock = (
+        pl.concat([first, more.atp])
+        .group_by("sku", "location_id")
+        .agg(
+            pl.col("on_hand", "allocated", "safety_buffer", "inbound", "available").sum(),
+            pl.col("snapshot_at").max(),
+        )
+    )
+    return lines, stock
+
+
+def build_routed_warehouse(root: Path, *, with_ops: bool = True) -> RoutedWarehouse:
+    root.mkdir(parents=True, exist_ok=True)
+    warehouse = root / "warehouse.duckdb"
+    dead: frozenset[str] = frozenset()
+    if with_ops:
+        data = make_inputs(n_lines=300, n_locations=6, n_skus=40, seed=3)
+        run_routing(
+            warehouse, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today
+        )
+        with FakeWarehouse() as server:
+            server.fail_next("500", count=10_000)
+            adapters = {
+                FAILING_LOCATION: HttpJsonAdapter(server.url),
+                "*": FileDropAdapter(root / "drop", "json"),
+            }
+            report = dispatch_due(warehouse, adapters, policy=RetryPolicy(max_attempts=1))
+        assert report.dead_lettered > 0 and report.delivered > 0
+        new_lines, stock = _second_wave(data.atp)
+        run_routing(
+            warehouse,
+            DEFAULT_RULES_PATH,
+            pl.concat([data.lines, new_lines]),
+            stock,
+            data.locations,
+            today=data.today,
+        )
+    con = duckdb.connect(str(warehouse))
+    try:
+        for statement in LEDGER_DDL:
+            con.execute(statement)
+        models = _mart_models(con)
+        if with_ops:
+            dead = frozenset(
+                r[0]
+                for r in con.execute(
+                    "select action_id from ops.outbox where state = 'dead_letter'"
+                ).fetchall()
+            )
+        publish(con, models, root / "published", "routing-test-1")
+    finally:
+        con.close()
+    return RoutedWarehouse(warehouse, root / "published", dead)
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory: pytest.TempPathFactory) -> RoutedWarehouse:
+    return build_routed_warehouse(tmp_path_factory.mktemp("routed"))
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path) -> Iterator[Path]:
+    """Fresh caches and an empty operational store per test; yields the store path."""
+    import streamlit as st
+
+    store = tmp_path / "ops_store.sqlite"
+    monkeypatch.setenv("OMS_OPS_STORE_PATH", str(store))
+    st.cache_data.clear()
+    yield store
+    st.cache_data.clear()
+
+
+def run_page(published_dir: Path, monkeypatch, page: str | None = PAGE) -> AppTest:
+    monkeypatch.setenv("OMS_PUBLISHED_DIR", str(published_dir))
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT)
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
+    """The (only) table on the page that has all of `columns`."""
+    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
+    assert len(found) == 1, f"{len(found)} tables with {columns}"
+    return pl.from_pandas(found[0])
+
+
+def current(published_dir: Path, table: str) -> pl.DataFrame:
+    return pl.read_parquet(Path(os.path.realpath(published_dir / "current")) / f"{table}.parquet")
+
+
+def expected_split(decisions: pl.DataFrame) -> pl.DataFrame:
+    """Per run: orders shipped (>= 1 allocated location) and split (> 1), recomputed."""
+    return (
+        decisions.group_by("run_id", "order_id")
+        .agg(
+            pl.col("location_id")
+            .filter(pl.col("outcome") == "allocated")
+            .n_unique()
+            .alias("locations")
+        )
+        .group_by("run_id")
+        .agg(
+            (pl.col("locations") >= 1).sum().alias("shipped"),
+            (pl.col("locations") > 1).sum().alias("split"),
+        )
+        .with_columns((pl.col("split") / pl.col("shipped")).alias("split_rate"))
+    )
+
+
+def latest_run_id(published_dir: Path) -> str:
+    runs = current(published_dir, "ops_routing_runs")
+    return str(runs.sort("committed_at", descending=True)["run_id"][0])
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def test_routing_page_renders_latest_run_from_the_entry_point(routed, monkeypatch, app_env):
+    at = run_page(routed.published_dir, monkeypatch)
+    assert not at.exception
+    assert not at.warning, [w.value for w in at.warning]
+    assert [t.value for t in at.title] == ["Routing"]
+    assert any("Data as of" in c.value for c in at.caption)
+
+    latest = latest_run_id(routed.published_dir)
+    decisions = current(routed.published_dir, "ops_routing_decisions").filter(
+        pl.col("run_id") == latest
+    )
+    units = {
+        outcome: int(decisions.filter(pl.col("outcome") == outcome)["units"].sum())
+        for outcome in ("allocated", "backorder", "cancelled")
+    }
+    shown = metrics(at)
+    assert shown["Lines routed"] == f"{decisions['order_line_id'].n_unique():,}"
+    assert shown["Allocated"] == f"{units['allocated']:,}"
+    assert shown["Backordered"] == f"{units['backorder']:,}"
+    assert shown["Cancelled"] == f"{units['cancelled']:,}"
+    assert shown["Total cost"] == f"{decisions['total_cost'].sum():,.0f}"
+    assert "Gap to bound" in shown  # the solver reports its gap; greedy is not run on schedule
+    assert "Cost vs greedy" not in shown
+    assert any(latest in c.value for c in at.caption)
+
+    runs = table_with(at, "rules_version")
+    assert runs["run_id"].to_list()[0] == latest
+    assert runs.height == 2
+
+    queue = table_with(at, "promised_ship_date")
+    backorders = decisions.filter(pl.col("outcome") == "backorder")
+    assert backorders.height > 0
+    assert sorted(queue["order_line_id"]) == sorted(backorders["order_line_id"])
+    assert int(queue["units"].sum()) == units["backorder"]
+
+    states = current(routed.published_dir, "ops_outbox")["state"].value_counts()
+    counts = dict(zip(states["state"], states["count"], strict=True))
+    assert shown["Pending"] == f"{counts.get('pending', 0):,}" != "0"
+    assert shown["Delivered"] == f"{counts.get('delivered', 0):,}" != "0"
+    assert shown["Dead letter"] == f"{len(routed.dead_letter_ids):,}"
+    assert shown["In flight"] == "0"
+
+
+def test_split_rate_equals_the_one_recomputed_from_the_decisions(routed, monkeypatch, app_env):
+    at = run_page(routed.published_dir, monkeypatch)
+    assert not at.exception
+    expected = expected_split(current(routed.published_dir, "ops_routing_decisions"))
+    latest = expected.filter(pl.col("run_id") == latest_run_id(routed.published_dir)).row(
+        0, named=True
+    )
+    assert latest["split"] > 0  # the fixture's latest run splits some orders
+    shown = metrics(at)
+    assert shown["Split rate"] == f"{latest['split_rate']:.1%}"
+    assert shown["Orders shipped"] == f"{latest['shipped']:,}"
+    assert shown["Orders split"] == f"{latest['split']:,}"
+
+    per_run = table_with(at, "rules_version").select("run_id", "split_rate")  # in percent
+    joined = per_run.join(expected, on="run_id", suffix="_expected")
+    assert joined.height == 2
+    for row in joined.iter_rows(named=True):
+        assert row["split_rate"] == pytest.approx(row["split_rate_expected"] * 100)
+
+
+def test_decisions_filter_and_explanation(routed, monkeypatch, app_env):
+    at = run_page(routed.published_dir, monkeypatch)
+    latest = latest_run_id(routed.published_dir)
+    decisions = current(routed.published_dir, "ops_routing_decisions").filter(
+        pl.col("run_id") == latest
+    )
+    assert table_with(at, "outcome", "location_id").height == decisions.height
+
+    at.multiselect(key="routing_outcomes").select("backorder").run()
+    assert not at.exception
+    shown = table_with(at, "outcome", "location_id")
+    assert set(shown["outcome"]) == {"backorder"}
+    assert shown.height == decisions.filter(pl.col("outcome") == "backorder").height
+
+    at.multiselect(key="routing_outcomes").unselect("backorder").run()
+    allocated = decisions.filter(pl.col("outcome") == "allocated").sort("order_id")
+    pick = allocated.row(0, named=True)
+    at.selectbox(key="routing_decision").select(pick["decision_id"]).run()
+    assert not at.exception
+    doc = routing.parse_figures(pick["explanation"])
+    why = next(m.value for m in at.markdown if "Rule that applied" in m.value)
+    assert f"`{doc['rule']}`" in why
+    assert doc["reason"] in why
+    alternatives = table_with(at, "chosen")
+    assert alternatives.height == len(doc["alternatives"])
+    assert pick["location_id"] in alternatives.filter(pl.col("chosen"))["location_id"].to_list()
+
+
+def test_dead_letter_table_lists_exactly_the_dead_lettered_actions(routed, monkeypatch, app_env):
+    at = run_page(routed.published_dir, monkeypatch)
+    assert not at.exception
+    dead = table_with(at, "last_error")
+    assert dead.height == len(routed.dead_letter_ids) > 0
+    assert set(dead["action_id"]) == routed.dead_letter_ids
+    assert set(dead["destination"]) == {FAILING_LOCATION}
+    assert set(dead["last_error"]) == {"HTTP 500"}
+    assert {b.key for b in at.button} == {f"retry_{a}" for a in routed.dead_letter_ids}
+
+    attempts = table_with(at, "attempt_no")  # the first dead letter, selected by default
+    assert attempts.height == 1
+    assert attempts.row(0, named=True)["http_status"] == 500
+
+
+def test_retry_writes_one_open_request_to_the_operational_store(routed, monkeypatch, app_env):
+    store = app_env
+    at = run_page(routed.published_dir, monkeypatch)
+    action_id = sorted(routed.dead_letter_ids)[0]
+    assert not store.exists()  # viewing the page writes nothing
+
+    at.button(key=f"retry_{action_id}").click().run()
+    assert not at.exception
+    assert any(RETRY_MESSAGE in s.value for s in at.success)
+    requests = open_retry_requests(store)
+    assert [(r.action_id, r.requested_by) for r in requests] == [(action_id, "dashboard")]
+
+    at.run()  # a plain rerun shows the request next to the button, without requesting again
+    assert any("retry requested" in c.value for c in at.caption)
+    at.button(key=f"retry_{action_id}").click().run()
+    assert not at.exception
+    assert [r.request_id for r in open_retry_requests(store)] == [requests[0].request_id]
+
+    con = duckdb.connect(str(routed.warehouse), read_only=True)
+    try:  # the warehouse is untouched: the delivery job consumes the request
+        state = con.execute(
+            "select state from ops.outbox where action_id = ?", [action_id]
+        ).fetchall()
+    finally:
+        con.close()
+    assert state == [("dead_letter",)]
+
+
+def test_empty_state_when_no_routing_run_was_published(tmp_path, monkeypatch, app_env):
+    no_ops = build_routed_warehouse(tmp_path / "no_ops", with_ops=False)
+    assert not (
+        Path(os.path.realpath(no_ops.published_dir / "current")) / "ops_outbox.parquet"
+    ).exists()
+    at = run_page(no_ops.published_dir, monkeypatch)
+    assert not at.exception
+    assert any("No routing run published yet" in i.value for i in at.info)
+    assert not at.metric
+    assert not at.dataframe
+    assert not routing.has_routing_runs(no_ops.published_dir)
+
+
+def test_nothing_published_shows_the_main_empty_state(tmp_path, monkeypatch, app_env):
+    at = run_page(tmp_path / "nothing-here", monkeypatch)
+    assert not at.exception
+    assert any("python3 -m pipelines demo" in i.value for i in at.info)
+    assert not at.metric
+
+
+def test_every_page_of_the_navigation_renders(routed, monkeypatch, app_env):
+    pages = sorted(p.name for p in (APP.parent / "app_pages").glob("*.py"))
+    assert pages == sorted(PAGE_TITLES)  # a new page needs a title here (and a test)
+    at = run_page(routed.published_dir, monkeypatch, page=None)
+    assert [t.value for t in at.title] == [PAGE_TITLES["overview.py"]]  # the default page
+    for page in pages:
+        at.switch_page(f"app_pages/{page}")
+        at.run()
+        assert not at.exception, page
+        assert not at.warning, (page, [w.value for w in at.warning])
+        assert [t.value for t in at.title] == [PAGE_TITLES[page]]
+        assert at.metric, page
+
+
+# --------------------------------------------------------------------------------------------
+# Figures and explanations (pure)
+# --------------------------------------------------------------------------------------------
+
+
+def test_figures_show_what_exists_without_assuming_keys():
+    solver = {"cost": {"total": 96.7}, "gap": 0.072, "stages": [{"rule": "a", "lines": 3}]}
+    assert routing.gap(solver) == pytest.approx(0.072)
+    assert routing.cost_vs_greedy(solver) is None
+    assert routing.stage_figures(solver).to_dicts() == [{"rule": "a", "lines": 3}]
+    assert routing.cost_vs_greedy({**solver, "greedy": {"cost": {"total": 100.0}}}) == (
+        pytest.approx(0.967)
+    )
+    assert routing.cost_vs_greedy({"cost_vs_greedy": 0.95}) == pytest.approx(0.95)
+    assert routing.flatten_figures({"cost": {"split": 6.0}, "stages": []}) == {"cost.split": 6.0}
+    assert routing.parse_figures("not json") == {}
+    assert routing.parse_figures(None) == {}
+    assert routing.gap({}) is None
+    assert routing.stage_figures({}).is_empty()
+
+
+def test_explanation_view_tolerates_missing_and_unknown_keys():
+    view = routing.explanation_view({"rule": "r1", "new_key": 1, "rules_tried": ["r0"]})
+    assert (view.rule, view.rules_tried, view.outcome) == ("r1", ("r0",), None)
+    assert view.alternatives.is_empty()
+    assert view.other == {"new_key": 1}
