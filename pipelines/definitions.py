@@ -2,6 +2,14 @@
 
 import dagster as dg
 
+from pipelines.actions.assets import (
+    deliver_job,
+    deliver_schedule,
+    fulfillment_deliveries,
+    routing_job,
+    routing_run,
+    routing_schedule,
+)
 from pipelines.ingest.assets import INGEST_ASSETS
 from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.transform.assets import build_dbt_assets, build_publish_asset, dbt_resource
@@ -14,7 +22,8 @@ WAREHOUSE_TAGS = {"oms/warehouse": "write"}
 full_flow = dg.define_asset_job(
     "full_flow",
     selection=dg.AssetSelection.all(),
-    description="Ingest every new landing batch, dbt build (models + tests), publish the marts.",
+    description="Ingest every new landing batch, dbt build (models + tests), route open lines, "
+    "deliver to warehouses, publish the marts.",
     tags=WAREHOUSE_TAGS,
     executor_def=dg.in_process_executor,
 )
@@ -32,9 +41,15 @@ daily_build = dg.ScheduleDefinition(
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, build_dbt_assets(), build_publish_asset()],
-        jobs=[full_flow],
-        schedules=[daily_build],
+        assets=[
+            *INGEST_ASSETS,
+            build_dbt_assets(),
+            routing_run,
+            fulfillment_deliveries,
+            build_publish_asset(),
+        ],
+        jobs=[full_flow, routing_job, deliver_job],
+        schedules=[daily_build, routing_schedule, deliver_schedule],
         sensors=[build_landing_sensor(full_flow)],
         resources={"dbt": dbt_resource()},
         executor=dg.in_process_executor,

@@ -42,6 +42,7 @@ def build_summary(warehouse_path: Path) -> str:
         ).fetchall():
             lines.append(f"  {code:<22}{n:>8,}")
         lines += _kpi_lines(con)
+        lines += _routing_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
@@ -76,4 +77,33 @@ def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         f"  fill rate {_pct(k[4])}   on-time ship {_pct(k[5])}   on-time delivery {_pct(k[6])}",
         f"  fulfillment time p50 {_num(p[0], ' h')}   p90 {_num(p[1], ' h')}",
         f"  return rate {_pct(k[7])}   inventory accuracy {_pct(acc)}",
+    ]
+
+
+def _routing_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    has_ops = scalar(
+        con, "select count(*) from information_schema.tables where table_schema = 'ops'"
+    )
+    if not has_ops:
+        return ["Routing: no routing run yet"]
+    run = con.execute(
+        """select run_id, rules_version from ops.routing_runs
+           order by committed_at desc nulls last limit 1"""
+    ).fetchall()
+    if not run:
+        return ["Routing: no open lines routed yet"]
+    run_id, version = run[0]
+    outcome = dict(
+        con.execute(
+            """select outcome, sum(units) from ops.routing_decisions where run_id = ?
+               group by outcome""",
+            [run_id],
+        ).fetchall()
+    )
+    states = dict(con.execute("select state, count(*) from ops.outbox group by state").fetchall())
+    shown = ", ".join(f"{k} {v:,}" for k, v in sorted(outcome.items()))
+    sent = ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()))
+    return [
+        f"Routing run {run_id} (rules {version}): units {shown}",
+        f"  fulfillment requests: {sent}",
     ]

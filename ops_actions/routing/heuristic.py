@@ -23,7 +23,7 @@ from ops_actions.routing.bound import LagrangianBound
 from ops_actions.routing.problem import StageProblem
 
 # Subsets of locations tried per order in `reoptimise_order` (largest sizes dropped first).
-MAX_SETS = 400
+MAX_SETS = 60
 
 
 class OrderView:
@@ -97,11 +97,17 @@ def reoptimise_order(
     loc_base: dict[int, float] = {}
     per_line: list[list[int]] = []
     for ln in lines:
+        q = view.q[ln]
         usable = [
             c
             for c in view.cands(ln)
             if residual[view.cand_bin[c]] > 0 and view.unit_cost[c] < view.u_lp[ln]
         ]
+        # Window (as in bound.py): a location dearer than opening the line's own cheapest
+        # shipment is not worth it for this line.
+        if usable:
+            tau = min(q * view.unit_cost[c] + view.cand_base[c] for c in usable) + split
+            usable = [c for c in usable if q * view.unit_cost[c] <= tau]
         per_line.append(usable)
         for c in usable:
             loc_base[view.cand_loc[c]] = view.cand_base[c]
@@ -195,15 +201,37 @@ def lagrangian_primal(
     return units
 
 
+def order_costs(p: StageProblem, lb: LagrangianBound, units: np.ndarray) -> np.ndarray:
+    """Exact cost per order (dense order index), priority-discounted unfilled penalty."""
+    active = np.flatnonzero(units > 0)
+    cost = np.bincount(
+        lb.cand_order[active],
+        weights=units[active] * p.cand_unit_cost[active],
+        minlength=lb.n_orders,
+    )
+    filled = np.bincount(p.cand_line, weights=units, minlength=p.n_lines)
+    cost += np.bincount(
+        lb.line_order, weights=(p.q - filled) * p.lp_unfilled_penalty, minlength=lb.n_orders
+    )
+    key, first = np.unique(lb.cand_order[active] * lb.n_loc + p.cand_loc[active], return_index=True)
+    ship_order = key // lb.n_loc
+    cost += np.bincount(ship_order, weights=p.cand_base[active[first]], minlength=lb.n_orders)
+    n_ship = np.bincount(ship_order, minlength=lb.n_orders)
+    cost += p.split_penalty * np.maximum(n_ship - 1, 0)
+    return cost
+
+
 def local_search(
     p: StageProblem,
     lb: LagrangianBound,
     view: OrderView,
     units: np.ndarray,
     residual: np.ndarray,
-    rounds: int = 2,
+    rounds: int = 1,
 ) -> None:
-    """Re-optimise orders that split or leave units unfilled while stock may help."""
+    """Re-optimise orders that split or leave units unfilled while stock may help, unless
+    they already cost what they would with unlimited stock."""
+    ideal = lb.solve(np.zeros(p.bin_cap.size)).order_value
     for _ in range(rounds):
         active = units > 0
         pairs = np.unique(lb.cand_order[active] * lb.n_loc + p.cand_loc[active])
@@ -215,6 +243,7 @@ def local_search(
         want = np.zeros(lb.n_orders, dtype=bool)
         want[n_locs > 1] = True
         want[lb.line_order[short & has_stock]] = True
+        want &= order_costs(p, lb, units) > ideal + 1e-7
         gain = 0.0
         for o in np.flatnonzero(want).tolist():
             gain += reoptimise_order(view, view.lines(o), units, residual)

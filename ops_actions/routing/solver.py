@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from ops_actions.routing.bound import LagrangianBound
+from ops_actions.routing.costs import evaluate
+from ops_actions.routing.heuristic import OrderView, local_search
 from ops_actions.routing.problem import StageProblem
 
 MIP_TIME_LIMIT_S = 20.0
@@ -33,6 +36,7 @@ class StageSolution:
     lower_bound: float  # value of a relaxation of this stage (<= optimum)
     lp_columns: int = 0
     lp_rows: int = 0
+    relaxed_orders: int = 0  # orders whose Lagrangian subproblem was relaxed, not solved
 
 
 def _highs() -> highspy.Highs:
@@ -96,54 +100,160 @@ def _best_per_group(group: np.ndarray, cost: np.ndarray, n_groups: int) -> np.nd
     return best
 
 
-def solve_split_stage(p: StageProblem) -> StageSolution:
-    """Optimal units per candidate for a stage where orders may split (see module doc)."""
-    n = p.n_lines
+# Lines per LP block: the transportation LP separates by SKU, and many small LPs solve much
+# faster than one big one.
+LP_BLOCK_LINES = 400
+# Subgradient steps on the Lagrangian prices (each one solves every order subproblem).
+SUBGRADIENT_STEPS = 10
+SUBGRADIENT_THETA = 0.1
+
+
+def transport_lp(
+    p: StageProblem, lines: np.ndarray, cost: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Transportation LP over `lines` (stage line positions) with `cost` per candidate:
+    returns (units per candidate, stock price per bin >= 0 from the row duals, objective).
+    Solved in blocks of whole SKUs (the LP separates by SKU)."""
     units = np.zeros(p.cand_line.size, dtype=np.int64)
-    order_units = np.bincount(p.order, weights=p.q)
-    c = p.cand_unit_cost + p.cand_base / order_units[p.order[p.cand_line]]
+    lam = np.zeros(p.bin_cap.size)
+    total = 0.0
+    if lines.size == 0:
+        return units, lam, total
+    lines = lines[np.argsort(p.sku[lines], kind="stable")]
+    sku_first = np.ones(lines.size, dtype=bool)
+    sku_first[1:] = p.sku[lines][1:] != p.sku[lines][:-1]
+    sku_start = np.flatnonzero(sku_first)
+    # A block closes at the first SKU start after each multiple of LP_BLOCK_LINES.
+    block_of_sku = sku_start // LP_BLOCK_LINES
+    cuts = sku_start[np.flatnonzero(np.diff(block_of_sku)) + 1]
+    in_lp = np.zeros(p.n_lines, dtype=bool)
+    in_lp[lines] = True
+    line_first = np.searchsorted(p.cand_line, np.arange(p.n_lines + 1))
+    for block in np.split(lines, cuts):
+        counts = line_first[block + 1] - line_first[block]
+        cols = np.repeat(line_first[block] - np.cumsum(counts) + counts, counts) + np.arange(
+            counts.sum()
+        )
+        nl = block.size
+        n_x = cols.size
+        line_row = np.repeat(np.arange(nl), counts)
+        used_bins, bin_row = np.unique(p.cand_bin[cols], return_inverse=True)
+        starts = np.concatenate([np.arange(0, 2 * n_x, 2), 2 * n_x + np.arange(nl + 1)])
+        index = np.empty(2 * n_x + nl, dtype=np.int64)
+        index[0 : 2 * n_x : 2] = line_row
+        index[1 : 2 * n_x : 2] = nl + bin_row
+        index[2 * n_x :] = np.arange(nl)
+        col_cost = np.concatenate([cost[cols], p.lp_unfilled_penalty[block]])
+        upper = np.concatenate([p.q[p.cand_line[cols]], p.q[block]])
+        row_lower = np.concatenate([p.q[block], np.full(used_bins.size, -np.inf)])
+        row_upper = np.concatenate([p.q[block], p.bin_cap[used_bins]])
+        x, objective, duals = _solve_lp(
+            col_cost, upper, starts, index, row_lower, row_upper
+        )
+        # Basic solutions of a transportation LP are integral; floor guards against tolerance
+        # noise without ever exceeding a bin.
+        units[cols] = np.floor(x[:n_x] + 1e-6).astype(np.int64)
+        lam[used_bins] = np.maximum(0.0, -duals[nl:])
+        total += objective
+    return units, lam, total
+
+
+def _solve_lp(
+    cost: np.ndarray,
+    upper: np.ndarray,
+    starts: np.ndarray,
+    index: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(cost.size)
+    lp.num_row_ = int(row_lower.size)
+    lp.col_cost_ = cost.astype(np.float64)
+    lp.col_lower_ = np.zeros(cost.size)
+    lp.col_upper_ = upper.astype(np.float64)
+    lp.row_lower_ = row_lower.astype(np.float64)
+    lp.row_upper_ = row_upper.astype(np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(index.size)
+    h = _highs()
+    h.setOptionValue("presolve", "off")
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS: {h.modelStatusToString(status)}")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)
+    return x, float(h.getInfo().objective_function_value), np.asarray(sol.row_dual)
+
+
+def solve_split_stage(p: StageProblem) -> StageSolution:
+    """Units per candidate for a stage where orders may split (see module doc)."""
+    n = p.n_lines
     big_u = p.lp_unfilled_penalty
-    best = _best_per_group(p.cand_line, c, n)
+    # Line-level cost: a line that ships alone pays the whole shipment base cost.
+    c_line = p.cand_unit_cost + p.cand_base / p.q[p.cand_line]
+    best = _best_per_group(p.cand_line, c_line, n)
     has = best >= 0
-    best_cost = np.where(has, c[np.maximum(best, 0)], np.inf)
+    best_cost = np.where(has, c_line[np.maximum(best, 0)], np.inf)
     wants = has & (best_cost < big_u)
     demand = np.bincount(p.cand_bin[best[wants]], weights=p.q[wants], minlength=p.bin_cap.size)
     congested_skus = np.unique(p.bin_sku[demand > p.bin_cap])
     in_lp = np.isin(p.sku, congested_skus)
-
     fixed = wants & ~in_lp
-    units[best[fixed]] = p.q[fixed]
-    lower = float(np.dot(np.minimum(best_cost, big_u)[~in_lp], p.q[~in_lp]))
-
     lp_lines = np.flatnonzero(in_lp)
-    n_cols = n_rows = 0
-    if lp_lines.size:
-        line_row = np.full(n, -1, dtype=np.int64)
-        line_row[lp_lines] = np.arange(lp_lines.size)
-        cols = np.flatnonzero(in_lp[p.cand_line])
-        col_bins = p.cand_bin[cols]
-        used_bins, bin_row = np.unique(col_bins, return_inverse=True)
-        nl = lp_lines.size
-        n_x = cols.size
-        # x columns: one entry in the line row, one in the bin row; u columns: line row only.
-        starts = np.concatenate([np.arange(0, 2 * n_x, 2), 2 * n_x + np.arange(nl + 1)])
-        index = np.empty(2 * n_x + nl, dtype=np.int64)
-        index[0 : 2 * n_x : 2] = line_row[p.cand_line[cols]]
-        index[1 : 2 * n_x : 2] = nl + bin_row
-        index[2 * n_x :] = np.arange(nl)
-        value = np.ones(index.size)
-        cost = np.concatenate([c[cols], big_u[lp_lines]])
-        upper = np.concatenate([p.q[p.cand_line[cols]], p.q[lp_lines]])
-        row_lower = np.concatenate([p.q[lp_lines], np.full(used_bins.size, -np.inf)])
-        row_upper = np.concatenate([p.q[lp_lines], p.bin_cap[used_bins]])
-        x, objective = _solve_model(cost, upper, starts, index, value, row_lower, row_upper)
-        # Basic solutions of a transportation LP are integral; floor guards against tolerance
-        # noise without ever exceeding a bin.
-        units[cols] = np.floor(x[:n_x] + 1e-6).astype(np.int64)
-        lower += objective
-        n_cols, n_rows = int(cost.size), int(row_lower.size)
-    units = consolidate_split_orders(p, units)
-    return StageSolution(units=units, lower_bound=lower, lp_columns=n_cols, lp_rows=n_rows)
+
+    # 1. Transportation LP (line-level costs): a first assignment and starting prices.
+    units, lam, _ = transport_lp(p, lp_lines, c_line)
+    units[best[fixed]] = p.q[fixed]
+    lb = LagrangianBound(p)
+    view = OrderView(p, lb)
+    candidates = [consolidate_split_orders(p, units)]
+    upper = evaluate(p, candidates[0]).total
+
+    # 2. Lagrangian dual: subgradient steps from the LP prices, keeping the best bound.
+    best_sol = lb.solve(lam)
+    best_lam = lam
+    sol = best_sol
+    for _ in range(SUBGRADIENT_STEPS):
+        grad = sol.usage - p.bin_cap
+        grad = np.where((lam <= 0) & (grad < 0), 0.0, grad)
+        norm = float(grad @ grad)
+        if norm == 0.0:
+            break
+        target = min(upper, best_sol.value + 0.03 * abs(best_sol.value))
+        step = SUBGRADIENT_THETA * max(target - sol.value, 0.0) / norm
+        if step == 0.0:
+            break
+        lam = np.maximum(0.0, lam + step * grad)
+        sol = lb.solve(lam)
+        if sol.value > best_sol.value:
+            best_sol, best_lam = sol, lam
+
+    # 3. Primal from the best prices: each line's LP cost includes a shipment it would open
+    # beyond the locations its order uses in its Lagrangian optimum.
+    chosen = best_sol.choice >= 0
+    ship_key = lb.line_order[chosen] * lb.n_loc + p.cand_loc[best_sol.choice[chosen]]
+    in_set = np.isin(lb.cand_order * lb.n_loc + p.cand_loc, ship_key)
+    c_set = p.cand_unit_cost + np.where(
+        in_set, 0.0, (p.cand_base + p.split_penalty) / p.q[p.cand_line]
+    )
+    units2, _, _ = transport_lp(p, np.flatnonzero(has), c_set)
+    candidates.append(units2)
+    # Local search on the better of the two.
+    best_units = min(candidates, key=lambda u: evaluate(p, u).total).copy()
+    residual = p.bin_cap - np.bincount(p.cand_bin, weights=best_units, minlength=p.bin_cap.size)
+    local_search(p, lb, view, best_units, residual.astype(np.int64))
+    return StageSolution(
+        units=best_units,
+        lower_bound=best_sol.value,
+        lp_columns=int(p.cand_line.size),
+        lp_rows=int(n + p.bin_cap.size),
+        relaxed_orders=best_sol.relaxed_orders,
+    )
 
 
 def consolidate_split_orders(p: StageProblem, units: np.ndarray) -> np.ndarray:

@@ -53,11 +53,10 @@ class LandingWriter:
         """One text file: an optional header, then `lines` (a one-column frame) as written."""
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            if header is not None:
-                f.write(f"{header}\n".encode())
-            # Lines are final text: never quote them again.
-            lines.write_csv(f, include_header=False, quote_style="never")
+        # Joined in polars: one string per file, written in one call.
+        body = lines.to_series().str.join("\n").item()
+        text = f"{header}\n{body}\n" if header is not None else f"{body}\n"
+        path.write_bytes(text.encode())
         self.files += 1
 
 

@@ -93,7 +93,8 @@ def build_publish_asset() -> dg.AssetsDefinition:
         key=dg.AssetKey(["published", "dashboard_marts"]),
         group_name="publish",
         kinds={"parquet"},
-        deps=published_model_keys(),
+        # After the routing run and deliveries too, so their state is published with the marts.
+        deps=[*published_model_keys(), dg.AssetKey(["ops", "fulfillment_deliveries"])],
         op_tags={"oms/writes": "warehouse"},
     )
     def dashboard_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
