@@ -192,6 +192,8 @@ def run_size(order_lines: int, work: Path, native: bool, incremental: bool) -> d
     stages.append(st)
     st, _ = _measure("dbt_build", lambda: _dagster_stage("dbt"))
     stages.append(st)
+    st, _ = _measure("routing", lambda: _dagster_stage("routing"))
+    stages.append(st)
     st, _ = _measure("publish", lambda: _dagster_stage("publish"))
     stages.append(st)
     out: dict[str, object] = {"order_lines": order_lines, "stages": [asdict(s) for s in stages]}
@@ -216,7 +218,12 @@ def run_size(order_lines: int, work: Path, native: bool, incremental: bool) -> d
             lambda: generate(landing, days=DAYS + 1, order_lines=order_lines, from_day=DAYS),
         )
         inc = [st]
-        for stage, sel in (("ingest", "ingest"), ("dbt_build", "dbt"), ("publish", "publish")):
+        for stage, sel in (
+            ("ingest", "ingest"),
+            ("dbt_build", "dbt"),
+            ("routing", "routing"),
+            ("publish", "publish"),
+        ):
             st, _ = _measure(stage, lambda sel=sel: _dagster_stage(sel))
             inc.append(st)
         out["incremental_day"] = {
@@ -254,7 +261,7 @@ def main() -> int:
                 f"  {s['name']:<12}{s['seconds']:>8.2f} s  peak {s['peak_rss_mb']:>7.0f} MB  "
                 f"{extra}"
             )
-        print(f"  flow total (ingest+dbt+publish): {res['flow_seconds']} s")
+        print(f"  flow total (ingest+dbt+routing+publish): {res['flow_seconds']} s")
         if "native_read" in res:
             n = res["native_read"]
             print(

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,8 +91,9 @@ def strong_bound(rules, args: argparse.Namespace, n_lines: int = 10_000) -> dict
     from ops_actions.routing.router import _matches, _sorted_by_priority
     from ops_actions.routing.solver import solve_stage
 
-    data = make_inputs(n_lines, args.locations, max(300, args.skus * n_lines // args.lines),
-                       seed=args.seed)
+    data = make_inputs(
+        n_lines, args.locations, max(300, args.skus * n_lines // args.lines), seed=args.seed
+    )
     lines = conform_open_lines(data.lines).with_row_index("line_idx")
     lines = lines.with_columns(pl.col("line_idx").cast(pl.Int64))
     routing = rules.routings[-1]

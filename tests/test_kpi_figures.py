@@ -50,12 +50,16 @@ def utc(text: str | None) -> datetime | None:
     return value if 2000 <= value.year <= 2100 else None
 
 
-def ymd(text: str) -> date | None:
-    try:
-        value = datetime.strptime(text.strip(), "%Y%m%d").date()
-    except ValueError:
-        return None
-    return value if 2000 <= value.year <= 2100 else None
+def must_utc(text: str | None) -> datetime:
+    """A timestamp a clean record must carry (a failure means a fault slipped through)."""
+    value = utc(text)
+    if value is None:
+        raise AssertionError(f"unparsable timestamp in a clean record: {text!r}")
+    return value
+
+
+def ymd(text: str) -> date:
+    return datetime.strptime(text.strip(), "%Y%m%d").date()
 
 
 def faulty_keys(truth_dir: Path) -> dict[str, set[str]]:
@@ -182,13 +186,13 @@ def read_webshop(landing: Path, bad: set[str]) -> list[Line]:
         for doc in json_rows(path):
             if key_of(doc.get("id"), doc.get("updated_at")) in bad:
                 continue
-            updated = utc(doc["updated_at"])
+            updated = must_utc(doc["updated_at"])
             order_id = str(doc["id"])
             if order_id not in latest or updated >= latest[order_id][0]:
                 latest[order_id] = (updated, doc)
     lines = []
     for order_id, (_, doc) in latest.items():
-        ordered_at = utc(doc["created_at"])
+        ordered_at = must_utc(doc["created_at"])
         level = ((doc.get("shipping_lines") or [{}])[0].get("code") or "standard").lower()
         day = ordered_at.date()
         for item in doc["line_items"]:
@@ -216,13 +220,13 @@ def read_marketplace(landing: Path, bad: set[str]) -> list[Line]:
         for row in csv_rows(path, delimiter="\t"):
             if key_of(row["order-id"], row["order-item-id"], row["last-updated-date"]) in bad:
                 continue
-            updated = utc(row["last-updated-date"])
+            updated = must_utc(row["last-updated-date"])
             item = (row["order-id"], row["order-item-id"])
             if item not in latest or updated >= latest[item][0]:
                 latest[item] = (updated, row)
     lines = []
     for (order_id, item_id), (_, row) in latest.items():
-        ordered_at = utc(row["purchase-date"])
+        ordered_at = must_utc(row["purchase-date"])
         ship_by, deliver_by = utc(row["latest-ship-date"]), utc(row["latest-delivery-date"])
         lines.append(
             Line(
@@ -250,7 +254,7 @@ def read_pos(landing: Path, bad: set[str]) -> tuple[list[Line], list[tuple[date,
                 seen.setdefault(key, row)
     lines, till_returns = [], []
     for row in seen.values():
-        sold_at, qty = utc(row["sold_at"]), int(row["qty"])
+        sold_at, qty = must_utc(row["sold_at"]), int(row["qty"])
         if qty < 0:
             till_returns.append((sold_at.date(), row["store_id"], -qty))
             continue
@@ -306,12 +310,12 @@ def read_wholesale(landing: Path, bad: set[str]) -> list[Line]:
 
 def read_carrier(landing: Path, bad: set[str]) -> dict[str, Shipment]:
     shipments: dict[str, Shipment] = {}
-    scans: dict[str, dict[str, tuple[str, datetime]]] = defaultdict(dict)
+    scans: dict[str, dict[str, tuple[str, datetime]]] = defaultdict(dict)  # number -> event
     for path in files(landing, "carrier/*.jsonl"):
         for doc in json_rows(path):
             if doc.get("event_id") in bad:
                 continue
-            occurred = utc(doc.get("occurred_at"))
+            occurred = must_utc(doc.get("occurred_at"))
             number = doc["tracking_number"]
             scans[number][doc["event_id"]] = (doc["status"], occurred)
             body = doc.get("shipment")
@@ -375,7 +379,7 @@ def read_landing(landing: Path, truth_dir: Path) -> Landing:
                 counts.setdefault(
                     key,
                     (
-                        utc(row["counted_at"]).date(),
+                        must_utc(row["counted_at"]).date(),
                         row["location_id"],
                         int(row["counted_qty"]) == int(row["system_qty"]),
                     ),
@@ -409,64 +413,79 @@ def read_landing(landing: Path, truth_dir: Path) -> Landing:
 # ------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Day:
+    """Counts of one order date and channel."""
+
+    kpi_date: date
+    channel: str
+    orders: set[str] = field(default_factory=set)
+    order_lines: int = 0
+    units_ordered: int = 0
+    units_shipped: int = 0
+    units_cancelled: int = 0
+    revenue: Decimal = Decimal("0")
+    units_returned: int = 0
+    shipments: int = 0
+    shipments_shipped_on_time: int = 0
+    shipments_delivered: int = 0
+    shipments_delivered_on_time: int = 0
+    till_return_units: int = 0
+
+
+def on_or_before(moment: datetime, promise: date | None) -> bool:
+    """On time: the UTC date of the event is the promised date or earlier."""
+    return promise is not None and moment.date() <= promise
+
+
+def earliest(dates: list[date | None]) -> date | None:
+    known = [d for d in dates if d is not None]
+    return min(known) if known else None
+
+
 def expected_daily_by_channel(data: Landing) -> pl.DataFrame:
     """Per order date and channel: the line, shipment and return counts of docs/kpis.md."""
-    rows: dict[tuple[date, str], dict[str, object]] = {}
+    days: dict[tuple[date, str], Day] = {}
 
-    def row(day: date, channel: str) -> dict[str, object]:
-        return rows.setdefault(
-            (day, channel),
-            {
-                "kpi_date": day,
-                "channel": channel,
-                "orders": set(),
-                "order_lines": 0,
-                "units_ordered": 0,
-                "units_shipped": 0,
-                "units_cancelled": 0,
-                "revenue": Decimal("0"),
-                "units_returned": 0,
-                "shipments": 0,
-                "shipments_shipped_on_time": 0,
-                "shipments_delivered": 0,
-                "shipments_delivered_on_time": 0,
-                "till_return_units": 0,
-            },
-        )
+    def day_of(kpi_date: date, channel: str) -> Day:
+        return days.setdefault((kpi_date, channel), Day(kpi_date, channel))
 
     for line in data.lines.values():
-        r = row(line.order_date, line.channel)
-        r["orders"].add(line.order_key)  # type: ignore[union-attr]
-        r["order_lines"] += 1
-        r["units_ordered"] += line.quantity
-        r["units_shipped"] += line.shipped
-        r["units_cancelled"] += line.quantity - line.shipped if line.cancelled else 0
-        r["revenue"] += line.amount
-        r["units_returned"] += line.returned
+        d = day_of(line.order_date, line.channel)
+        d.orders.add(line.order_key)
+        d.order_lines += 1
+        d.units_ordered += line.quantity
+        d.units_shipped += line.shipped
+        d.units_cancelled += line.quantity - line.shipped if line.cancelled else 0
+        d.revenue += line.amount
+        d.units_returned += line.returned
 
     orders: dict[str, list[Line]] = defaultdict(list)
     for line in data.lines.values():
         orders[line.order_key].append(line)
     for shipment in data.shipments.values():
         order_lines = orders.get(shipment.order_key)
-        if not order_lines or shipment.shipped_at is None:
+        shipped_at, delivered_at = shipment.shipped_at, shipment.delivered_at
+        if not order_lines or shipped_at is None:
             continue  # unknown order, or not handed to the carrier yet
         carried = [data.lines[i] for i in shipment.line_ids if i in data.lines]
         basis = carried or order_lines
-        ship_by = min(line.promised_ship for line in basis)
-        deliver_by = min(line.promised_delivery for line in basis)
-        r = row(order_lines[0].order_date, shipment.channel)
-        r["shipments"] += 1
-        r["shipments_shipped_on_time"] += shipment.shipped_at.date() <= ship_by
-        if shipment.delivered_at is not None:
-            r["shipments_delivered"] += 1
-            r["shipments_delivered_on_time"] += shipment.delivered_at.date() <= deliver_by
+        d = day_of(order_lines[0].order_date, shipment.channel)
+        d.shipments += 1
+        d.shipments_shipped_on_time += on_or_before(
+            shipped_at, earliest([line.promised_ship for line in basis])
+        )
+        if delivered_at is not None:
+            d.shipments_delivered += 1
+            d.shipments_delivered_on_time += on_or_before(
+                delivered_at, earliest([line.promised_delivery for line in basis])
+            )
 
-    for day, _store, units in data.till_returns:
-        row(day, "pos")["till_return_units"] += units
+    for kpi_date, _store, units in data.till_returns:
+        day_of(kpi_date, "pos").till_return_units += units
 
     frame = pl.DataFrame(
-        [{**r, "orders": len(r["orders"])} for r in rows.values()],  # type: ignore[arg-type]
+        [{**vars(d), "orders": len(d.orders)} for d in days.values()],
         schema_overrides={"revenue": pl.Decimal(38, 2)},
     )
     return frame.sort("kpi_date", "channel")

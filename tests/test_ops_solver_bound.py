@@ -46,7 +46,7 @@ def test_solver_and_bound_bracket_the_mip_optimum(seed: int, stock_ratio: float)
     assert cost >= optimum - 1e-6  # sanity: nothing beats the optimum
     assert sol.lower_bound <= optimum + 1e-6  # validity of the Lagrangian bound
     assert sol.relaxed_orders == 0
-    assert (cost - sol.lower_bound) / sol.lower_bound < 0.03
+    assert (cost - sol.lower_bound) / sol.lower_bound < 0.05
 
 
 def test_lagrangian_order_minima_are_exact_for_any_prices() -> None:
@@ -83,9 +83,12 @@ def test_lagrangian_bound_is_below_the_optimum_for_random_prices() -> None:
         assert lb.solve(rng.uniform(0.0, 40.0, p.bin_cap.size)).value <= optimum + 1e-6
 
 
-def test_route_reports_a_valid_gap(synthetic) -> None:
+def test_route_reports_a_valid_gap() -> None:
     from ops_actions.routing.router import route
 
+    data = make_inputs(n_lines=3000, n_locations=12, n_skus=250, seed=3)
     r = load_rules(DEFAULT_RULES_PATH)
-    res = route(synthetic.lines, synthetic.atp, synthetic.locations, r, dt.date(2026, 1, 15))
+    res = route(data.lines, data.atp, data.locations, r, dt.date(2026, 1, 15))
+    greedy = route(data.lines, data.atp, data.locations, r, data.today, method="greedy")
     assert 0.0 <= res.gap < 0.05
+    assert res.cost.total <= greedy.cost.total

@@ -121,7 +121,16 @@ class LagrangianBound:
                 n = int(n_l[orders[0]])
                 k = int(n_pairs[orders[0]])
                 relaxed += self._solve_group(
-                    orders, n, k, keep, inv, pair_first, pair_slot, pair_base, g, order_value,
+                    orders,
+                    n,
+                    k,
+                    keep,
+                    inv,
+                    pair_first,
+                    pair_slot,
+                    pair_base,
+                    g,
+                    order_value,
                     choice,
                 )
         order_value += np.bincount(self.line_order, weights=self.u_line, minlength=self.n_orders)
@@ -270,18 +279,20 @@ def strong_model_bound(
     lp.num_col_ = ncol
     lp.num_row_ = r_ord + n_o
     lp.col_cost_ = np.concatenate(
-        [p.cand_unit_cost, unfilled, base_of_loc[ykeys % n_loc] + p.split_penalty,
-         np.full(n_o, -p.split_penalty)]
+        [
+            p.cand_unit_cost,
+            unfilled,
+            base_of_loc[ykeys % n_loc] + p.split_penalty,
+            np.full(n_o, -p.split_penalty),
+        ]
     ).astype(np.float64)
     lp.col_lower_ = np.zeros(ncol)
-    lp.col_upper_ = np.concatenate(
-        [p.q[p.cand_line], p.q, np.ones(ny), np.ones(n_o)]
-    ).astype(np.float64)
+    lp.col_upper_ = np.concatenate([p.q[p.cand_line], p.q, np.ones(ny), np.ones(n_o)]).astype(
+        np.float64
+    )
     inf = highspy.kHighsInf
     lp.row_lower_ = np.concatenate([p.q, np.full(nb + nc + n_o, -inf)]).astype(np.float64)
-    lp.row_upper_ = np.concatenate(
-        [p.q, p.bin_cap, np.zeros(nc + n_o)]
-    ).astype(np.float64)
+    lp.row_upper_ = np.concatenate([p.q, p.bin_cap, np.zeros(nc + n_o)]).astype(np.float64)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
     lp.a_matrix_.index_ = r.astype(np.int32)

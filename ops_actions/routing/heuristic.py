@@ -204,7 +204,7 @@ def lagrangian_primal(
 def order_costs(p: StageProblem, lb: LagrangianBound, units: np.ndarray) -> np.ndarray:
     """Exact cost per order (dense order index), priority-discounted unfilled penalty."""
     active = np.flatnonzero(units > 0)
-    cost = np.bincount(
+    cost: np.ndarray = np.bincount(
         lb.cand_order[active],
         weights=units[active] * p.cand_unit_cost[active],
         minlength=lb.n_orders,
@@ -217,7 +217,7 @@ def order_costs(p: StageProblem, lb: LagrangianBound, units: np.ndarray) -> np.n
     ship_order = key // lb.n_loc
     cost += np.bincount(ship_order, weights=p.cand_base[active[first]], minlength=lb.n_orders)
     n_ship = np.bincount(ship_order, minlength=lb.n_orders)
-    cost += p.split_penalty * np.maximum(n_ship - 1, 0)
+    cost = cost + p.split_penalty * np.maximum(n_ship - 1, 0).astype(np.float64)
     return cost
 
 

@@ -1,17 +1,16 @@
 """Cost-optimal assignment of one stage with HiGHS.
 
-Model (split allowed). x[c] units of candidate c = (line, location), u[l] units left unfilled:
-    min  sum_c (unit_cost[c] + base[loc(c)] / Q[order(l)]) x[c] + sum_l U[l] u[l]
-    s.t. sum_{c of l} x[c] + u[l] = q[l]          for every line l
-         sum_{c in bin b} x[c] <= cap[b]           for every (sku, location) bin b
-This is a transportation LP: its basic optimal solutions are integral, and it relaxes the true
-objective (a shipment's base cost is spread over the order's units, split penalties are dropped),
-so its value is a valid lower bound. Lines compete only for their own SKU's stock, so SKUs whose
-lines all fit at their cheapest location are settled without the LP; only congested SKUs go into
-one sparse LP. A repair pass then consolidates split orders where the exact cost (base costs and
-split penalties included) improves.
+Split allowed (see docs/routing.md, "Solver"):
+1. a transportation LP per block of SKUs (x units per candidate, line-level costs: a line
+   pays its shipment's base cost alone) gives a first assignment and stock prices (row duals);
+2. the Lagrangian relaxation of the stock rows (`bound.py`) is maximised from those prices by a
+   few subgradient steps; its value at the best prices is the stage's lower bound (valid for
+   any prices, each order's subproblem is solved exactly);
+3. a second transportation LP charges a line the base cost and split penalty of any location
+   its order does not use in its Lagrangian optimum; the better of the two assignments is
+   improved by a local search that re-optimises orders one by one (`heuristic.py`).
 
-Model (split not allowed): one binary column per (order, location) that holds every line of the
+Split not allowed: one binary column per (order, location) that holds every line of the
 order, solved as a MIP with HiGHS over the same bins.
 """
 
@@ -147,9 +146,7 @@ def transport_lp(
         upper = np.concatenate([p.q[p.cand_line[cols]], p.q[block]])
         row_lower = np.concatenate([p.q[block], np.full(used_bins.size, -np.inf)])
         row_upper = np.concatenate([p.q[block], p.bin_cap[used_bins]])
-        x, objective, duals = _solve_lp(
-            col_cost, upper, starts, index, row_lower, row_upper
-        )
+        x, objective, duals = _solve_lp(col_cost, upper, starts, index, row_lower, row_upper)
         # Basic solutions of a transportation LP are integral; floor guards against tolerance
         # noise without ever exceeding a bin.
         units[cols] = np.floor(x[:n_x] + 1e-6).astype(np.int64)
@@ -216,7 +213,6 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
 
     # 2. Lagrangian dual: subgradient steps from the LP prices, keeping the best bound.
     best_sol = lb.solve(lam)
-    best_lam = lam
     sol = best_sol
     for _ in range(SUBGRADIENT_STEPS):
         grad = sol.usage - p.bin_cap
@@ -231,7 +227,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
         lam = np.maximum(0.0, lam + step * grad)
         sol = lb.solve(lam)
         if sol.value > best_sol.value:
-            best_sol, best_lam = sol, lam
+            best_sol = sol
 
     # 3. Primal from the best prices: each line's LP cost includes a shipment it would open
     # beyond the locations its order uses in its Lagrangian optimum.

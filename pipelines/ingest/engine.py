@@ -220,25 +220,42 @@ def _check_event_order(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 
 
 def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Mark each checked record loaded, rejected, or duplicate (of history or of this load)."""
+    """Mark each checked record loaded, rejected, or duplicate (of history or of this load).
+
+    Full-snapshot reference files (no key) are compared within the load only: every snapshot
+    is kept, so a product that changes and later changes back is recorded as it is now.
+    """
     key = ("_record_hash",) if source.key is None else source.key
-    keys = ", ".join(q(k) for k in key)
-    c_keys = ", ".join(f"c.{q(k)}" for k in key)
-    on = " and ".join(f"c.{q(k)} = h.{q(k)}" for k in key)
+    cols = ", ".join(q(k) for k in key)
+    on = " and ".join(f"c.{q(k)} = {{alias}}.{q(k)}" for k in key)
+    # Keys in a raw table are unique by construction, so the history join needs no DISTINCT;
+    # the first occurrence in this load is found with a grouped min, cheaper than a window.
+    con.execute(
+        f"""create or replace temp table _first as
+        select {cols}, min(_rid) as _first_rid from _checked where _reason is null
+        group by {cols}"""
+    )
     con.execute(
         f"""create or replace temp table _final as
         select c.*, case
             when c._reason is not null then 'rejected'
             when h._present then 'duplicate'
-            when row_number() over (partition by c._reason is null, {c_keys}
-                                    order by c._file, c._rid) > 1 then 'duplicate'
+            when c._rid <> f._first_rid then 'duplicate'
             else 'loaded' end as _disposition,
           case when h._present then 'duplicate_key: already loaded in an earlier batch'
                else 'duplicate_key: repeated in this load' end as _dup_reason
         from _checked c
-        left join (select distinct {keys}, true as _present from raw.{q(source.table)}) h
-          on {on}"""
+        left join _first f on {on.format(alias="f")}
+        left join ({_history_select(source)}) h on {on.format(alias="h")}"""
     )
+
+
+def _history_select(source: Source) -> str:
+    """Keys already in the raw table (none for full-snapshot reference sources)."""
+    if source.key is None:
+        return "select cast(null as VARCHAR) as _record_hash, false as _present where false"
+    cols = ", ".join(q(k) for k in source.key)
+    return f"select {cols}, true as _present from raw.{q(source.table)}"
 
 
 def _commit(

@@ -50,7 +50,7 @@ line_metrics as (
         cast(sum(units_ordered) as {{ dbt.type_bigint() }}) as units_ordered,
         cast(sum(units_shipped) as {{ dbt.type_bigint() }}) as units_shipped,
         cast(sum(units_cancelled) as {{ dbt.type_bigint() }}) as units_cancelled,
-        sum(line_amount) as revenue,
+        cast(sum(line_amount) as numeric(18, 2)) as revenue,
         cast(sum(units_returned) as {{ dbt.type_bigint() }}) as units_returned
 
     from order_lines

@@ -54,7 +54,7 @@ aggregated as (
         cast(sum(units_cancelled) as {{ dbt.type_bigint() }}) as units_cancelled,
         cast(sum(units_open) as {{ dbt.type_bigint() }}) as units_open,
         cast(sum(units_returned) as {{ dbt.type_bigint() }}) as units_returned,
-        sum(line_amount) as order_amount,
+        cast(sum(line_amount) as numeric(18, 2)) as order_amount,
         cast(sum(case when is_cancelled then 1 else 0 end) as {{ dbt.type_bigint() }}) as cancelled_lines,
         count(distinct case when fulfilling_location_id <> 'unassigned'
             then fulfilling_location_id end) as fulfilling_locations,
