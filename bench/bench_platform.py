@@ -108,6 +108,7 @@ def _dagster_stage(selection: str) -> bool:
     groups = {
         "ingest": ["ingest"],
         "dbt": ["seeds", "staging", "intermediate", "marts"],
+        "routing": ["actions"],
         "publish": ["publish"],
     }[selection]
     sel = dg.AssetSelection.groups(*groups)

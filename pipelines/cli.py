@@ -163,7 +163,11 @@ def _ensure_chromium() -> None:
 def cmd_test(args: argparse.Namespace) -> int:
     _ensure_chromium()
     bin_dir = Path(sys.executable).parent
-    for step in ([str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy")]):
+    for step in (
+        [str(bin_dir / "ruff"), "check", "."],
+        [str(bin_dir / "ruff"), "format", "--check", "."],
+        [str(bin_dir / "mypy")],
+    ):
         print("+", " ".join(step), flush=True)
         if subprocess.call(step, cwd=PROJECT_ROOT) != 0:
             return 1

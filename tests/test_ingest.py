@@ -60,7 +60,8 @@ def test_every_record_is_loaded_rejected_or_duplicate_with_its_reason(
         got = {
             c
             for (c,) in con.execute(
-                "select distinct reason_code from raw._rejects where source = ? and kind = 'rejected'",
+                "select distinct reason_code from raw._rejects "
+                "where source = ? and kind = 'rejected'",
                 [source],
             ).fetchall()
         }
@@ -83,7 +84,7 @@ def test_records_seen_reconcile_for_every_batch(small_landing: Path, tmp_path: P
            from raw._batches b"""
     ).fetchall()
     assert len(rows) == sum(1 for _ in small_landing.rglob("*.*"))
-    for source, file, seen, loaded, rejected, dupes, reject_rows, dupe_rows in rows:
+    for _source, file, seen, loaded, rejected, dupes, reject_rows, dupe_rows in rows:
         assert seen == loaded + rejected + dupes, file
         assert (rejected, dupes) == (reject_rows, dupe_rows), file
     # the loaded counts are the rows that are really in the raw tables
@@ -180,7 +181,8 @@ def test_carrier_events_arriving_out_of_order_are_kept(small_landing: Path, tmp_
     }
     assert statuses == {"delivered", "label_created"}
     lines = con.execute(
-        "select channel, order_id, ship_from, line_ref, sku, quantity from raw.carrier__shipment_lines"
+        "select channel, order_id, ship_from, line_ref, sku, quantity "
+        "from raw.carrier__shipment_lines"
     ).fetchall()
     assert lines == [("webshop", "5000000001", "WH-DAL", "9000000001", "SKU-1", 2)]
 
