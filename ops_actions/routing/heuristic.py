@@ -204,11 +204,12 @@ def lagrangian_primal(
 def order_costs(p: StageProblem, lb: LagrangianBound, units: np.ndarray) -> np.ndarray:
     """Exact cost per order (dense order index), priority-discounted unfilled penalty."""
     active = np.flatnonzero(units > 0)
+    # astype: with no active candidate bincount returns int64, and the += below must be float
     cost: np.ndarray = np.bincount(
         lb.cand_order[active],
         weights=units[active] * p.cand_unit_cost[active],
         minlength=lb.n_orders,
-    )
+    ).astype(np.float64)
     filled = np.bincount(p.cand_line, weights=units, minlength=p.n_lines)
     cost += np.bincount(
         lb.line_order, weights=(p.q - filled) * p.lp_unfilled_penalty, minlength=lb.n_orders
