@@ -141,6 +141,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             str(args.port),
             "--server.headless",
             "true",
+            # the app is for operations teams, not for editing or deploying the app itself
+            "--client.toolbarMode",
+            "viewer",
+            "--browser.gatherUsageStats",
+            "false",
         ],
         cwd=PROJECT_ROOT,
     )
