@@ -3,6 +3,7 @@
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -76,7 +77,7 @@ def routing_run(context: dg.AssetExecutionContext):  # type: ignore[no-untyped-d
         con.close()
     snapshot = atp["snapshot_at"].max() if atp.height else None
     today = routing_today(snapshot)  # type: ignore[arg-type]
-    meta: dict[str, object] = {"open_lines": lines.height, "planning_date": str(today)}
+    meta: dict[str, Any] = {"open_lines": lines.height, "planning_date": str(today)}
     if lines.height:
         report = run_routing(
             settings.warehouse_path, rules_path(), lines, atp, locations, today=today
@@ -152,7 +153,14 @@ def fulfillment_deliveries(context: dg.AssetExecutionContext) -> dg.MaterializeR
         con.close()
     context.log.info(f"deliveries: {report.as_dict()}; {pending} not yet delivered")
     return dg.MaterializeResult(
-        metadata={**report.as_dict(), "retry_requests": len(outcomes), "undelivered": pending}
+        metadata={
+            **{
+                k: dg.MetadataValue.json(v) if isinstance(v, list) else v
+                for k, v in report.as_dict().items()
+            },
+            "retry_requests": len(outcomes),
+            "undelivered": pending,
+        }
     )
 
 

@@ -1,6 +1,5 @@
 """Every dbt model as a Dagster asset; dbt tests as asset checks."""
 
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,7 +11,13 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.transform.project import dbt_env, dbt_executable, dbt_project, ensure_manifest
+from pipelines.transform.project import (
+    dbt_env,
+    dbt_executable,
+    dbt_project,
+    ensure_manifest,
+    scoped_env,
+)
 
 
 class OmsDbtTranslator(DagsterDbtTranslator):
@@ -54,8 +59,10 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         """`dbt build`: every model, seed and test, in dependency order."""
-        os.environ.update({k: v for k, v in dbt_env().items() if k.startswith(("OMS_", "DBT_"))})
-        yield from dbt.cli(["build"], context=context).stream()
+        # dbt reads the warehouse path from the environment (profiles.yml); set it for this
+        # invocation only, so a long-lived process never keeps a stale path.
+        with scoped_env(dbt_env()):
+            yield from dbt.cli(["build"], context=context).stream()
 
     return dbt_models
 

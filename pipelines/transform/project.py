@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +28,22 @@ def dbt_env() -> dict[str, str]:
     env["OMS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
+
+
+@contextmanager
+def scoped_env(env: dict[str, str]) -> Iterator[None]:
+    """Set the OMS_/DBT_ variables of `env` for the duration of the block, then restore."""
+    keys = [k for k in env if k.startswith(("OMS_", "DBT_"))]
+    previous = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: env[k] for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
