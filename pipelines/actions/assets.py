@@ -154,10 +154,11 @@ def fulfillment_deliveries(context: dg.AssetExecutionContext) -> dg.MaterializeR
     context.log.info(f"deliveries: {report.as_dict()}; {pending} not yet delivered")
     return dg.MaterializeResult(
         metadata={
-            **{
-                k: dg.MetadataValue.json(v) if isinstance(v, list) else v
-                for k, v in report.as_dict().items()
-            },
+            "attempted": report.attempted,
+            "delivered": report.delivered,
+            "retried": report.retried,
+            "dead_lettered": report.dead_lettered,
+            "skipped_destinations": ", ".join(sorted(report.skipped_destinations)),
             "retry_requests": len(outcomes),
             "undelivered": pending,
         }
