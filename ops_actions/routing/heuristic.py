@@ -229,10 +229,12 @@ def local_search(
     units: np.ndarray,
     residual: np.ndarray,
     rounds: int = 1,
+    ideal: np.ndarray | None = None,
 ) -> None:
     """Re-optimise orders that split or leave units unfilled while stock may help, unless
-    they already cost what they would with unlimited stock."""
-    ideal = lb.solve(np.zeros(p.bin_cap.size)).order_value
+    they already cost what they would with unlimited stock (`ideal`, per order)."""
+    if ideal is None:
+        ideal = lb.solve(np.zeros(p.bin_cap.size)).order_value
     for _ in range(rounds):
         active = units > 0
         pairs = np.unique(lb.cand_order[active] * lb.n_loc + p.cand_loc[active])
@@ -250,3 +252,227 @@ def local_search(
             gain += reoptimise_order(view, view.lines(o), units, residual)
         if gain < 1e-6:
             break
+
+
+class _Book:
+    """Mutable bookkeeping of an assignment for `ejection_search`: which candidates hold units
+    per bin and how many candidates of each order ship from each location."""
+
+    def __init__(self, view: OrderView, units: np.ndarray) -> None:
+        self.view = view
+        self.holders: dict[int, dict[int, int]] = {}
+        self.loc_count: dict[int, dict[int, int]] = {}
+        line_order = view.lb.line_order
+        cand_line = view.p.cand_line
+        for c in np.flatnonzero(units > 0).tolist():
+            self.add(c, int(units[c]), int(line_order[cand_line[c]]))
+
+    def add(self, c: int, k: int, o: int) -> None:
+        v = self.view
+        h = self.holders.setdefault(v.cand_bin[c], {})
+        if c not in h:
+            lc = self.loc_count.setdefault(o, {})
+            lc[v.cand_loc[c]] = lc.get(v.cand_loc[c], 0) + 1
+        h[c] = h.get(c, 0) + k
+
+    def _remove(self, c: int, k: int, o: int) -> None:
+        v = self.view
+        h = self.holders[v.cand_bin[c]]
+        h[c] -= k
+        if h[c] == 0:
+            del h[c]
+            lc = self.loc_count[o]
+            lc[v.cand_loc[c]] -= 1
+            if lc[v.cand_loc[c]] == 0:
+                del lc[v.cand_loc[c]]
+
+    def move(
+        self, units: np.ndarray, residual: np.ndarray, o: int, c: int, k: int, to: int
+    ) -> None:
+        """Move k units of candidate c (order o) to candidate `to` (-1: leave unfilled)."""
+        units[c] -= k
+        residual[self.view.cand_bin[c]] += k
+        self._remove(c, k, o)
+        if to >= 0:
+            units[to] += k
+            residual[self.view.cand_bin[to]] -= k
+            self.add(to, k, o)
+
+
+def _ship_delta(view: OrderView, locs: dict[int, int], drop: int, add: int, base_add: float) -> float:
+    """Change of an order's base + split cost when one candidate leaves location `drop`
+    (`locs`: candidates per location) and one arrives at `add` (-1: none)."""
+    n = len(locs)
+    removed = locs.get(drop, 0) == 1 and add != drop
+    added = add >= 0 and add not in locs
+    new_n = n - removed + added
+    split = view.p.split_penalty
+    delta = split * (max(new_n - 1, 0) - max(n - 1, 0))
+    if removed:
+        delta -= view.base_of_loc[drop]
+    if added:
+        delta += base_add
+    return delta
+
+
+def _plan_units(p: StageProblem, choice: np.ndarray) -> np.ndarray:
+    units = np.zeros(p.cand_line.size, dtype=np.int64)
+    chosen = np.flatnonzero(choice >= 0)
+    units[choice[chosen]] = p.q[chosen]
+    return units
+
+
+def ejection_search(
+    p: StageProblem,
+    lb: LagrangianBound,
+    view: OrderView,
+    units: np.ndarray,
+    residual: np.ndarray,
+    plans: list[np.ndarray],
+    min_gain: float = 1e-7,
+) -> float:
+    """Move orders to a target plan (a choice per line, e.g. their Lagrangian optimum at some
+    prices) even when its bins are full, by ejecting the cheapest holders of the missing units
+    to their best alternative (another bin with free stock, or unfilled). Only (order, plan)
+    pairs whose plan costs less than the order's current cost are tried, biggest saving first;
+    a move is applied only when its exact cost change (the order's and every ejected holder's)
+    is negative. Updates `units` and `residual`; returns the total gain."""
+    if not hasattr(view, "base_of_loc"):
+        view.base_of_loc = dict(zip(view.cand_loc, view.cand_base, strict=True))
+    current_np = order_costs(p, lb, units)
+    plan_cost = np.stack([order_costs(p, lb, _plan_units(p, pl)) for pl in plans])
+    saving = current_np[None, :] - plan_cost
+    k_idx, o_idx = np.nonzero(saving > min_gain)
+    if o_idx.size == 0:
+        return 0.0
+    # Orders by their best saving; per order, plans by saving.
+    best_saving = np.zeros(lb.n_orders)
+    np.maximum.at(best_saving, o_idx, saving[k_idx, o_idx])
+    srt = np.lexsort((-saving[k_idx, o_idx], -best_saving[o_idx], o_idx))
+    srt = srt[np.argsort(-best_saving[o_idx[srt]], kind="stable")]
+    k_idx, o_idx = k_idx[srt], o_idx[srt]
+    current = current_np.tolist()
+    pcost = plan_cost.tolist()
+    book = _Book(view, units)
+    line_order = lb.line_order.tolist()
+    cand_line = p.cand_line.tolist()
+    q, u_lp, cost_u, cbin, cloc = view.q, view.u_lp, view.unit_cost, view.cand_bin, view.cand_loc
+    plan_lists = [pl.tolist() for pl in plans]
+    bin_sku = p.bin_sku.tolist()
+    cache: dict[int, tuple[float, int, int, int]] = {}
+    version: dict[int, int] = {}
+    total_gain = 0.0
+    done_order = -1
+    for o, k_plan in zip(o_idx.tolist(), k_idx.tolist(), strict=True):
+        if o == done_order:
+            continue
+        new = pcost[k_plan][o]
+        if new >= current[o] - min_gain:
+            continue
+        lines = view.lines(o)
+        plan = [plan_lists[k_plan][ln] for ln in lines]
+        need: dict[int, int] = {}
+        for ln, c in zip(lines, plan, strict=True):
+            if c >= 0:
+                need[cbin[c]] = need.get(cbin[c], 0) + q[ln]
+        own: dict[int, int] = {}
+        for ln in lines:
+            for c in view.cands(ln):
+                if units[c]:
+                    own[cbin[c]] = own.get(cbin[c], 0) + int(units[c])
+        budget = current[o] - new - min_gain
+        reserved: dict[int, int] = {}
+        ejections: list[tuple[int, int, int, int, float]] = []  # (order, cand, units, to, delta)
+        moved_orders = {o}
+        ok = True
+        for b, want in need.items():
+            short = want - int(residual[b]) - own.get(b, 0)
+            if short <= 0:
+                continue
+            options: list[tuple[float, float, int, int, int]] = []
+            swap_bins = [b2 for b2 in own if bin_sku[b2] == bin_sku[b] and b2 not in need]
+            for c, k in book.holders.get(b, {}).items():
+                ob = line_order[cand_line[c]]
+                if ob in moved_orders:
+                    continue
+                ln = cand_line[c]
+                # Best alternative against the free stock (cached while the holder's order and
+                # the alternative's stock are unchanged): unfilled or another bin of the line.
+                hit = cache.get(c)
+                if (
+                    hit is None
+                    or hit[2] != version.get(ob, 0)
+                    or hit[3] != k
+                    or (hit[1] >= 0 and (cbin[hit[1]] in need or int(residual[cbin[hit[1]]]) < k))
+                ):
+                    locs = book.loc_count[ob]
+                    best_d = k * (u_lp[ln] - cost_u[c]) + _ship_delta(
+                        view, locs, cloc[c], -1, 0.0
+                    )
+                    best_to = -1
+                    for c2 in view.cands(ln):
+                        b2 = cbin[c2]
+                        if b2 == b or int(residual[b2]) < k:
+                            continue
+                        d = k * (cost_u[c2] - cost_u[c]) + _ship_delta(
+                            view, locs, cloc[c], cloc[c2], view.cand_base[c2]
+                        )
+                        if d < best_d:
+                            best_d, best_to = d, c2
+                    hit = (best_d, best_to, version.get(ob, 0), k)
+                    cache[c] = hit
+                best_d, best_to = hit[0], hit[1]
+                if best_to >= 0 and (cbin[best_to] in need):
+                    best_d, best_to = k * (u_lp[ln] - cost_u[c]), -1
+                    best_d += _ship_delta(view, book.loc_count[ob], cloc[c], -1, 0.0)
+                # Swap: take the stock the order itself frees.
+                for b2 in swap_bins:
+                    if own[b2] < k:
+                        continue
+                    for c2 in view.cands(ln):
+                        if cbin[c2] == b2:
+                            d = k * (cost_u[c2] - cost_u[c]) + _ship_delta(
+                                view, book.loc_count[ob], cloc[c], cloc[c2], view.cand_base[c2]
+                            )
+                            if d < best_d:
+                                best_d, best_to = d, c2
+                options.append((best_d / k, best_d, c, k, best_to))
+            options.sort()
+            for _, d, c, k, to in options:
+                if short <= 0 or d >= budget:
+                    break
+                ob = line_order[cand_line[c]]
+                if ob in moved_orders:
+                    continue
+                if to >= 0:
+                    b2 = cbin[to]
+                    if int(residual[b2]) + own.get(b2, 0) - reserved.get(b2, 0) < k:
+                        continue
+                    reserved[b2] = reserved.get(b2, 0) + k
+                budget -= d
+                moved_orders.add(ob)
+                ejections.append((ob, c, k, to, d))
+                short -= k
+            if short > 0:
+                ok = False
+                break
+        if not ok:
+            continue
+        for ln in lines:
+            for c in view.cands(ln):
+                if units[c]:
+                    book.move(units, residual, o, c, int(units[c]), -1)
+        for ob, c, k, to, d in ejections:
+            book.move(units, residual, ob, c, k, to)
+            current[ob] += d
+            version[ob] = version.get(ob, 0) + 1
+        version[o] = version.get(o, 0) + 1
+        for ln, c in zip(lines, plan, strict=True):
+            if c >= 0:
+                units[c] += q[ln]
+                residual[cbin[c]] -= q[ln]
+                book.add(c, q[ln], o)
+        total_gain += current[o] - new - sum(e[4] for e in ejections)
+        current[o] = new
+        done_order = o
+    return total_gain

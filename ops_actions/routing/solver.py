@@ -23,7 +23,7 @@ import numpy as np
 
 from ops_actions.routing.bound import LagrangianBound
 from ops_actions.routing.costs import evaluate
-from ops_actions.routing.heuristic import OrderView, local_search
+from ops_actions.routing.heuristic import OrderView, ejection_search, local_search
 from ops_actions.routing.problem import StageProblem
 
 MIP_TIME_LIMIT_S = 20.0
@@ -103,8 +103,13 @@ def _best_per_group(group: np.ndarray, cost: np.ndarray, n_groups: int) -> np.nd
 # faster than one big one.
 LP_BLOCK_LINES = 400
 # Subgradient steps on the Lagrangian prices (each one solves every order subproblem).
-SUBGRADIENT_STEPS = 10
-SUBGRADIENT_THETA = 0.1
+SUBGRADIENT_STEPS = 40
+SUBGRADIENT_THETA = 1.0
+SUBGRADIENT_DEFLECTION = 0.7  # direction = subgradient + this x previous direction
+SUBGRADIENT_TARGET = 0.01  # Polyak target: best bound + this fraction
+SUBGRADIENT_PATIENCE = 5  # steps without a better bound before the step size halves
+DUAL_STOP_GAP = 0.001  # stop the dual steps once the first primal is this close
+PLAN_EVERY = 8  # keep the per-order optima of every PLAN_EVERY-th step as target plans
 
 
 def transport_lp(
@@ -211,23 +216,41 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     candidates = [consolidate_split_orders(p, units)]
     upper = evaluate(p, candidates[0]).total
 
-    # 2. Lagrangian dual: subgradient steps from the LP prices, keeping the best bound.
+    # 2. Lagrangian dual: deflected subgradient steps from the LP prices (Polyak step towards
+    # a target just above the best bound), keeping the best bound; per-order optima met on
+    # the way are kept as target plans for the primal.
     best_sol = lb.solve(lam)
     sol = best_sol
-    for _ in range(SUBGRADIENT_STEPS):
+    plans: list[np.ndarray] = []
+    direction = np.zeros(lam.size)
+    theta = SUBGRADIENT_THETA
+    stall = 0
+    for step_no in range(SUBGRADIENT_STEPS):
+        if upper - best_sol.value <= DUAL_STOP_GAP * abs(best_sol.value):
+            break
         grad = sol.usage - p.bin_cap
         grad = np.where((lam <= 0) & (grad < 0), 0.0, grad)
-        norm = float(grad @ grad)
+        direction = grad + SUBGRADIENT_DEFLECTION * direction
+        direction = np.where((lam <= 0) & (direction < 0), 0.0, direction)
+        norm = float(direction @ direction)
         if norm == 0.0:
             break
-        target = min(upper, best_sol.value + 0.03 * abs(best_sol.value))
-        step = SUBGRADIENT_THETA * max(target - sol.value, 0.0) / norm
+        target = min(upper, best_sol.value + SUBGRADIENT_TARGET * abs(best_sol.value))
+        step = theta * max(target - sol.value, 0.0) / norm
         if step == 0.0:
             break
-        lam = np.maximum(0.0, lam + step * grad)
+        lam = np.maximum(0.0, lam + step * direction)
         sol = lb.solve(lam)
-        if sol.value > best_sol.value:
+        if sol.value > best_sol.value + 1e-9:
             best_sol = sol
+            stall = 0
+        else:
+            stall += 1
+            if stall >= SUBGRADIENT_PATIENCE:
+                theta /= 2.0
+                stall = 0
+        if step_no % PLAN_EVERY == PLAN_EVERY - 1:
+            plans.append(sol.choice)
 
     # 3. Primal from the best prices: each line's LP cost includes a shipment it would open
     # beyond the locations its order uses in its Lagrangian optimum.
@@ -239,10 +262,16 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     )
     units2, _, _ = transport_lp(p, np.flatnonzero(has), c_set)
     candidates.append(units2)
-    # Local search on the better of the two.
+    # Local search on the better of the two: re-optimise orders against free stock, then move
+    # orders to their Lagrangian plans by ejecting the cheapest holders of the stock they miss.
     best_units = min(candidates, key=lambda u: evaluate(p, u).total).copy()
     residual = p.bin_cap - np.bincount(p.cand_bin, weights=best_units, minlength=p.bin_cap.size)
-    local_search(p, lb, view, best_units, residual.astype(np.int64))
+    residual = residual.astype(np.int64)
+    ideal = lb.solve(np.zeros(p.bin_cap.size))
+    local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
+    targets = [best_sol.choice, ideal.choice, *plans[::-1]]
+    if ejection_search(p, lb, view, best_units, residual, targets) > 0:
+        local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
     return StageSolution(
         units=best_units,
         lower_bound=best_sol.value,

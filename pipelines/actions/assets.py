@@ -78,11 +78,13 @@ def routing_run(context: dg.AssetExecutionContext):  # type: ignore[no-untyped-d
     snapshot = atp["snapshot_at"].max() if atp.height else None
     today = routing_today(snapshot)  # type: ignore[arg-type]
     meta: dict[str, Any] = {"open_lines": lines.height, "planning_date": str(today)}
+    run_id: str | None = None
     if lines.height:
         report = run_routing(
             settings.warehouse_path, rules_path(), lines, atp, locations, today=today
         )
         figures = report.figures
+        run_id = report.run_id
         meta.update(
             run_id=report.run_id,
             rules_version=report.rules_version,
@@ -92,32 +94,49 @@ def routing_run(context: dg.AssetExecutionContext):  # type: ignore[no-untyped-d
         )
         context.log.info(f"routing run {report.run_id}: {figures}")
     yield dg.MaterializeResult(asset_key=ROUTING_KEY, metadata=meta)
-    yield _oversell_check(settings.warehouse_path)
+    yield _oversell_check(settings.warehouse_path, run_id)
 
 
-def _oversell_check(warehouse: Path) -> dg.AssetCheckResult:
-    con = duckdb.connect(str(warehouse))
-    try:
-        over = con.execute(
-            """with alloc as (
-                   select a.sku, a.location_id, sum(a.units) as units
-                   from ops.allocations a join ops.outbox o using (action_id)
+def _oversell_check(warehouse: Path, run_id: str | None) -> dg.AssetCheckResult:
+    """No run may allocate units of a SKU at a location beyond what is available to it.
+
+    A pair is oversold by this run when the run allocated units there and the outstanding
+    allocations (this run's and earlier runs' not yet reflected in a snapshot) exceed the stock
+    available before allocations. Stock that shrinks after an earlier run allocated (a cycle
+    count correction) is not the router's doing and is not counted against it.
+    """
+    over: list[tuple[object, ...]] = []
+    if run_id is not None:
+        con = duckdb.connect(str(warehouse))
+        try:
+            over = con.execute(
+                """with outstanding as (
+                       select a.sku, a.location_id, sum(a.units) as units,
+                              sum(case when a.run_id = ? then a.units else 0 end) as this_run
+                       from ops.allocations a join ops.outbox o using (action_id)
+                       left join marts.fct_available_to_promise p using (sku, location_id)
+                       where o.delivered_at is null or p.snapshot_at is null
+                          or o.delivered_at > p.snapshot_at or a.run_id = ?
+                       group by a.sku, a.location_id)
+                   select s.sku, s.location_id, s.units, s.this_run,
+                          coalesce(p.available_before_allocations, 0)
+                   from outstanding s
                    left join marts.fct_available_to_promise p using (sku, location_id)
-                   where o.delivered_at is null or p.snapshot_at is null
-                      or o.delivered_at > p.snapshot_at
-                   group by all)
-               select a.sku, a.location_id, a.units, coalesce(p.available_before_allocations, 0)
-               from alloc a left join marts.fct_available_to_promise p using (sku, location_id)
-               where a.units > coalesce(p.available_before_allocations, 0)
-               limit 20"""
-        ).fetchall()
-    finally:
-        con.close()
+                   where s.this_run > 0
+                     and s.units > coalesce(p.available_before_allocations, 0)
+                   limit 20""",
+                [run_id, run_id],
+            ).fetchall()
+        finally:
+            con.close()
     return dg.AssetCheckResult(
         check_name="no_unit_oversold",
         asset_key=ROUTING_KEY,
         passed=not over,
-        metadata={"oversold_pairs": dg.MetadataValue.json([list(map(str, r)) for r in over])},
+        metadata={
+            "run_id": run_id or "",
+            "oversold_pairs": dg.MetadataValue.json([list(map(str, r)) for r in over]),
+        },
     )
 
 
