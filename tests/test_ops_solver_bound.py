@@ -92,3 +92,26 @@ def test_route_reports_a_valid_gap() -> None:
     greedy = route(data.lines, data.atp, data.locations, r, data.today, method="greedy")
     assert 0.0 <= res.gap < 0.05
     assert res.cost.total <= greedy.cost.total
+
+
+@pytest.mark.parametrize(("seed", "stock_ratio"), [(6, 1.1), (7, 0.8)])
+def test_ejection_search_gain_is_exact_and_feasible(seed: int, stock_ratio: float) -> None:
+    from ops_actions.routing.heuristic import OrderView, ejection_search
+    from ops_actions.routing.solver import transport_lp
+
+    p = stage_problem(600, seed, stock_ratio)
+    lb = LagrangianBound(p)
+    view = OrderView(p, lb)
+    c_line = p.cand_unit_cost + p.cand_base / p.q[p.cand_line]
+    units, lam, _ = transport_lp(p, np.arange(p.n_lines), c_line)
+    residual = (
+        p.bin_cap - np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
+    ).astype(np.int64)
+    before = evaluate(p, units).total
+    plans = [lb.solve(lam).choice, lb.solve(np.zeros(p.bin_cap.size)).choice]
+    gain = ejection_search(p, lb, view, units, residual, plans)
+    check_feasible(p, units)
+    used = np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
+    assert (residual == p.bin_cap - used).all()
+    assert gain > 0
+    assert before - evaluate(p, units).total == pytest.approx(gain, abs=1e-3)

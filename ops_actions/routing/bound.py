@@ -83,6 +83,14 @@ class LagrangianBound:
         self.cand_order = self.line_order[p.cand_line]
         self.cand_q = p.q[p.cand_line].astype(np.float64)
         self.n_loc = int(p.cand_loc.max()) + 1 if p.cand_loc.size else 1
+        # Candidates sorted by (order, location), so that the kept ones group without a sort.
+        pair_key = self.cand_order * self.n_loc + p.cand_loc
+        self.by_pair = np.argsort(pair_key, kind="stable")
+        self.by_pair_key = pair_key[self.by_pair]
+        # Candidates are sorted by line: first candidate of each line (lines without any
+        # candidate are skipped by the reductions).
+        self.line_first = np.searchsorted(p.cand_line, np.arange(p.n_lines + 1))
+        self.has_cand = np.flatnonzero(np.diff(self.line_first) > 0)
 
     def gains(self, lam: np.ndarray) -> np.ndarray:
         p = self.p
@@ -95,16 +103,20 @@ class LagrangianBound:
         n_lines = p.n_lines
         # Window per line: tau_l = min(0, min_j g_lj + base_j + split).
         tau = np.zeros(n_lines)
-        np.minimum.at(tau, p.cand_line, g + p.cand_base + split)
-        keep = np.flatnonzero((g < 0) & (g <= tau[p.cand_line] + 1e-12))
+        if self.has_cand.size:
+            opened = np.minimum.reduceat(g + p.cand_base + split, self.line_first[self.has_cand])
+            tau[self.has_cand] = np.minimum(opened, 0.0)
+        keep_mask = ((g < 0) & (g <= tau[p.cand_line] + 1e-12))[self.by_pair]
+        keep = self.by_pair[keep_mask]
         order_value = np.zeros(self.n_orders)
         choice = np.full(n_lines, -1, dtype=np.int64)
         relaxed = 0
         if keep.size:
-            k_order = self.cand_order[keep]
-            k_loc = p.cand_loc[keep]
-            key = k_order * self.n_loc + k_loc
-            ukey, inv = np.unique(key, return_inverse=True)
+            key = self.by_pair_key[keep_mask]
+            new_pair = np.ones(key.size, dtype=bool)
+            new_pair[1:] = key[1:] != key[:-1]
+            inv = np.cumsum(new_pair) - 1
+            ukey = key[new_pair]
             pair_order = ukey // self.n_loc
             pair_first = np.searchsorted(pair_order, np.arange(self.n_orders))
             n_pairs = np.bincount(pair_order, minlength=self.n_orders)
@@ -117,13 +129,22 @@ class LagrangianBound:
             gk_sorted = np.argsort(group_key[active], kind="stable")
             active = active[gk_sorted]
             bounds = np.flatnonzero(np.diff(group_key[active])) + 1
-            for orders in np.split(active, bounds):
+            # Kept candidates grouped like the orders (stable: ascending order within a group).
+            group_of_order = np.full(self.n_orders, -1, dtype=np.int64)
+            group_of_order[active] = np.cumsum(np.isin(np.arange(active.size), bounds))
+            kg = group_of_order[self.cand_order[keep]]
+            by_group = np.argsort(kg, kind="stable")
+            k_bounds = np.searchsorted(kg[by_group], np.arange(1, bounds.size + 1))
+            for orders, sel in zip(
+                np.split(active, bounds), np.split(by_group, k_bounds), strict=True
+            ):
                 n = int(n_l[orders[0]])
                 k = int(n_pairs[orders[0]])
                 relaxed += self._solve_group(
                     orders,
                     n,
                     k,
+                    sel,
                     keep,
                     inv,
                     pair_first,
@@ -134,9 +155,10 @@ class LagrangianBound:
                     choice,
                 )
         order_value += np.bincount(self.line_order, weights=self.u_line, minlength=self.n_orders)
-        usage = np.zeros(p.bin_cap.size)
         chosen = choice >= 0
-        np.add.at(usage, p.cand_bin[choice[chosen]], p.q[chosen])
+        usage = np.bincount(
+            p.cand_bin[choice[chosen]], weights=p.q[chosen], minlength=p.bin_cap.size
+        ).astype(np.float64)
         value = float(order_value.sum() - np.dot(lam, p.bin_cap))
         return OrderSolution(value, order_value, choice, usage, relaxed)
 
@@ -145,6 +167,7 @@ class LagrangianBound:
         orders: np.ndarray,
         n: int,
         k: int,
+        sel: np.ndarray,
         keep: np.ndarray,
         inv: np.ndarray,
         pair_first: np.ndarray,
@@ -158,12 +181,10 @@ class LagrangianBound:
         p = self.p
         split = p.split_penalty
         m = orders.size
-        local = np.full(self.n_orders, -1, dtype=np.int64)
-        local[orders] = np.arange(m)
-        # Dense gains G[o, l, j] (0 = no useful candidate) and candidate ids.
-        sel = np.flatnonzero(local[self.cand_order[keep]] >= 0)
+        # Dense gains G[o, l, j] (0 = no useful candidate) and candidate ids; `sel` holds the
+        # positions in `keep` of this group's candidates, `orders` is ascending.
         kc = keep[sel]
-        o_loc = local[self.cand_order[kc]]
+        o_loc = np.searchsorted(orders, self.cand_order[kc])
         l_slot = self.line_slot[p.cand_line[kc]]
         j_slot = pair_slot[inv[sel]]
         big_g = np.zeros((m, n, k))

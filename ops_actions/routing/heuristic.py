@@ -44,6 +44,7 @@ class OrderView:
         self.q = p.q.tolist()
         self.u = p.unfilled_penalty.tolist()
         self.u_lp = p.lp_unfilled_penalty.tolist()
+        self.base_of_loc: dict[int, float] = dict(zip(self.cand_loc, self.cand_base, strict=True))
 
     def lines(self, o: int) -> list[int]:
         a, b = self.order_first[o], self.order_first[o + 1]
@@ -299,7 +300,9 @@ class _Book:
             self.add(to, k, o)
 
 
-def _ship_delta(view: OrderView, locs: dict[int, int], drop: int, add: int, base_add: float) -> float:
+def _ship_delta(
+    view: OrderView, locs: dict[int, int], drop: int, add: int, base_add: float
+) -> float:
     """Change of an order's base + split cost when one candidate leaves location `drop`
     (`locs`: candidates per location) and one arrives at `add` (-1: none)."""
     n = len(locs)
@@ -337,8 +340,6 @@ def ejection_search(
     pairs whose plan costs less than the order's current cost are tried, biggest saving first;
     a move is applied only when its exact cost change (the order's and every ejected holder's)
     is negative. Updates `units` and `residual`; returns the total gain."""
-    if not hasattr(view, "base_of_loc"):
-        view.base_of_loc = dict(zip(view.cand_loc, view.cand_base, strict=True))
     current_np = order_costs(p, lb, units)
     plan_cost = np.stack([order_costs(p, lb, _plan_units(p, pl)) for pl in plans])
     saving = current_np[None, :] - plan_cost
@@ -406,9 +407,7 @@ def ejection_search(
                     or (hit[1] >= 0 and (cbin[hit[1]] in need or int(residual[cbin[hit[1]]]) < k))
                 ):
                     locs = book.loc_count[ob]
-                    best_d = k * (u_lp[ln] - cost_u[c]) + _ship_delta(
-                        view, locs, cloc[c], -1, 0.0
-                    )
+                    best_d = k * (u_lp[ln] - cost_u[c]) + _ship_delta(view, locs, cloc[c], -1, 0.0)
                     best_to = -1
                     for c2 in view.cands(ln):
                         b2 = cbin[c2]

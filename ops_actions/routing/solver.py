@@ -192,25 +192,30 @@ def _solve_lp(
     return x, float(h.getInfo().objective_function_value), np.asarray(sol.row_dual)
 
 
-def solve_split_stage(p: StageProblem) -> StageSolution:
-    """Units per candidate for a stage where orders may split (see module doc)."""
+def assign_lines(p: StageProblem, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal line-level assignment for per-unit `cost` per candidate (units per candidate,
+    stock prices per bin): lines of SKUs whose lines all fit at their cheapest candidate take
+    it; the other SKUs go through the transportation LP."""
     n = p.n_lines
-    big_u = p.lp_unfilled_penalty
-    # Line-level cost: a line that ships alone pays the whole shipment base cost.
-    c_line = p.cand_unit_cost + p.cand_base / p.q[p.cand_line]
-    best = _best_per_group(p.cand_line, c_line, n)
+    best = _best_per_group(p.cand_line, cost, n)
     has = best >= 0
-    best_cost = np.where(has, c_line[np.maximum(best, 0)], np.inf)
-    wants = has & (best_cost < big_u)
+    best_cost = np.where(has, cost[np.maximum(best, 0)], np.inf)
+    wants = has & (best_cost < p.lp_unfilled_penalty)
     demand = np.bincount(p.cand_bin[best[wants]], weights=p.q[wants], minlength=p.bin_cap.size)
     congested_skus = np.unique(p.bin_sku[demand > p.bin_cap])
     in_lp = np.isin(p.sku, congested_skus)
     fixed = wants & ~in_lp
-    lp_lines = np.flatnonzero(in_lp)
-
-    # 1. Transportation LP (line-level costs): a first assignment and starting prices.
-    units, lam, _ = transport_lp(p, lp_lines, c_line)
+    units, lam, _ = transport_lp(p, np.flatnonzero(in_lp), cost)
     units[best[fixed]] = p.q[fixed]
+    return units, lam
+
+
+def solve_split_stage(p: StageProblem) -> StageSolution:
+    """Units per candidate for a stage where orders may split (see module doc)."""
+    # 1. Transportation LP (line-level costs: a line that ships alone pays the whole shipment
+    # base cost): a first assignment and starting prices.
+    c_line = p.cand_unit_cost + p.cand_base / p.q[p.cand_line]
+    units, lam = assign_lines(p, c_line)
     lb = LagrangianBound(p)
     view = OrderView(p, lb)
     candidates = [consolidate_split_orders(p, units)]
@@ -260,7 +265,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     c_set = p.cand_unit_cost + np.where(
         in_set, 0.0, (p.cand_base + p.split_penalty) / p.q[p.cand_line]
     )
-    units2, _, _ = transport_lp(p, np.flatnonzero(has), c_set)
+    units2, _ = assign_lines(p, c_set)
     candidates.append(units2)
     # Local search on the better of the two: re-optimise orders against free stock, then move
     # orders to their Lagrangian plans by ejecting the cheapest holders of the stock they miss.
@@ -276,7 +281,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
         units=best_units,
         lower_bound=best_sol.value,
         lp_columns=int(p.cand_line.size),
-        lp_rows=int(n + p.bin_cap.size),
+        lp_rows=int(p.n_lines + p.bin_cap.size),
         relaxed_orders=best_sol.relaxed_orders,
     )
 

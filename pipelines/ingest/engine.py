@@ -188,9 +188,12 @@ def _check(con: duckdb.DuckDBPyConnection, source: Source) -> None:
             f"coalesce(cast({q(f.name)} as VARCHAR), '\\N')" for f in source.stored_fields
         )
         record_hash = f", md5(concat_ws('|', {parts})) as _record_hash"
+    # Only the typed values and the verdict are materialised: the native texts stay in
+    # `_parsed`, read back for the few records that go to the quarantine.
+    typed = ", ".join(q(f.name) for f in source.fields)
     con.execute(
         f"""create or replace temp table _checked as
-        select *, {_case(branches)} as _reason {record_hash}
+        select _rid, _file, {typed}, {_case(branches)} as _reason {record_hash}
         from ({_typed_select(source.fields, "_parsed")}) {joins}"""
     )
     if source.check_event_order:
@@ -237,7 +240,7 @@ def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     )
     con.execute(
         f"""create or replace temp table _final as
-        select c.*, case
+        select c._rid, c._file, c._reason, case
             when c._reason is not null then 'rejected'
             when h._present then 'duplicate'
             when c._rid <> f._first_rid then 'duplicate'
@@ -261,7 +264,6 @@ def _history_select(source: Source) -> str:
 def _commit(
     con: duckdb.DuckDBPyConnection,
     source: Source,
-    raw_expr: str,
     load_id: str,
     now: datetime,
     started: float,
@@ -277,8 +279,8 @@ def _commit(
             f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
                 _loaded_at)
             select {", ".join("t." + c for c in stored)}, {meta}
-            from _final t join _files f on t._file = f.path
-            where t._disposition = 'loaded'""",
+            from _final d join _checked t on t._rid = d._rid join _files f on d._file = f.path
+            where d._disposition = 'loaded'""",
             [now],
         )
         if source.child is not None:
@@ -291,19 +293,21 @@ def _commit(
                 f"""insert into raw.{q(child.table)} ({", ".join(cols)}, _batch_id, _file,
                     _loaded_at)
                 select {", ".join(copied + own)}, {meta}
-                from _children_checked ch join _final p using (_rid)
-                join _files f on p._file = f.path
-                where p._disposition = 'loaded' {applies}""",
+                from _children_checked ch join _final d on d._rid = ch._rid
+                join _checked p on p._rid = ch._rid
+                join _files f on d._file = f.path
+                where d._disposition = 'loaded' {applies}""",
                 [now],
             )
         con.execute(
             f"""insert into raw._rejects
             select {lit(source.name)}, f.batch_id, f.rel, null,
-                   t._disposition,
-                   split_part(coalesce(t._reason, t._dup_reason), ':', 1),
-                   coalesce(t._reason, t._dup_reason), {raw_expr}, cast(? as TIMESTAMP)
-            from _final t join _files f on t._file = f.path
-            where t._disposition <> 'loaded'
+                   d._disposition,
+                   split_part(coalesce(d._reason, d._dup_reason), ':', 1),
+                   coalesce(d._reason, d._dup_reason), t._raw, cast(? as TIMESTAMP)
+            from _final d join _record_text t on t._rid = d._rid
+            join _files f on d._file = f.path
+            where d._disposition <> 'loaded'
             union all
             select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
                    'malformed_record', m.reason, m._raw, cast(? as TIMESTAMP)
@@ -314,9 +318,10 @@ def _commit(
         if source.child is not None:
             when = source.child.when
             applies = f"and ({when.replace('status', 'p.status')})" if when else ""
-            children = f"""select p._file, count(*) as n
-                from _children_checked ch join _final p using (_rid)
-                where p._disposition = 'loaded' {applies} group by p._file"""
+            children = f"""select d._file, count(*) as n
+                from _children_checked ch join _final d on d._rid = ch._rid
+                join _checked p on p._rid = ch._rid
+                where d._disposition = 'loaded' {applies} group by d._file"""
         con.execute(
             f"""insert into raw._batches
             select {lit(source.name)}, f.batch_id, f.rel, f.sha256, f.bytes, f.mtime_ns,
@@ -455,10 +460,10 @@ def ingest_source(
             con.register("_new_files", files.to_arrow())
             con.execute("create or replace temp table _files as select * from _new_files")
             con.unregister("_new_files")
-            raw_expr = read_source(con, source, [Path(p) for p in files["path"]])
+            read_source(con, source, [Path(p) for p in files["path"]])
             _check(con, source)
             _decide(con, source)
-            _commit(con, source, raw_expr, load_id, now, started)
+            _commit(con, source, load_id, now, started)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

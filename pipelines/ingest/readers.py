@@ -63,8 +63,8 @@ def _collect_malformed(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
-    """CSV or TSV with a header row. Returns the SQL expression rebuilding a record's text."""
+def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+    """CSV or TSV with a header row; a record's text is rebuilt from its fields."""
     delim = "\\t" if source.format == "tsv" else ","
     # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
     quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
@@ -79,7 +79,11 @@ def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[P
     )
     _collect_malformed(con)
     sep = "\t" if source.format == "tsv" else ","
-    return f"concat_ws({lit(sep)}, {', '.join(text_col(f) for f in source.fields)})"
+    con.execute(
+        f"""create or replace temp view _record_text as
+        select _rid, concat_ws({lit(sep)}, {", ".join(text_col(f) for f in source.fields)}) as _raw
+        from _parsed"""
+    )
 
 
 def _read_lines(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
@@ -90,16 +94,19 @@ def _read_lines(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
     """
     con.execute(
         f"""create or replace temp table _lines as
-        select row_number() over () as _rid, filename as _file, line as _raw
+        select filename as _file, line as _raw
         from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
                       columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216,
                       rejects_table='_csv_rejects', rejects_scan='_csv_scans')
         where trim(line) <> ''"""
     )
+    con.execute(
+        "create or replace temp view _record_text as select rowid as _rid, _raw from _lines"
+    )
     _collect_malformed(con)
 
 
-def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
     _read_lines(con, files)
     con.execute(
         """insert into _malformed
@@ -110,13 +117,13 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
         "create or replace temp table _parsed as "
         + _json_select(
             source.fields,
-            "_rid, _file, _raw",
-            "select * from _lines where json_valid(_raw) and left(ltrim(_raw), 1) = '{'",
+            "_rid, _file",
+            "select rowid as _rid, _file, _raw from _lines "
+            "where json_valid(_raw) and left(ltrim(_raw), 1) = '{'",
         )
     )
     if source.child is not None:
         _read_json_children(con, source.child)
-    return "_raw"
 
 
 def _read_json_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
@@ -126,13 +133,14 @@ def _read_json_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
         + _json_select(
             child.fields,
             "_rid, _raw",
-            f"select _rid, cast(unnest(json_extract(_raw, '{array}[*]')) as VARCHAR) as _raw "
-            "from _parsed",
+            f"select rowid as _rid, "
+            f"cast(unnest(json_extract(_raw, '{array}[*]')) as VARCHAR) as _raw "
+            "from _lines where rowid in (select _rid from _parsed)",
         )
     )
 
 
-def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
+def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
     """Fixed-width files: control records (header, trailer) are skipped, the rest are records."""
     _read_lines(con, files)
     control = "[" + ", ".join(lit(c) for c in "HT") + "]"
@@ -156,20 +164,22 @@ def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
 
     con.execute(
         f"""create or replace temp table _parsed as
-        select _rid, _file, _raw, {", ".join(slice_(f) for f in source.fields)}
+        select rowid as _rid, _file, {", ".join(slice_(f) for f in source.fields)}
         from _lines
         where left(_raw, 1) in ({", ".join(lit(c) for c in source.record_types)})
           and length(rtrim(_raw, E'\\r')) >= {source.min_line_length}"""
     )
-    return "_raw"
 
 
-def read_source(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> str:
-    """Dispatch on the source's format; returns the SQL expression of a record's text."""
-    if source.format in ("csv", "tsv"):
-        return read_delimited(con, source, files)
-    if source.format == "jsonl":
-        return read_jsonl(con, source, files)
-    if source.format == "fixed":
-        return read_fixed(con, source, files)
-    raise ValueError(f"unknown format {source.format!r} for source {source.name}")
+def read_source(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+    """Dispatch on the source's format. Besides the tables above, every reader defines the view
+    `_record_text` (`_rid`, `_raw`): the text of a record, read only for the quarantine."""
+    readers = {
+        "csv": read_delimited,
+        "tsv": read_delimited,
+        "jsonl": read_jsonl,
+        "fixed": read_fixed,
+    }
+    if source.format not in readers:
+        raise ValueError(f"unknown format {source.format!r} for source {source.name}")
+    readers[source.format](con, source, files)
