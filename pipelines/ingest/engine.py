@@ -12,12 +12,13 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.db import scalar
 from pipelines.ingest.readers import read_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
@@ -409,6 +410,14 @@ def _quarantine_files(
         raise
 
 
+def _load_timestamp(con: duckdb.DuckDBPyConnection) -> datetime:
+    """Now, but strictly later than every earlier load: incremental models consume loads by
+    `_loaded_at > high-water mark`, so two loads must never share a stamp (clock steps too)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    last = scalar(con, "select max(loaded_at) from raw._batches")
+    return max(now, last + timedelta(microseconds=1)) if last is not None else now
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...] = SOURCES) -> None:
     """Create every raw table (empty) so models can build before a source first delivers."""
     for source in sources:
@@ -445,7 +454,7 @@ def ingest_source(
     result = SourceResult(source.name)
     files = discover_new_files(con, source, landing_dir)
     if files.height:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = _load_timestamp(con)
         _refresh_reference_lookups(con)
         if source.format in ("csv", "tsv"):
             bad = {

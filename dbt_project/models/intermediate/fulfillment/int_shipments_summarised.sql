@@ -24,11 +24,11 @@ touched_shipments as (
 
     select tracking_number
     from {{ ref('stg_carrier__tracking_events') }}
-    where _loaded_at >= {{ high_water_mark('_loaded_at') }}
+    where _loaded_at > {{ high_water_mark('_loaded_at') }}
     union
     select tracking_number
     from {{ ref('stg_carrier__shipment_lines') }}
-    where _loaded_at >= {{ high_water_mark('_loaded_at') }}
+    where _loaded_at > {{ high_water_mark('_loaded_at') }}
 
 ),
 

@@ -4,8 +4,11 @@
 
     Incremental: a run re-reads only the orders touched since the last run. Staging already
     keeps the latest version of each order (line), so an order whose latest version was loaded
-    at or after the channel's high-water mark (`_loaded_at` of the newest version already in
-    this table; the ingest stamps one `_loaded_at` per source load and loads run one at a time) is re-emitted whole, and delete+insert on `channel_order_id` replaces every line
+    after the channel's high-water mark (`_loaded_at` of the newest version already in this
+    table) is re-emitted whole. Strictly after: the ingest stamps one `_loaded_at` per source
+    load, commits a load whole, never overlaps with dbt, and stamps each load later than the
+    last (pipelines/ingest/engine.py), so a load is either entirely consumed or not at all and
+    the history is not re-read on the next run. Delete+insert on `channel_order_id` replaces every line
     of that order (a line dropped by a later version goes too). Orders whose postcode centroid
     or store location was loaded after the newest order load in the table are re-emitted as well, so coordinates stay right.
     A change to the seeds (service levels) needs `--full-refresh`. Rows written by a run carry
@@ -316,7 +319,7 @@ touched_orders as (
     left join high_water_marks
         on enriched.channel = high_water_marks.channel
     where high_water_marks.channel is null
-        or enriched._loaded_at >= high_water_marks.max_loaded_at
+        or enriched._loaded_at > high_water_marks.max_loaded_at
         or enriched._postcode_loaded_at > last_run.max_loaded_at
         or enriched._store_loaded_at > last_run.max_loaded_at
 

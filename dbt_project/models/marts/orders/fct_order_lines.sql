@@ -54,7 +54,7 @@ touched_orders as (
     from rma_lines
     inner join all_order_lines
         on rma_lines.order_line_id = all_order_lines.order_line_id
-    where rma_lines._loaded_at >= {{ high_water_mark('_returns_loaded_at') }}
+    where rma_lines._loaded_at > {{ high_water_mark('_returns_loaded_at') }}
 
 ),
 
