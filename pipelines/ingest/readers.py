@@ -1,12 +1,13 @@
 """Format readers: turn a set of new files into one table of native field texts.
 
-Each reader creates two temporary tables on the connection:
+Each reader leaves on the connection:
 
-- `_parsed`: one row per well-formed record: `_rid` (unique within the load), `_file`
-  (absolute path), `_raw` (the record's text, for the quarantine) and one `v__<field>` column
+- `_parsed` (a view over the reader's own table): one row per well-formed record: `_rid`
+  (unique within the load, in scan order), `_file` (absolute path) and one `v__<field>` column
   per field holding the trimmed native text (NULL when empty);
 - `_malformed`: one row per record that could not be parsed at all: `_file`, `_record_no`,
-  `_raw`, `reason`.
+  `_raw`, `reason`;
+- `_record_text` (view: `_rid`, `_raw`): a record's text, read only for the quarantine;
 
 and, for sources with nested records, `_children` (`_rid` of the parent, `_raw`, `v__*`).
 Every reader reads all new files of a source in one scan, which is what makes loading a long
@@ -69,14 +70,17 @@ def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[P
     # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
     quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
     columns = "{" + ", ".join(f"{lit(f.path)}: 'VARCHAR'" for f in source.fields) + "}"
+    # Record ids are the table's row ids (scan order), not a window function, which would
+    # serialise the parallel scan.
     con.execute(
-        f"""create or replace temp table _parsed as
-        select row_number() over () as _rid, filename as _file,
+        f"""create or replace temp table _csv_rows as
+        select filename as _file,
                {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)}
         from read_csv({_file_list(files)}, delim=E'{delim}', header=true, {quote},
                       columns={columns}, {_READ_OPTS},
                       rejects_table='_csv_rejects', rejects_scan='_csv_scans')"""
     )
+    con.execute("create or replace temp view _parsed as select rowid as _rid, * from _csv_rows")
     _collect_malformed(con)
     sep = "\t" if source.format == "tsv" else ","
     con.execute(
@@ -114,7 +118,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
         from _lines where not coalesce(json_valid(_raw) and left(ltrim(_raw), 1) = '{', false)"""
     )
     con.execute(
-        "create or replace temp table _parsed as "
+        "create or replace temp table _line_rows as "
         + _json_select(
             source.fields,
             "_rid, _file",
@@ -122,6 +126,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
             "where json_valid(_raw) and left(ltrim(_raw), 1) = '{'",
         )
     )
+    con.execute("create or replace temp view _parsed as select * from _line_rows")
     if source.child is not None:
         _read_json_children(con, source.child)
 
@@ -163,12 +168,13 @@ def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
         return f"{_clean(f'substr(_raw, {start}, {width})')} as {text_col(f)}"
 
     con.execute(
-        f"""create or replace temp table _parsed as
+        f"""create or replace temp table _line_rows as
         select rowid as _rid, _file, {", ".join(slice_(f) for f in source.fields)}
         from _lines
         where left(_raw, 1) in ({", ".join(lit(c) for c in source.record_types)})
           and length(rtrim(_raw, E'\\r')) >= {source.min_line_length}"""
     )
+    con.execute("create or replace temp view _parsed as select * from _line_rows")
 
 
 def read_source(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
