@@ -197,3 +197,28 @@ def test_timestamps_with_offsets_are_stored_in_utc(small_landing: Path, tmp_path
     assert created == "2026-08-01 14:22:33"  # 10:22:33-04:00
     sold = con.execute("select distinct cast(sold_at as VARCHAR) from raw.pos__sales").fetchall()
     assert sold == [("2026-08-01 18:22:33",)]
+
+
+def test_a_load_read_in_chunks_gives_the_same_result_as_one_scan(
+    small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long histories are read in chunks to bound memory; the outcome must not change."""
+    whole = tmp_path / "whole.duckdb"
+    ingest_all(whole, small_landing)
+    real_chunks = engine._chunks
+    monkeypatch.setattr(engine, "_chunks", lambda files: real_chunks(files, 1))  # a file a chunk
+    chunked = tmp_path / "chunked.duckdb"
+    ingest_all(chunked, small_landing)
+    assert _table_counts(whole) == _table_counts(chunked)
+
+    def verdicts(path: Path) -> list[tuple[object, ...]]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute(
+                "select source, kind, reason_code, count(*) from raw._rejects "
+                "group by all order by all"
+            ).fetchall()
+        finally:
+            con.close()
+
+    assert verdicts(whole) == verdicts(chunked)

@@ -15,7 +15,7 @@ turns those choices into a feasible assignment:
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, islice
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from ops_actions.routing.problem import StageProblem
 
 # Subsets of locations tried per order in `reoptimise_order` (largest sizes dropped first).
 MAX_SETS = 60
+# Holders of a bin examined per ejection (cheapest to displace first, see `_Book`).
+MAX_HOLDERS = 8
 
 
 class OrderView:
@@ -263,9 +265,24 @@ class _Book:
         self.view = view
         self.holders: dict[int, dict[int, int]] = {}
         self.loc_count: dict[int, dict[int, int]] = {}
+        p = view.p
         line_order = view.lb.line_order
-        cand_line = view.p.cand_line
-        for c in np.flatnonzero(units > 0).tolist():
+        cand_line = p.cand_line
+        # Holders of a bin are listed cheapest to displace first (by a static proxy: the unit
+        # cost of the line's cheapest other candidate, or the unfilled penalty, minus its own).
+        active = np.flatnonzero(units > 0)
+        first = view.line_first[cand_line[active]]
+        last = view.line_first[cand_line[active] + 1]
+        other = np.where(active == first, first + 1, first)
+        has_other = other < last
+        alt = np.where(
+            has_other,
+            p.cand_unit_cost[np.minimum(other, p.cand_unit_cost.size - 1)],
+            p.lp_unfilled_penalty[cand_line[active]],
+        )
+        proxy = np.minimum(alt, p.lp_unfilled_penalty[cand_line[active]])
+        proxy = proxy - p.cand_unit_cost[active]
+        for c in active[np.argsort(proxy, kind="stable")].tolist():
             self.add(c, int(units[c]), int(line_order[cand_line[c]]))
 
     def add(self, c: int, k: int, o: int) -> None:
@@ -333,6 +350,7 @@ def ejection_search(
     residual: np.ndarray,
     plans: list[np.ndarray],
     min_gain: float = 1e-7,
+    min_saving: float = 0.5,
 ) -> float:
     """Move orders to a target plan (a choice per line, e.g. their Lagrangian optimum at some
     prices) even when its bins are full, by ejecting the cheapest holders of the missing units
@@ -343,7 +361,7 @@ def ejection_search(
     current_np = order_costs(p, lb, units)
     plan_cost = np.stack([order_costs(p, lb, _plan_units(p, pl)) for pl in plans])
     saving = current_np[None, :] - plan_cost
-    k_idx, o_idx = np.nonzero(saving > min_gain)
+    k_idx, o_idx = np.nonzero(saving > max(min_gain, min_saving))
     if o_idx.size == 0:
         return 0.0
     # Orders by their best saving; per order, plans by saving.
@@ -392,7 +410,7 @@ def ejection_search(
                 continue
             options: list[tuple[float, float, int, int, int]] = []
             swap_bins = [b2 for b2 in own if bin_sku[b2] == bin_sku[b] and b2 not in need]
-            for c, k in book.holders.get(b, {}).items():
+            for c, k in islice(book.holders.get(b, {}).items(), MAX_HOLDERS):
                 ob = line_order[cand_line[c]]
                 if ob in moved_orders:
                     continue

@@ -104,6 +104,8 @@ def _best_per_group(group: np.ndarray, cost: np.ndarray, n_groups: int) -> np.nd
 LP_BLOCK_LINES = 400
 # Subgradient steps on the Lagrangian prices (each one solves every order subproblem).
 SUBGRADIENT_STEPS = 40
+# Candidate evaluations the dual may spend (steps x candidates): big stages take fewer steps.
+DUAL_WORK = 10_000_000
 SUBGRADIENT_THETA = 1.0
 SUBGRADIENT_DEFLECTION = 0.7  # direction = subgradient + this x previous direction
 SUBGRADIENT_TARGET = 0.01  # Polyak target: best bound + this fraction
@@ -218,7 +220,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     units, lam = assign_lines(p, c_line)
     lb = LagrangianBound(p)
     view = OrderView(p, lb)
-    candidates = [consolidate_split_orders(p, units)]
+    candidates = [units]
     upper = evaluate(p, candidates[0]).total
 
     # 2. Lagrangian dual: deflected subgradient steps from the LP prices (Polyak step towards
@@ -230,7 +232,8 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     direction = np.zeros(lam.size)
     theta = SUBGRADIENT_THETA
     stall = 0
-    for step_no in range(SUBGRADIENT_STEPS):
+    n_steps = int(np.clip(DUAL_WORK // max(p.cand_line.size, 1), 1, SUBGRADIENT_STEPS))
+    for step_no in range(n_steps):
         if upper - best_sol.value <= DUAL_STOP_GAP * abs(best_sol.value):
             break
         grad = sol.usage - p.bin_cap
@@ -275,8 +278,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     ideal = lb.solve(np.zeros(p.bin_cap.size))
     local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
     targets = [best_sol.choice, ideal.choice, *plans[::-1]]
-    if ejection_search(p, lb, view, best_units, residual, targets) > 0:
-        local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
+    ejection_search(p, lb, view, best_units, residual, targets)
     return StageSolution(
         units=best_units,
         lower_bound=best_sol.value,

@@ -439,6 +439,26 @@ def _refresh_reference_lookups(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# New files are read in chunks of about this many bytes: few scans for a long history, and a
+# memory use bounded by the chunk rather than by the history (10M order lines are ~8 GB of files).
+CHUNK_BYTES = 1 << 30
+
+
+def _chunks(files: pl.DataFrame, limit: int = CHUNK_BYTES) -> list[pl.DataFrame]:
+    """Consecutive groups of files (in path order) of at most `limit` bytes, at least one file."""
+    groups: list[pl.DataFrame] = []
+    start, size = 0, 0
+    sizes = files["bytes"].to_list()
+    for i, b in enumerate(sizes):
+        if i > start and size + b > limit:
+            groups.append(files.slice(start, i - start))
+            start, size = i, 0
+        size += b
+    if start < len(sizes):
+        groups.append(files.slice(start, len(sizes) - start))
+    return groups
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -465,14 +485,15 @@ def ingest_source(
                     con, source, files.filter(pl.col("path").is_in(list(bad))), bad, load_id, now
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
-        if files.height:
-            con.register("_new_files", files.to_arrow())
+        for chunk in _chunks(files):
+            chunk_started = time.perf_counter()
+            con.register("_new_files", chunk.to_arrow())
             con.execute("create or replace temp table _files as select * from _new_files")
             con.unregister("_new_files")
-            read_source(con, source, [Path(p) for p in files["path"]])
+            read_source(con, source, [Path(p) for p in chunk["path"]])
             _check(con, source)
             _decide(con, source)
-            _commit(con, source, load_id, now, started)
+            _commit(con, source, load_id, now, chunk_started)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(
