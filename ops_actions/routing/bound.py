@@ -48,6 +48,14 @@ _CHUNK_ELEMENTS = 4_000_000
 MAX_SUBSETS = 20_000
 
 
+# Base cost of padding slots (see `_solve_group`): no subset using one ever wins.
+_PAD_BASE = 1e12
+
+
+def _n_subsets(n: int, k: int) -> int:
+    return sum(comb(k, s) for s in range(1, min(n, k) + 1))
+
+
 @cache
 def _combos(k: int, s: int) -> np.ndarray:
     return np.array(list(combinations(range(k), s)), dtype=np.int64).reshape(-1, s)
@@ -144,6 +152,7 @@ class LagrangianBound:
                     orders,
                     n,
                     k,
+                    n_pairs[orders],
                     sel,
                     keep,
                     inv,
@@ -167,6 +176,7 @@ class LagrangianBound:
         orders: np.ndarray,
         n: int,
         k: int,
+        k_real: np.ndarray,
         sel: np.ndarray,
         keep: np.ndarray,
         inv: np.ndarray,
@@ -177,7 +187,9 @@ class LagrangianBound:
         order_value: np.ndarray,
         choice: np.ndarray,
     ) -> int:
-        """Exact minima of `orders` (all with n lines and k windowed locations)."""
+        """Exact minima of `orders` (all with n lines and `k_real` <= k windowed locations;
+        slots beyond an order's own locations have no candidate and a prohibitive base cost, so
+        no subset using them ever wins)."""
         p = self.p
         split = p.split_penalty
         m = orders.size
@@ -191,9 +203,10 @@ class LagrangianBound:
         cand = np.full((m, n, k), -1, dtype=np.int64)
         big_g[o_loc, l_slot, j_slot] = g[kc]
         cand[o_loc, l_slot, j_slot] = kc
-        base = pair_base[pair_first[orders][:, None] + np.arange(k)[None, :]]
-        n_subsets = sum(comb(k, s) for s in range(1, min(n, k) + 1))
-        if n_subsets > MAX_SUBSETS:
+        slot = np.arange(k)[None, :]
+        idx = np.minimum(pair_first[orders][:, None] + slot, pair_base.size - 1)
+        base = np.where(slot < k_real[:, None], pair_base[idx], _PAD_BASE)
+        if _n_subsets(n, k) > MAX_SUBSETS:
             # Valid relaxation: any nonempty S pays at least its cheapest base cost.
             lb = big_g.min(axis=2).sum(axis=1) + base.min(axis=1)
             order_value[orders] = np.minimum(lb, 0.0)

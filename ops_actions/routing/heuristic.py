@@ -257,6 +257,44 @@ def local_search(
             break
 
 
+def _displacement(view: OrderView, units: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per unit, the cheapest exact cost change of moving each active candidate's units to
+    another bin of its line with enough free stock, or to unfilled (vectorised)."""
+    p, lb = view.p, view.lb
+    split = p.split_penalty
+    residual = p.bin_cap - np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
+    line = p.cand_line[active]
+    order = lb.line_order[line]
+    k = units[active].astype(np.float64)
+    key = order * lb.n_loc + p.cand_loc[active]
+    pairs, pair_count = np.unique(key, return_counts=True)
+    n_locs = np.bincount(pairs // lb.n_loc, minlength=lb.n_orders)[order]
+    removed = pair_count[np.searchsorted(pairs, key)] == 1
+    base = p.cand_base[active]
+    cost = p.cand_unit_cost[active]
+    # Unfilled.
+    new_n = n_locs - removed
+    best = k * (p.lp_unfilled_penalty[line] - cost) - base * removed
+    best += split * (np.maximum(new_n - 1, 0) - np.maximum(n_locs - 1, 0))
+    # Other candidates of the line.
+    first = view.line_first[line]
+    counts = view.line_first[line + 1] - first
+    src = np.repeat(np.arange(active.size), counts)
+    c2 = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    ok = (c2 != active[src]) & (residual[p.cand_bin[c2]] >= k[src])
+    src, c2 = src[ok], c2[ok]
+    key2 = order[src] * lb.n_loc + p.cand_loc[c2]
+    pos = np.minimum(np.searchsorted(pairs, key2), max(pairs.size - 1, 0))
+    added = pairs[pos] != key2
+    n2 = n_locs[src] - removed[src] + added
+    d = k[src] * (p.cand_unit_cost[c2] - cost[src]) + p.cand_base[c2] * added
+    d -= base[src] * removed[src]
+    d += split * (np.maximum(n2 - 1, 0) - np.maximum(n_locs[src] - 1, 0))
+    np.minimum.at(best, src, d)
+    out: np.ndarray = best / k
+    return out
+
+
 class _Book:
     """Mutable bookkeeping of an assignment for `ejection_search`: which candidates hold units
     per bin and how many candidates of each order ship from each location."""
@@ -265,24 +303,13 @@ class _Book:
         self.view = view
         self.holders: dict[int, dict[int, int]] = {}
         self.loc_count: dict[int, dict[int, int]] = {}
-        p = view.p
         line_order = view.lb.line_order
-        cand_line = p.cand_line
-        # Holders of a bin are listed cheapest to displace first (by a static proxy: the unit
-        # cost of the line's cheapest other candidate, or the unfilled penalty, minus its own).
+        cand_line = view.p.cand_line
+        # Holders of a bin are listed cheapest to displace first: by the exact cost change of
+        # their order when the holder's units leave for their best other bin with free stock (or
+        # unfilled), at the starting assignment.
         active = np.flatnonzero(units > 0)
-        first = view.line_first[cand_line[active]]
-        last = view.line_first[cand_line[active] + 1]
-        other = np.where(active == first, first + 1, first)
-        has_other = other < last
-        alt = np.where(
-            has_other,
-            p.cand_unit_cost[np.minimum(other, p.cand_unit_cost.size - 1)],
-            p.lp_unfilled_penalty[cand_line[active]],
-        )
-        proxy = np.minimum(alt, p.lp_unfilled_penalty[cand_line[active]])
-        proxy = proxy - p.cand_unit_cost[active]
-        for c in active[np.argsort(proxy, kind="stable")].tolist():
+        for c in active[np.argsort(_displacement(view, units, active), kind="stable")].tolist():
             self.add(c, int(units[c]), int(line_order[cand_line[c]]))
 
     def add(self, c: int, k: int, o: int) -> None:

@@ -1,14 +1,17 @@
 """Cost-optimal assignment of one stage with HiGHS.
 
 Split allowed (see docs/routing.md, "Solver"):
-1. a transportation LP per block of SKUs (x units per candidate, line-level costs: a line
-   pays its shipment's base cost alone) gives a first assignment and stock prices (row duals);
-2. the Lagrangian relaxation of the stock rows (`bound.py`) is maximised from those prices by a
-   few subgradient steps; its value at the best prices is the stage's lower bound (valid for
-   any prices, each order's subproblem is solved exactly);
+1. a transportation LP (x units per candidate, line-level costs: a line pays its shipment's
+   base cost alone; only congested SKUs, in blocks of whole SKUs) gives a first assignment and
+   stock prices (row duals);
+2. the Lagrangian relaxation of the stock rows (`bound.py`) is maximised from those prices by
+   deflected subgradient steps; its value at the best prices is the stage's lower bound (valid
+   for any prices, each order's subproblem is solved exactly);
 3. a second transportation LP charges a line the base cost and split penalty of any location
    its order does not use in its Lagrangian optimum; the better of the two assignments is
-   improved by a local search that re-optimises orders one by one (`heuristic.py`).
+   improved by a local search that re-optimises orders one by one, then by an ejection search
+   that moves orders onto their per-order optima, displacing the cheapest holders of the stock
+   they miss (`heuristic.py`).
 
 Split not allowed: one binary column per (order, location) that holds every line of the
 order, solved as a MIP with HiGHS over the same bins.
@@ -101,11 +104,16 @@ def _best_per_group(group: np.ndarray, cost: np.ndarray, n_groups: int) -> np.nd
 
 # Lines per LP block: the transportation LP separates by SKU, and many small LPs solve much
 # faster than one big one.
-LP_BLOCK_LINES = 400
+LP_BLOCK_LINES = 200
 # Subgradient steps on the Lagrangian prices (each one solves every order subproblem).
 SUBGRADIENT_STEPS = 40
 # Candidate evaluations the dual may spend (steps x candidates): big stages take fewer steps.
 DUAL_WORK = 10_000_000
+LOCAL_SEARCH = True
+# Stop the dual when the best bound rose less than DUAL_MIN_PROGRESS (relative) over the
+# last DUAL_WINDOW steps.
+DUAL_WINDOW = 10
+DUAL_MIN_PROGRESS = 2e-4
 SUBGRADIENT_THETA = 1.0
 SUBGRADIENT_DEFLECTION = 0.7  # direction = subgradient + this x previous direction
 SUBGRADIENT_TARGET = 0.01  # Polyak target: best bound + this fraction
@@ -232,6 +240,7 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     direction = np.zeros(lam.size)
     theta = SUBGRADIENT_THETA
     stall = 0
+    history: list[float] = []
     n_steps = int(np.clip(DUAL_WORK // max(p.cand_line.size, 1), 1, SUBGRADIENT_STEPS))
     for step_no in range(n_steps):
         if upper - best_sol.value <= DUAL_STOP_GAP * abs(best_sol.value):
@@ -259,6 +268,12 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
                 stall = 0
         if step_no % PLAN_EVERY == PLAN_EVERY - 1:
             plans.append(sol.choice)
+        # Stop once the bound has stopped moving.
+        history.append(best_sol.value)
+        if len(history) > DUAL_WINDOW and (
+            history[-1] - history[-1 - DUAL_WINDOW] < DUAL_MIN_PROGRESS * abs(history[-1])
+        ):
+            break
 
     # 3. Primal from the best prices: each line's LP cost includes a shipment it would open
     # beyond the locations its order uses in its Lagrangian optimum.
@@ -276,7 +291,8 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
     residual = p.bin_cap - np.bincount(p.cand_bin, weights=best_units, minlength=p.bin_cap.size)
     residual = residual.astype(np.int64)
     ideal = lb.solve(np.zeros(p.bin_cap.size))
-    local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
+    if LOCAL_SEARCH:
+        local_search(p, lb, view, best_units, residual, ideal=ideal.order_value)
     targets = [best_sol.choice, ideal.choice, *plans[::-1]]
     ejection_search(p, lb, view, best_units, residual, targets)
     return StageSolution(
@@ -286,78 +302,6 @@ def solve_split_stage(p: StageProblem) -> StageSolution:
         lp_rows=int(p.n_lines + p.bin_cap.size),
         relaxed_orders=best_sol.relaxed_orders,
     )
-
-
-def consolidate_split_orders(p: StageProblem, units: np.ndarray) -> np.ndarray:
-    """Move the filled units of a split order to one location when that lowers its exact cost.
-
-    The LP spreads a shipment's base cost over units and ignores split penalties, so it may
-    split an order where one shipment is cheaper; this local search fixes that with the stock
-    still free.
-    """
-    units = units.copy()
-    active = np.flatnonzero(units > 0)
-    if active.size == 0:
-        return units
-    act_order = p.order[p.cand_line[active]]
-    pairs = np.unique(np.stack([act_order, p.cand_loc[active]], axis=1), axis=0)
-    orders, counts = np.unique(pairs[:, 0], return_counts=True)
-    split_orders = set(orders[counts > 1].tolist())
-    # Lines split across locations count too (two rows of one line).
-    line_locs = np.bincount(p.cand_line[active], minlength=p.n_lines)
-    split_orders.update(p.order[np.flatnonzero(line_locs > 1)].tolist())
-    if not split_orders:
-        return units
-    residual = p.bin_cap - np.bincount(p.cand_bin, weights=units, minlength=p.bin_cap.size)
-    residual = residual.astype(np.int64)
-    base_of_loc: dict[int, float] = dict(
-        zip(p.cand_loc.tolist(), p.cand_base.tolist(), strict=True)
-    )
-    in_split = np.isin(p.order[p.cand_line], np.fromiter(split_orders, dtype=np.int64))
-    cand_ids = np.flatnonzero(in_split)
-    by_order: dict[int, dict[int, dict[int, int]]] = {}
-    for ci, line, loc in zip(
-        cand_ids.tolist(),
-        p.cand_line[cand_ids].tolist(),
-        p.cand_loc[cand_ids].tolist(),
-        strict=True,
-    ):
-        by_order.setdefault(int(p.order[line]), {}).setdefault(line, {})[loc] = ci
-    cost = p.cand_unit_cost
-    for o in sorted(by_order, key=lambda o: min(by_order[o])):
-        lines = by_order[o]
-        filled = {ln: int(sum(units[ci] for ci in locs.values())) for ln, locs in lines.items()}
-        lines_f = [ln for ln in lines if filled[ln] > 0]
-        if not lines_f:
-            continue
-        used_locs = {loc for ln in lines_f for loc, ci in lines[ln].items() if units[ci] > 0}
-        current = sum(float(units[ci] * cost[ci]) for ln in lines_f for ci in lines[ln].values())
-        current += sum(base_of_loc[k] for k in used_locs)
-        current += p.split_penalty * (len(used_locs) - 1)
-        common = set.intersection(*(set(lines[ln]) for ln in lines_f))
-        best_k, best_cost = None, current - 1e-9
-        for k in common:
-            need: dict[int, int] = {}
-            for ln in lines_f:
-                ci = lines[ln][k]
-                b = int(p.cand_bin[ci])
-                need[b] = need.get(b, 0) + filled[ln] - int(units[ci])
-            if any(residual[b] < extra for b, extra in need.items()):
-                continue
-            new = sum(filled[ln] * float(cost[lines[ln][k]]) for ln in lines_f) + base_of_loc[k]
-            if new < best_cost:
-                best_k, best_cost = k, new
-        if best_k is None:
-            continue
-        for ln in lines_f:
-            for ci in lines[ln].values():
-                if units[ci] > 0:
-                    residual[p.cand_bin[ci]] += units[ci]
-                    units[ci] = 0
-            target = lines[ln][best_k]
-            units[target] = filled[ln]
-            residual[p.cand_bin[target]] -= filled[ln]
-    return units
 
 
 def solve_single_location_stage(p: StageProblem) -> StageSolution:
