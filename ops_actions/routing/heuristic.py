@@ -233,6 +233,7 @@ def local_search(
     residual: np.ndarray,
     rounds: int = 1,
     ideal: np.ndarray | None = None,
+    min_excess: float = 1e-7,
 ) -> None:
     """Re-optimise orders that split or leave units unfilled while stock may help, unless
     they already cost what they would with unlimited stock (`ideal`, per order)."""
@@ -249,7 +250,7 @@ def local_search(
         want = np.zeros(lb.n_orders, dtype=bool)
         want[n_locs > 1] = True
         want[lb.line_order[short & has_stock]] = True
-        want &= order_costs(p, lb, units) > ideal + 1e-7
+        want &= order_costs(p, lb, units) > ideal + min_excess
         gain = 0.0
         for o in np.flatnonzero(want).tolist():
             gain += reoptimise_order(view, view.lines(o), units, residual)
