@@ -1,6 +1,6 @@
 """Benchmark of the main job: wall time and peak memory by stage, ingest speed at scale.
 
-    python3 -m pipelines bench            # (or .venv/bin/python bench/bench_platform.py)
+    .venv/bin/python bench/bench_platform.py                 # the default demo size
     .venv/bin/python bench/bench_platform.py --sizes default 1000000 10000000
 
 For each size it generates the landing files, then runs the real Dagster flow in three runs
