@@ -48,7 +48,7 @@ def _highs() -> highspy.Highs:
     return h
 
 
-def _solve_model(
+def _column_lp(
     cost: np.ndarray,
     upper: np.ndarray,
     starts: np.ndarray,
@@ -56,8 +56,8 @@ def _solve_model(
     value: np.ndarray,
     row_lower: np.ndarray,
     row_upper: np.ndarray,
-    integral: np.ndarray | None = None,
-) -> tuple[np.ndarray, float]:
+) -> highspy.HighsLp:
+    """A HiGHS LP from a column-wise sparse matrix; columns bounded by [0, upper]."""
     lp = highspy.HighsLp()
     lp.num_col_ = int(cost.size)
     lp.num_row_ = int(row_lower.size)
@@ -70,6 +70,20 @@ def _solve_model(
     lp.a_matrix_.start_ = starts.astype(np.int32)
     lp.a_matrix_.index_ = index.astype(np.int32)
     lp.a_matrix_.value_ = value.astype(np.float64)
+    return lp
+
+
+def _solve_model(
+    cost: np.ndarray,
+    upper: np.ndarray,
+    starts: np.ndarray,
+    index: np.ndarray,
+    value: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    integral: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    lp = _column_lp(cost, upper, starts, index, value, row_lower, row_upper)
     h = _highs()
     if integral is not None:
         lp.integrality_ = [
@@ -182,18 +196,7 @@ def _solve_lp(
     row_lower: np.ndarray,
     row_upper: np.ndarray,
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(cost.size)
-    lp.num_row_ = int(row_lower.size)
-    lp.col_cost_ = cost.astype(np.float64)
-    lp.col_lower_ = np.zeros(cost.size)
-    lp.col_upper_ = upper.astype(np.float64)
-    lp.row_lower_ = row_lower.astype(np.float64)
-    lp.row_upper_ = row_upper.astype(np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = starts.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(index.size)
+    lp = _column_lp(cost, upper, starts, index, np.ones(index.size), row_lower, row_upper)
     h = _highs()
     h.setOptionValue("presolve", "off")
     h.passModel(lp)
