@@ -128,11 +128,17 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]
     )
     con.execute("create or replace temp view _parsed as select * from _line_rows")
     if source.child is not None:
-        _read_json_children(con, source.child)
+        _read_json_children(con, source, source.child)
 
 
-def _read_json_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
+def _read_json_children(con: duckdb.DuckDBPyConnection, source: Source, child: Child) -> None:
+    """Unnest the nested records of the parents that carry them (only those matching the
+    child's `when`, judged on the parents' native texts: carrier labels, not every scan)."""
     array = _json_path(child.array_path)
+    parents = "select _rid from _parsed"
+    if child.when:
+        named = ", ".join(f"{text_col(f)} as {q(f.name)}" for f in source.fields)
+        parents = f"select _rid from (select _rid, {named} from _parsed) where {child.when}"
     con.execute(
         "create or replace temp table _children as "
         + _json_select(
@@ -140,7 +146,7 @@ def _read_json_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
             "_rid, _raw",
             f"select rowid as _rid, "
             f"cast(unnest(json_extract(_raw, '{array}[*]')) as VARCHAR) as _raw "
-            "from _lines where rowid in (select _rid from _parsed)",
+            f"from _lines where rowid in ({parents})",
         )
     )
 
