@@ -33,12 +33,11 @@ from ops_actions.testing.fake_warehouse import FakeWarehouse
 from ops_actions.testing.synthetic import make_inputs
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.transform.publish import publish
-from tests.test_dashboard_pages import _synthetic_tables
+from tests.test_dashboard_pages import _synthetic_tables, metrics, run_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "dashboards" / "app.py"
 PAGE = "app_pages/routing.py"
-APP_TIMEOUT = 60
 FAILING_LOCATION = "LOC001"
 RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
 PAGE_TITLES = {
@@ -149,17 +148,7 @@ def app_env(monkeypatch, tmp_path) -> Iterator[Path]:
 
 
 def run_page(published_dir: Path, monkeypatch, page: str | None = PAGE) -> AppTest:
-    monkeypatch.setenv("OMS_PUBLISHED_DIR", str(published_dir))
-    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT)
-    at.run()
-    if page is not None:
-        at.switch_page(page)
-        at.run()
-    return at
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return run_app(published_dir, monkeypatch, page)
 
 
 def table_with(at: AppTest, *columns: str) -> pl.DataFrame:

@@ -1,5 +1,6 @@
 """Every dbt model as a Dagster asset; dbt tests as asset checks."""
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -67,28 +68,24 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     return dbt_models
 
 
-def published_model_keys() -> list[dg.AssetKey]:
-    """Asset keys of the models tagged `published` (the marts the dashboards read)."""
-    import json
-
+def _published_nodes() -> list[dict[str, Any]]:
+    """Manifest nodes of the models tagged `published` (the marts the dashboards read)."""
     manifest = json.loads(dbt_project().manifest_path.read_text())
     return [
-        TRANSLATOR.get_asset_key(node)
+        node
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and "published" in node.get("tags", [])
     ]
 
 
+def published_model_keys() -> list[dg.AssetKey]:
+    """Asset keys of the published models."""
+    return [TRANSLATOR.get_asset_key(node) for node in _published_nodes()]
+
+
 def published_models() -> list[tuple[str, str]]:
     """(schema, table) of every published model, as built in the warehouse."""
-    import json
-
-    manifest = json.loads(dbt_project().manifest_path.read_text())
-    return sorted(
-        (node["schema"], node.get("alias") or node["name"])
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and "published" in node.get("tags", [])
-    )
+    return sorted((n["schema"], n.get("alias") or n["name"]) for n in _published_nodes())
 
 
 def build_publish_asset() -> dg.AssetsDefinition:
