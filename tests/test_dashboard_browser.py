@@ -182,7 +182,7 @@ def test_app_shows_kpis_and_data_quality_in_a_real_browser(
 
             if published[0] == "demo":  # the synthetic marts carry no routing run
                 page.get_by_role("link", name="Routing").click()
-                expect(page.get_by_role("heading", name="Routing")).to_be_visible(
+                expect(page.get_by_role("heading", name="Routing", exact=True)).to_be_visible(
                     timeout=RENDER_TIMEOUT_MS
                 )
                 expect(page.get_by_text("Latest routing run")).to_be_visible(
