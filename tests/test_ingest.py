@@ -140,6 +140,40 @@ def test_a_file_with_the_wrong_header_is_quarantined_whole(
     assert all("header" in r for (r,) in reasons)
 
 
+@pytest.mark.parametrize(
+    ("source", "relative", "bad_line"),
+    [
+        ("webshop", "webshop/orders_20260801_01.jsonl", b'{"id": 9\x01, "name": "#9"}'),
+        ("webshop", "webshop/orders_20260801_01.jsonl", b'{"id": 9, "name": "\xff\xfe"}'),
+        ("wholesale", "wholesale/PO_CUST01_20260801.txt", b"D" + b"\x01".join([b"x" * 45] * 2)),
+    ],
+    ids=["control-character", "not-utf8", "fixed-width-control-character"],
+)
+def test_a_line_the_scanner_cannot_read_is_quarantined_and_the_rest_loaded(
+    small_landing: Path, tmp_path: Path, source: str, relative: str, bad_line: bytes
+) -> None:
+    """Line-based files are first scanned without the scanner's reject bookkeeping; a line it
+    cannot read makes the engine scan again keeping it, so it is quarantined, not lost."""
+    clean = tmp_path / "clean.duckdb"
+    (before,) = ingest_all(clean, small_landing, [source])
+    path = small_landing / relative
+    lines = path.read_bytes().splitlines(keepends=True)
+    # before the last line (a fixed-width file ends with its trailer record)
+    path.write_bytes(b"".join(lines[:-1]) + bad_line + b"\n" + lines[-1])
+    warehouse = tmp_path / "w.duckdb"
+    (after,) = ingest_all(warehouse, small_landing, [source])
+    assert after.total("records_seen") == before.total("records_seen") + 1
+    assert after.total("loaded") == before.total("loaded")
+    assert after.total("rejected") == before.total("rejected") + 1
+    con = duckdb.connect(str(warehouse), read_only=True)
+    malformed = con.execute(
+        "select count(*) from raw._rejects where source = ? and reason_code = 'malformed_record'"
+        " and record_no is not null",
+        [source],
+    ).fetchone()[0]
+    assert malformed == 1
+
+
 def test_a_crash_during_commit_leaves_nothing_half_written(
     small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,8 +9,10 @@ re-run picks up exactly what is missing.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
-from pipelines.ingest.readers import read_source
+from pipelines.ingest.readers import Scan, collect_malformed, json_fields, scan_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
@@ -69,11 +71,16 @@ def connect(warehouse_path: Path | str) -> duckdb.DuckDBPyConnection:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _sha256_all(paths: list[Path]) -> list[str]:
+    """Fingerprints of many files, hashed on every core (hashlib releases the GIL)."""
+    if len(paths) < 2:
+        return [_sha256(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(_sha256, paths))
 
 
 def discover_new_files(
@@ -90,13 +97,16 @@ def discover_new_files(
     ).fetchall()
     known_stat = {(f, b, m) for f, b, m, _ in known}
     known_sha = {s for *_, s in known}
-    rows = []
+    unknown = []
     for path in paths:
         stat = path.stat()
         rel = path.relative_to(landing_dir).as_posix()
-        if (rel, stat.st_size, stat.st_mtime_ns) in known_stat:
-            continue
-        sha = _sha256(path)
+        if (rel, stat.st_size, stat.st_mtime_ns) not in known_stat:
+            unknown.append((path, rel, stat))
+    rows = []
+    for (path, rel, stat), sha in zip(
+        unknown, _sha256_all([p for p, _, _ in unknown]), strict=True
+    ):
         if sha in known_sha:
             continue
         known_sha.add(sha)  # the same bytes twice in one load are one batch
@@ -132,10 +142,6 @@ def _header_ok(source: Source, path: Path) -> tuple[bool, str]:
     return False, f"header is {sep.join(got)[:200]!r}, the contract expects {sep.join(expected)!r}"
 
 
-def _typed_select(fields: tuple[Field, ...], table: str) -> str:
-    return f"select *, {', '.join(f'{typed_expr(f)} as {q(f.name)}' for f in fields)} from {table}"
-
-
 def _case(branches: list[str]) -> str:
     return "case " + " ".join(branches) + " end" if branches else "cast(null as VARCHAR)"
 
@@ -150,55 +156,92 @@ def _child_fields(source: Source, child: Child) -> tuple[Field, ...]:
     return copied + child.fields
 
 
-def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> list[str]:
-    """Validate nested records; return the parent's `when` branches for bad or missing ones."""
-    branches = [b for f in child.fields for b in reason_cases(f)]
-    con.execute(
-        f"""create or replace temp table _children_checked as
-        select *, {_case(branches)} as _reason from ({_typed_select(child.fields, "_children")})"""
-    )
-    con.execute(
-        """create or replace temp table _child_summary as
-        select _rid, count(*) as _n, min(_reason) as _child_reason
-        from _children_checked group by _rid"""
-    )
-    applies = f"({child.when})" if child.when else "true"
-    where = lit(child.array_path)
-    cases = [
-        f"when {applies} and _child_reason is not null then _child_reason || ' (in ' || "
-        f"{where} || ')'"
-    ]
-    if child.required:
-        cases.append(
-            f"when {applies} and coalesce(_n, 0) = 0 then 'missing_required: ' || {where} "
-            "|| ' is empty'"
-        )
-    return cases
+def _verdict(fields: tuple[Field, ...], inner_sql: str, bad: str, extra: str = "") -> str:
+    """Type every field of `inner_sql`'s rows and give each its first reason to be rejected.
+
+    `bad` (SQL) is a reason that precedes every field check (a record that could not be
+    parsed); `extra` adds columns computed next to the verdict.
+    """
+    typed = ", ".join(f"{typed_expr(f)} as {q(f.name)}" for f in fields)
+    branches = ["when _bad is not null then _bad"] + [b for f in fields for b in reason_cases(f)]
+    return f"""select *, {_case(branches)} as _reason {extra}
+        from (select *, {bad} as _bad, {typed} from ({inner_sql}))"""
 
 
-def _check(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Type every field and give each record its first reason to be rejected (or NULL)."""
-    branches = [b for f in source.fields for b in reason_cases(f)]
-    joins = ""
-    if source.child is not None:
-        branches += _check_children(con, source.child)
-        joins = "left join _child_summary using (_rid)"
-    record_hash = ""
+def _checked_sql(source: Source, scan: Scan) -> str:
+    """Read, type and judge every record of the scan in one pass into `_checked`.
+
+    Only what later steps need is materialised: the typed values, the verdict, the record's
+    text (for the quarantine) and, for sources with nested records, the nested array of the
+    parents that carry them. Record ids are `_checked`'s row ids, which follow scan order.
+    """
+    extra = ""
+    keep = [q(f.name) for f in source.fields] + ["_reason", "_raw"]
     if source.key is None:
         parts = ", ".join(
             f"coalesce(cast({q(f.name)} as VARCHAR), '\\N')" for f in source.stored_fields
         )
-        record_hash = f", md5(concat_ws('|', {parts})) as _record_hash"
-    # Only the typed values and the verdict are materialised: the native texts stay in
-    # `_parsed`, read back for the few records that go to the quarantine.
-    typed = ", ".join(q(f.name) for f in source.fields)
-    con.execute(
-        f"""create or replace temp table _checked as
-        select _rid, _file, {typed}, {_case(branches)} as _reason {record_hash}
-        from ({_typed_select(source.fields, "_parsed")}) {joins}"""
-    )
+        extra += f", md5(concat_ws('|', {parts})) as _record_hash"
+        keep.append("_record_hash")
+    if source.child is not None:
+        assert scan.nested is not None, "nested records need a JSON document"
+        applies = f"({source.child.when})" if source.child.when else "true"
+        extra += f", case when _bad is null and {applies} then {scan.nested} end as _nested"
+        keep.append("_nested")
+    return f"""create or replace temp table _checked as
+        select f.file_id as _file_id, {", ".join("s." + c for c in keep)}
+        from (select *, {scan.raw} as _raw
+              from ({_verdict(source.fields, scan.sql, scan.bad, extra)})) s
+        join _files f on s._file = f.path"""
+
+
+def _check(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+    """Judge every record of the new files (`_checked`, `_malformed`), then the checks that
+    look across records: nested records, event order."""
+    scan = scan_source(source, files, keep_rejects=False)
+    try:
+        con.execute(_checked_sql(source, scan))
+    except duckdb.InvalidInputException:
+        # A line the fast scan cannot read: scan again, keeping such lines as rejects.
+        scan = scan_source(source, files, keep_rejects=True)
+        con.execute(_checked_sql(source, scan))
+    collect_malformed(con, scan)
+    if source.child is not None:
+        _check_children(con, source.child)
     if source.check_event_order:
         _check_event_order(con, source)
+
+
+def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
+    """Type and judge the nested records; a bad or missing one rejects its parent."""
+    items = (
+        "select rowid as _rid, cast(unnest(json_extract(_nested, '$[*]')) as VARCHAR) as _item "
+        "from _checked where _nested is not null and _reason is null"
+    )
+    con.execute(
+        f"""create or replace temp table _children_checked as
+        select _rid, {", ".join(q(f.name) for f in child.fields)}, _reason
+        from ({
+            _verdict(
+                child.fields,
+                json_fields(child.fields, "_rid, _item", "_item", items),
+                "cast(null as VARCHAR)",
+            )
+        })"""
+    )
+    where = lit(child.array_path)
+    con.execute(
+        f"""update _checked c set _reason = b._child_reason || ' (in ' || {where} || ')'
+        from (select _rid, min(_reason) as _child_reason from _children_checked
+              where _reason is not null group by _rid) b
+        where c.rowid = b._rid"""
+    )
+    if child.required:
+        con.execute(
+            f"""update _checked set _reason = 'missing_required: ' || {where} || ' is empty'
+            where _reason is null and _nested is not null
+              and rowid not in (select _rid from _children_checked)"""
+        )
 
 
 def _check_event_order(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -223,8 +266,13 @@ def _check_event_order(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     )
 
 
+# A duplicate's reason starts with this code; it tells duplicates from rejects in one column.
+DUPLICATE = "duplicate_key"
+
+
 def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Mark each checked record loaded, rejected, or duplicate (of history or of this load).
+    """Give the valid records that are duplicates (of history or of this load) a duplicate
+    reason; every record still without a reason is loaded.
 
     Full-snapshot reference files (no key) are compared within the load only: every snapshot
     is kept, so a product that changes and later changes back is recorded as it is now.
@@ -232,34 +280,28 @@ def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     key = ("_record_hash",) if source.key is None else source.key
     cols = ", ".join(q(k) for k in key)
     on = " and ".join(f"c.{q(k)} = {{alias}}.{q(k)}" for k in key)
-    # Keys in a raw table are unique by construction, so the history join needs no DISTINCT;
-    # the first occurrence in this load is found with a grouped min, cheaper than a window.
+    # Duplicates are few: they are found first, then marked by one update of those rows.
+    history = ""
+    if source.key is not None:
+        history = f"""select c.rowid as _rid, 0 as _rank
+            from _checked c semi join raw.{q(source.table)} h on {on.format(alias="h")}
+            where c._reason is null
+            union all"""
+    # Keys in a raw table are unique by construction, so only keys repeated within this load
+    # need a second look; the first occurrence (in scan order) is the one loaded.
     con.execute(
-        f"""create or replace temp table _first as
-        select {cols}, min(_rid) as _first_rid from _checked where _reason is null
-        group by {cols}"""
+        f"""update _checked set _reason = case d._rank
+              when 0 then '{DUPLICATE}: already loaded in an earlier batch'
+              else '{DUPLICATE}: repeated in this load' end
+        from (select _rid, min(_rank) as _rank from ({history}
+                select c.rowid as _rid, 1 as _rank from _checked c join (
+                    select {cols}, min(rowid) as _first_rid from _checked
+                    where _reason is null group by {cols} having count(*) > 1
+                ) f on {on.format(alias="f")}
+                where c._reason is null and c.rowid <> f._first_rid)
+              group by _rid) d
+        where _checked.rowid = d._rid"""
     )
-    con.execute(
-        f"""create or replace temp table _final as
-        select c._rid, c._file, c._reason, case
-            when c._reason is not null then 'rejected'
-            when h._present then 'duplicate'
-            when c._rid <> f._first_rid then 'duplicate'
-            else 'loaded' end as _disposition,
-          case when h._present then 'duplicate_key: already loaded in an earlier batch'
-               else 'duplicate_key: repeated in this load' end as _dup_reason
-        from _checked c
-        left join _first f on {on.format(alias="f")}
-        left join ({_history_select(source)}) h on {on.format(alias="h")}"""
-    )
-
-
-def _history_select(source: Source) -> str:
-    """Keys already in the raw table (none for full-snapshot reference sources)."""
-    if source.key is None:
-        return "select cast(null as VARCHAR) as _record_hash, false as _present where false"
-    cols = ", ".join(q(k) for k in source.key)
-    return f"select {cols}, true as _present from raw.{q(source.table)}"
 
 
 def _commit(
@@ -274,55 +316,50 @@ def _commit(
     if source.key is None:
         stored.append("_record_hash")
     meta = "f.batch_id, f.rel, cast(? as TIMESTAMP)"
+    is_dup = f"starts_with(_reason, '{DUPLICATE}:')"
     con.execute("begin transaction")
     try:
         con.execute(
             f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
                 _loaded_at)
-            select {", ".join("t." + c for c in stored)}, {meta}
-            from _final d join _checked t on t._rid = d._rid join _files f on d._file = f.path
-            where d._disposition = 'loaded'""",
+            select {", ".join("c." + col for col in stored)}, {meta}
+            from _checked c join _files f on c._file_id = f.file_id
+            where c._reason is null""",
             [now],
         )
+        children = "select null as _file_id, 0 as n where false"
         if source.child is not None:
             child = source.child
-            copied = [f"p.{q(parent)}" for parent in child.parent_fields.values()]
+            copied = [f"c.{q(parent)}" for parent in child.parent_fields.values()]
             own = [f"ch.{q(f.name)}" for f in child.fields]
             cols = [q(f.name) for f in _child_fields(source, child)]
-            applies = f"and ({child.when.replace('status', 'p.status')})" if child.when else ""
+            # Children of loaded parents only; parents with nested records are a minority.
+            parents = "(select rowid as _rid, * from _checked where _nested is not null)"
             con.execute(
                 f"""insert into raw.{q(child.table)} ({", ".join(cols)}, _batch_id, _file,
                     _loaded_at)
                 select {", ".join(copied + own)}, {meta}
-                from _children_checked ch join _final d on d._rid = ch._rid
-                join _checked p on p._rid = ch._rid
-                join _files f on d._file = f.path
-                where d._disposition = 'loaded' {applies}""",
+                from _children_checked ch join {parents} c using (_rid)
+                join _files f on c._file_id = f.file_id
+                where c._reason is null""",
                 [now],
             )
+            children = f"""select c._file_id, count(*) as n
+                from _children_checked ch join {parents} c using (_rid)
+                where c._reason is null group by c._file_id"""
         con.execute(
             f"""insert into raw._rejects
             select {lit(source.name)}, f.batch_id, f.rel, null,
-                   d._disposition,
-                   split_part(coalesce(d._reason, d._dup_reason), ':', 1),
-                   coalesce(d._reason, d._dup_reason), t._raw, cast(? as TIMESTAMP)
-            from _final d join _record_text t on t._rid = d._rid
-            join _files f on d._file = f.path
-            where d._disposition <> 'loaded'
+                   case when {is_dup} then 'duplicate' else 'rejected' end,
+                   split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
+            from _checked c join _files f on c._file_id = f.file_id
+            where c._reason is not null
             union all
             select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
                    'malformed_record', m.reason, m._raw, cast(? as TIMESTAMP)
             from _malformed m join _files f on m._file = f.path""",
             [now, now],
         )
-        children = "select null as _file, 0 as n where false"
-        if source.child is not None:
-            when = source.child.when
-            applies = f"and ({when.replace('status', 'p.status')})" if when else ""
-            children = f"""select d._file, count(*) as n
-                from _children_checked ch join _final d on d._rid = ch._rid
-                join _checked p on p._rid = ch._rid
-                where d._disposition = 'loaded' {applies} group by d._file"""
         con.execute(
             f"""insert into raw._batches
             select {lit(source.name)}, f.batch_id, f.rel, f.sha256, f.bytes, f.mtime_ns,
@@ -334,14 +371,14 @@ def _commit(
                    coalesce(k.n, 0),
                    cast(? as TIMESTAMP), ?
             from _files f
-            left join (select _file, count(*) as seen,
-                              count(*) filter (where _disposition = 'loaded') as loaded,
-                              count(*) filter (where _disposition = 'rejected') as rejected,
-                              count(*) filter (where _disposition = 'duplicate') as duplicates
-                       from _final group by _file) c on c._file = f.path
+            left join (select _file_id, count(*) as seen,
+                              count(*) filter (where _reason is null) as loaded,
+                              count(*) filter (where not {is_dup}) as rejected,
+                              count(*) filter (where {is_dup}) as duplicates
+                       from _checked group by _file_id) c on c._file_id = f.file_id
             left join (select _file, count(*) as n from _malformed group by _file) m
               on m._file = f.path
-            left join ({children}) k on k._file = f.path""",
+            left join ({children}) k on k._file_id = f.file_id""",
             [now, time.perf_counter() - started],
         )
         con.execute("commit")
@@ -487,11 +524,10 @@ def ingest_source(
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
             chunk_started = time.perf_counter()
-            con.register("_new_files", chunk.to_arrow())
+            con.register("_new_files", chunk.with_row_index("file_id").to_arrow())
             con.execute("create or replace temp table _files as select * from _new_files")
             con.unregister("_new_files")
-            read_source(con, source, [Path(p) for p in chunk["path"]])
-            _check(con, source)
+            _check(con, source, [Path(p) for p in chunk["path"]])
             _decide(con, source)
             _commit(con, source, load_id, now, chunk_started)
         result.batches = [

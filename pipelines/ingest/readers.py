@@ -1,29 +1,43 @@
-"""Format readers: turn a set of new files into one table of native field texts.
+"""Format readers: turn a set of new files into a stream of records' native field texts.
 
-Each reader leaves on the connection:
+A reader does not materialise anything: it returns a `Scan`, the SQL of one parallel scan over
+all new files of a source, which the engine types, validates and stores in a single pass. Its
+rows carry `_file` (the absolute path), one `v__<field>` column per field holding the trimmed
+native text (NULL when empty), and what the engine needs to quarantine a record: `raw` (the SQL
+of the record's text) and `bad` (the SQL of a reason when the record could not be parsed at all).
 
-- `_parsed` (a view over the reader's own table): one row per well-formed record: `_rid`
-  (unique within the load, in scan order), `_file` (absolute path) and one `v__<field>` column
-  per field holding the trimmed native text (NULL when empty);
-- `_malformed`: one row per record that could not be parsed at all: `_file`, `_record_no`,
-  `_raw`, `reason`;
-- `_record_text` (view: `_rid`, `_raw`): a record's text, read only for the quarantine;
-
-and, for sources with nested records, `_children` (`_rid` of the parent, `_raw`, `v__*`).
-Every reader reads all new files of a source in one scan, which is what makes loading a long
-history fast; the per-file split happens afterwards by `_file`.
+Records the scanner itself cannot split into fields (CSV rows with too many columns, lines over
+the size limit) never reach the scan's rows: `collect_malformed` turns the scanner's own rejects
+into `_malformed` (`_file`, `_record_no`, `_raw`, `reason`) once the scan has run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.spec import Child, Field, Source
+from pipelines.ingest.spec import Field, Source
 from pipelines.ingest.sql import lit, q, text_col
 
-_READ_OPTS = "auto_detect=false, filename=true, store_rejects=true, strict_mode=true"
+_READ_OPTS = "auto_detect=false, filename=true, strict_mode=true"
+_REJECTS = "store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv_scans'"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan of a source's new files (see the module docstring)."""
+
+    sql: str
+    # SQL over the scan's columns: the record's text (evaluated only for quarantined records).
+    raw: str
+    # SQL over the scan's columns: why a record cannot be parsed, or NULL.
+    bad: str = "cast(null as VARCHAR)"
+    # Sources with nested records: the column holding their array as JSON text.
+    nested: str | None = None
+    # Whether the scanner keeps the lines it cannot split (in `_csv_rejects`) or fails on them.
+    keeps_rejects: bool = True
 
 
 def _file_list(files: list[Path]) -> str:
@@ -31,30 +45,61 @@ def _file_list(files: list[Path]) -> str:
 
 
 def _clean(expr: str) -> str:
-    return f"nullif(trim({expr}), '')"
+    """The trimmed text, NULL when empty. Padded values are rare and `trim` is costly on
+    millions of values, so only values that start or end with a space are trimmed."""
+    return (
+        f"case when {expr} = '' then null "
+        f"when starts_with({expr}, ' ') or ends_with({expr}, ' ') then nullif(trim({expr}), '') "
+        f"else {expr} end"
+    )
 
 
-def _json_path(path: str) -> str:
+def json_path(path: str) -> str:
+    """`a.b.0.c` as a JSON path (`$.a.b[0].c`)."""
     parts = []
     for part in path.split("."):
         parts.append(f"[{part}]" if part.isdigit() else f".{part}")
     return "$" + "".join(parts)
 
 
-def _json_select(fields: tuple[Field, ...], keep: str, inner_sql: str) -> str:
-    """Select `keep` plus every field's text, with one JSON parse per record (`_raw`)."""
-    paths = "[" + ", ".join(lit(_json_path(f.path)) for f in fields) + "]"
+def json_fields(
+    fields: tuple[Field, ...], keep: str, document: str, inner_sql: str, nested: str | None = None
+) -> str:
+    """Select `keep` plus every field's text from the JSON object in column `document`, and
+    the JSON text of the array at path `nested` as `_nested_text`.
+
+    Each record is parsed once (one `json_extract_string` over all paths), and only when it is
+    a valid JSON object; other records get NULL fields (the caller rejects them).
+    """
+    all_paths = [f.path for f in fields] + ([nested] if nested else [])
+    paths = "[" + ", ".join(lit(json_path(p)) for p in all_paths) + "]"
     extracted = ", ".join(
         f"{_clean(f'_vals[{i}]')} as {text_col(f)}" for i, f in enumerate(fields, start=1)
     )
+    if nested:
+        extracted += f", _vals[{len(all_paths)}] as _nested_text"
     return (
-        f"select {keep}, {extracted} from "
-        f"(select *, json_extract_string(_raw, {paths}) as _vals from ({inner_sql}))"
+        f"select {keep}, {extracted} from (select *, case when {_is_object(document)} "
+        f"then json_extract_string({document}, {paths}) end as _vals from ({inner_sql}))"
     )
 
 
-def _collect_malformed(con: duckdb.DuckDBPyConnection) -> None:
-    """Rows the CSV scanner could not split into the expected fields, one per line."""
+def _is_object(document: str) -> str:
+    # The cheap first-character test comes first: DuckDB evaluates `and` lazily per row.
+    return (
+        f"(starts_with({document}, '{{') or starts_with(ltrim({document}), '{{')) "
+        f"and json_valid({document})"
+    )
+
+
+def collect_malformed(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    """Rows the scanner could not split into the expected fields, one per line."""
+    if not scan.keeps_rejects:
+        con.execute(
+            """create or replace temp table _malformed (_file VARCHAR, _record_no BIGINT,
+            _raw VARCHAR, reason VARCHAR)"""
+        )
+        return
     con.execute(
         """create or replace temp table _malformed as
         select s.file_path as _file, r.line as _record_no, any_value(r.csv_line) as _raw,
@@ -64,134 +109,82 @@ def _collect_malformed(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def read_delimited(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+def scan_delimited(source: Source, files: list[Path], keep_rejects: bool = True) -> Scan:
     """CSV or TSV with a header row; a record's text is rebuilt from its fields."""
     delim = "\\t" if source.format == "tsv" else ","
     # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
     quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
     columns = "{" + ", ".join(f"{lit(f.path)}: 'VARCHAR'" for f in source.fields) + "}"
-    # Record ids are the table's row ids (scan order), not a window function, which would
-    # serialise the parallel scan.
-    con.execute(
-        f"""create or replace temp table _csv_rows as
-        select filename as _file,
+    sql = f"""select filename as _file,
                {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)}
         from read_csv({_file_list(files)}, delim=E'{delim}', header=true, {quote},
-                      columns={columns}, {_READ_OPTS},
-                      rejects_table='_csv_rejects', rejects_scan='_csv_scans')"""
-    )
-    con.execute("create or replace temp view _parsed as select rowid as _rid, * from _csv_rows")
-    _collect_malformed(con)
+                      columns={columns}, {_READ_OPTS}, {_REJECTS})"""
     sep = "\t" if source.format == "tsv" else ","
-    con.execute(
-        f"""create or replace temp view _record_text as
-        select _rid, concat_ws({lit(sep)}, {", ".join(text_col(f) for f in source.fields)}) as _raw
-        from _parsed"""
-    )
+    raw = f"concat_ws({lit(sep)}, {', '.join(text_col(f) for f in source.fields)})"
+    return Scan(sql=sql, raw=raw)
 
 
-def _read_lines(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-    """Read files as whole lines into `_lines` (blank lines dropped).
+def _lines(files: list[Path], keep_rejects: bool) -> str:
+    """Whole lines of the files as `_file`, `_line` (blank lines skipped).
 
     The delimiter is a control character that valid JSON cannot contain unescaped, so every
-    line lands in one column; a line that does contain one is split and caught as malformed.
+    line lands in one column; a line that does contain one (or is not UTF-8, or is too long)
+    fails the scan, or is kept in the scanner's rejects when `keep_rejects`.
     """
-    con.execute(
-        f"""create or replace temp table _lines as
-        select filename as _file, line as _raw
+    rejects = f", {_REJECTS}" if keep_rejects else ""
+    return f"""select filename as _file, line as _line
         from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
-                      columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216,
-                      rejects_table='_csv_rejects', rejects_scan='_csv_scans')
-        where trim(line) <> ''"""
-    )
-    con.execute(
-        "create or replace temp view _record_text as select rowid as _rid, _raw from _lines"
-    )
-    _collect_malformed(con)
+                      columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216
+                      {rejects})
+        where line is not null and (ascii(line) > 32 or trim(line) <> '')"""
 
 
-def read_jsonl(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
-    _read_lines(con, files)
-    con.execute(
-        """insert into _malformed
-        select _file, null, _raw, 'malformed_record: not a valid JSON object'
-        from _lines where not coalesce(json_valid(_raw) and left(ltrim(_raw), 1) = '{', false)"""
-    )
-    con.execute(
-        "create or replace temp table _line_rows as "
-        + _json_select(
-            source.fields,
-            "_rid, _file",
-            "select rowid as _rid, _file, _raw from _lines "
-            "where json_valid(_raw) and left(ltrim(_raw), 1) = '{'",
-        )
-    )
-    con.execute("create or replace temp view _parsed as select * from _line_rows")
-    if source.child is not None:
-        _read_json_children(con, source, source.child)
-
-
-def _read_json_children(con: duckdb.DuckDBPyConnection, source: Source, child: Child) -> None:
-    """Unnest the nested records of the parents that carry them (only those matching the
-    child's `when`, judged on the parents' native texts: carrier labels, not every scan)."""
-    array = _json_path(child.array_path)
-    parents = "select _rid from _parsed"
-    if child.when:
-        named = ", ".join(f"{text_col(f)} as {q(f.name)}" for f in source.fields)
-        parents = f"select _rid from (select _rid, {named} from _parsed) where {child.when}"
-    con.execute(
-        "create or replace temp table _children as "
-        + _json_select(
-            child.fields,
-            "_rid, _raw",
-            f"select rowid as _rid, "
-            f"cast(unnest(json_extract(_raw, '{array}[*]')) as VARCHAR) as _raw "
-            f"from _lines where rowid in ({parents})",
-        )
+def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
+    nested = source.child.array_path if source.child else None
+    lines = _lines(files, keep_rejects)
+    return Scan(
+        sql=json_fields(source.fields, "_file, _line", "_line", lines, nested),
+        raw="_line",
+        bad=f"case when not ({_is_object('_line')}) "
+        "then 'malformed_record: not a valid JSON object' end",
+        nested="_nested_text" if nested else None,
+        keeps_rejects=keep_rejects,
     )
 
 
-def read_fixed(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+def scan_fixed(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
     """Fixed-width files: control records (header, trailer) are skipped, the rest are records."""
-    _read_lines(con, files)
-    control = "[" + ", ".join(lit(c) for c in "HT") + "]"
-    con.execute(
-        f"""insert into _malformed
-        select _file, null, _raw,
-               'malformed_record: ' || case
-                 when left(_raw, 1) not in ({", ".join(lit(c) for c in source.record_types)})
-                   then 'unknown record type ''' || left(_raw, 1) || ''''
-                 else 'line is ' || length(rtrim(_raw, E'\\r')) || ' characters, expected '
-                      || {source.min_line_length} end
-        from _lines
-        where not list_contains({control}, left(_raw, 1))
-          and (left(_raw, 1) not in ({", ".join(lit(c) for c in source.record_types)})
-               or length(rtrim(_raw, E'\\r')) < {source.min_line_length})"""
-    )
+    types = ", ".join(lit(c) for c in source.record_types)
+    length = "length(rtrim(_line, E'\\r'))"
 
     def slice_(f: Field) -> str:
         start, width = (int(x) for x in f.path.split(":"))
-        return f"{_clean(f'substr(_raw, {start}, {width})')} as {text_col(f)}"
+        return f"{_clean(f'substr(_line, {start}, {width})')} as {text_col(f)}"
 
-    con.execute(
-        f"""create or replace temp table _line_rows as
-        select rowid as _rid, _file, {", ".join(slice_(f) for f in source.fields)}
-        from _lines
-        where left(_raw, 1) in ({", ".join(lit(c) for c in source.record_types)})
-          and length(rtrim(_raw, E'\\r')) >= {source.min_line_length}"""
-    )
-    con.execute("create or replace temp view _parsed as select * from _line_rows")
+    sql = f"""select _file, _line, {", ".join(slice_(f) for f in source.fields)}
+        from ({_lines(files, keep_rejects)}) where left(_line, 1) not in ('H', 'T')"""
+    bad = f"""case when left(_line, 1) not in ({types})
+                then 'malformed_record: unknown record type ''' || left(_line, 1) || ''''
+              when {length} < {source.min_line_length}
+                then 'malformed_record: line is ' || {length} || ' characters, expected '
+                     || {source.min_line_length} end"""
+    return Scan(sql=sql, raw="_line", bad=bad, keeps_rejects=keep_rejects)
 
 
-def read_source(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
-    """Dispatch on the source's format. Besides the tables above, every reader defines the view
-    `_record_text` (`_rid`, `_raw`): the text of a record, read only for the quarantine."""
-    readers = {
-        "csv": read_delimited,
-        "tsv": read_delimited,
-        "jsonl": read_jsonl,
-        "fixed": read_fixed,
+def scan_source(source: Source, files: list[Path], keep_rejects: bool = True) -> Scan:
+    """The scan of a source's new files, by the source's format.
+
+    With `keep_rejects` false, line-based formats (JSON Lines, fixed width) skip the scanner's
+    reject bookkeeping, which costs a third of a plain line scan: such a scan fails instead on
+    the rare line it cannot read, and the caller scans again keeping rejects. Delimited files
+    always keep them: a row with a wrong number of fields is a common fault there.
+    """
+    scanners = {
+        "csv": scan_delimited,
+        "tsv": scan_delimited,
+        "jsonl": scan_jsonl,
+        "fixed": scan_fixed,
     }
-    if source.format not in readers:
+    if source.format not in scanners:
         raise ValueError(f"unknown format {source.format!r} for source {source.name}")
-    readers[source.format](con, source, files)
+    return scanners[source.format](source, files, keep_rejects)
