@@ -30,6 +30,7 @@ from pipelines.ingest.sql import (
     q,
     raw_table_ddl,
     reason_cases,
+    reference_cases,
     source_table_ddl,
     typed_expr,
 )
@@ -156,14 +157,19 @@ def _child_fields(source: Source, child: Child) -> tuple[Field, ...]:
     return copied + child.fields
 
 
-def _verdict(fields: tuple[Field, ...], inner_sql: str, bad: str, extra: str = "") -> str:
+def _verdict(
+    fields: tuple[Field, ...], inner_sql: str, bad: str, extra: str = "", references: bool = True
+) -> str:
     """Type every field of `inner_sql`'s rows and give each its first reason to be rejected.
 
     `bad` (SQL) is a reason that precedes every field check (a record that could not be
-    parsed); `extra` adds columns computed next to the verdict.
+    parsed); `extra` adds columns computed next to the verdict; `references` includes the
+    checks against reference tables (subqueries, which DuckDB runs as joins).
     """
     typed = ", ".join(f"{typed_expr(f)} as {q(f.name)}" for f in fields)
-    branches = ["when _bad is not null then _bad"] + [b for f in fields for b in reason_cases(f)]
+    branches = ["when _bad is not null then _bad"] + [
+        b for f in fields for b in reason_cases(f, references)
+    ]
     return f"""select *, {_case(branches)} as _reason {extra}
         from (select *, {bad} as _bad, {typed} from ({inner_sql}))"""
 
@@ -188,11 +194,12 @@ def _checked_sql(source: Source, scan: Scan) -> str:
         applies = f"({source.child.when})" if source.child.when else "true"
         extra += f", case when _bad is null and {applies} then {scan.nested} end as _nested"
         keep.append("_nested")
+    # No join here, not even the subquery of a reference check: the row ids must follow scan
+    # order (the first copy of a key is the one loaded), which DuckDB keeps through scans,
+    # filters and projections but not joins. References are checked afterwards.
+    verdict = _verdict(source.fields, scan.sql, scan.bad, extra, references=False)
     return f"""create or replace temp table _checked as
-        select f.file_id as _file_id, {", ".join("s." + c for c in keep)}
-        from (select *, {scan.raw} as _raw
-              from ({_verdict(source.fields, scan.sql, scan.bad, extra)})) s
-        join _files f on s._file = f.path"""
+        select _file, {", ".join(keep)} from (select *, {scan.raw} as _raw from ({verdict}))"""
 
 
 def _check(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
@@ -206,10 +213,21 @@ def _check(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) ->
         scan = scan_source(source, files, keep_rejects=True)
         con.execute(_checked_sql(source, scan))
     collect_malformed(con, scan)
+    _check_references(con, source)
     if source.child is not None:
         _check_children(con, source.child)
     if source.check_event_order:
         _check_event_order(con, source)
+
+
+def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Reject valid records whose SKU or location is not in the reference data."""
+    branches = [b for f in source.fields for b in reference_cases(f)]
+    if branches:
+        con.execute(
+            f"""update _checked set _reason = {_case(branches)}
+            where _reason is null and {_case(branches)} is not null"""
+        )
 
 
 def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
@@ -323,11 +341,11 @@ def _commit(
             f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
                 _loaded_at)
             select {", ".join("c." + col for col in stored)}, {meta}
-            from _checked c join _files f on c._file_id = f.file_id
+            from _checked c join _files f on c._file = f.path
             where c._reason is null""",
             [now],
         )
-        children = "select null as _file_id, 0 as n where false"
+        children = "select null as _file, 0 as n where false"
         if source.child is not None:
             child = source.child
             copied = [f"c.{q(parent)}" for parent in child.parent_fields.values()]
@@ -340,19 +358,19 @@ def _commit(
                     _loaded_at)
                 select {", ".join(copied + own)}, {meta}
                 from _children_checked ch join {parents} c using (_rid)
-                join _files f on c._file_id = f.file_id
+                join _files f on c._file = f.path
                 where c._reason is null""",
                 [now],
             )
-            children = f"""select c._file_id, count(*) as n
+            children = f"""select c._file, count(*) as n
                 from _children_checked ch join {parents} c using (_rid)
-                where c._reason is null group by c._file_id"""
+                where c._reason is null group by c._file"""
         con.execute(
             f"""insert into raw._rejects
             select {lit(source.name)}, f.batch_id, f.rel, null,
                    case when {is_dup} then 'duplicate' else 'rejected' end,
                    split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
-            from _checked c join _files f on c._file_id = f.file_id
+            from _checked c join _files f on c._file = f.path
             where c._reason is not null
             union all
             select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
@@ -371,14 +389,14 @@ def _commit(
                    coalesce(k.n, 0),
                    cast(? as TIMESTAMP), ?
             from _files f
-            left join (select _file_id, count(*) as seen,
+            left join (select _file, count(*) as seen,
                               count(*) filter (where _reason is null) as loaded,
                               count(*) filter (where not {is_dup}) as rejected,
                               count(*) filter (where {is_dup}) as duplicates
-                       from _checked group by _file_id) c on c._file_id = f.file_id
+                       from _checked group by _file) c on c._file = f.path
             left join (select _file, count(*) as n from _malformed group by _file) m
               on m._file = f.path
-            left join ({children}) k on k._file_id = f.file_id""",
+            left join ({children}) k on k._file = f.path""",
             [now, time.perf_counter() - started],
         )
         con.execute("commit")
@@ -496,6 +514,22 @@ def _chunks(files: pl.DataFrame, limit: int = CHUNK_BYTES) -> list[pl.DataFrame]
     return groups
 
 
+# Per-load work tables; dropped after each chunk so their memory is not held into the next.
+_WORK_TABLES = (
+    "_checked",
+    "_children_checked",
+    "_malformed",
+    "_files",
+    "_csv_rejects",
+    "_csv_scans",
+)
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in _WORK_TABLES:
+        con.execute(f"drop table if exists temp.{table}")
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -524,12 +558,13 @@ def ingest_source(
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
             chunk_started = time.perf_counter()
-            con.register("_new_files", chunk.with_row_index("file_id").to_arrow())
+            con.register("_new_files", chunk.to_arrow())
             con.execute("create or replace temp table _files as select * from _new_files")
             con.unregister("_new_files")
             _check(con, source, [Path(p) for p in chunk["path"]])
             _decide(con, source)
             _commit(con, source, load_id, now, chunk_started)
+            _drop_work_tables(con)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

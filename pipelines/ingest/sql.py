@@ -72,10 +72,11 @@ def _plausible(f: Field) -> str:
     return f"year({col}) between 2000 and 2100"
 
 
-def reason_cases(f: Field) -> list[str]:
+def reason_cases(f: Field, references: bool = True) -> list[str]:
     """`when … then 'code: message'` branches for one field, most basic problem first.
 
-    The conditions read the typed column (named after the field) and its native text.
+    The conditions read the typed column (named after the field) and its native text; the
+    reference checks (`references`) read only the typed column.
     """
     v, col, name = text_col(f), q(f.name), lit(f.name)
     shown = f"coalesce(left({v}, 40), '')"
@@ -105,17 +106,24 @@ def reason_cases(f: Field) -> list[str]:
             f"when {bad[f.quantity]} then 'invalid_quantity: ' || {name} || ' = ' || "
             f"cast({col} as VARCHAR) || ', must be {rule}'"
         )
+    return cases + (reference_cases(f) if references else [])
+
+
+def reference_cases(f: Field) -> list[str]:
+    """The branch rejecting a value missing from its reference table (unknown SKU, location)."""
+    col = q(f.name)
+    shown = f"coalesce(left({col}, 40), '')"
     if f.reference == "sku":
-        cases.append(
+        return [
             f"when {col} is not null and {col} not in (select sku from _known_skus) then "
             f"'unknown_sku: ' || {shown} || ' is not in the product reference'"
-        )
+        ]
     if f.reference == "location":
-        cases.append(
+        return [
             f"when {col} is not null and {col} not in (select location_id from _known_locations) "
             f"then 'unknown_location: ' || {shown} || ' is not in the location reference'"
-        )
-    return cases
+        ]
+    return []
 
 
 def raw_table_ddl(schema: str, table: str, fields: tuple[Field, ...], extra: str = "") -> str:
