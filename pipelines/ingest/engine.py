@@ -202,16 +202,22 @@ def _checked_sql(source: Source, scan: Scan) -> str:
         select _file, {", ".join(keep)} from (select *, {scan.raw} as _raw from ({verdict}))"""
 
 
-def _check(con: duckdb.DuckDBPyConnection, source: Source, files: list[Path]) -> None:
+class _RescanNeeded(Exception):
+    """The fast scan met a line it cannot read; the chunk is scanned again keeping rejects."""
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection, source: Source, files: list[Path], keep_rejects: bool
+) -> None:
     """Judge every record of the new files (`_checked`, `_malformed`), then the checks that
-    look across records: nested records, event order."""
-    scan = scan_source(source, files, keep_rejects=False)
+    look across records: reference data, nested records, event order."""
+    scan = scan_source(source, files, keep_rejects)
     try:
         con.execute(_checked_sql(source, scan))
-    except duckdb.InvalidInputException:
-        # A line the fast scan cannot read: scan again, keeping such lines as rejects.
-        scan = scan_source(source, files, keep_rejects=True)
-        con.execute(_checked_sql(source, scan))
+    except duckdb.InvalidInputException as exc:
+        if scan.keeps_rejects:
+            raise
+        raise _RescanNeeded from exc
     collect_malformed(con, scan)
     _check_references(con, source)
     if source.child is not None:
@@ -322,87 +328,81 @@ def _decide(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     )
 
 
-def _commit(
+def _write(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     load_id: str,
     now: datetime,
     started: float,
 ) -> None:
-    """Write raw rows, children, quarantine and ledger in one transaction."""
+    """Write raw rows, children, quarantine and ledger (inside the chunk's transaction)."""
     stored = [q(f.name) for f in source.stored_fields]
     if source.key is None:
         stored.append("_record_hash")
     meta = "f.batch_id, f.rel, cast(? as TIMESTAMP)"
     is_dup = f"starts_with(_reason, '{DUPLICATE}:')"
-    con.execute("begin transaction")
-    try:
+    con.execute(
+        f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
+            _loaded_at)
+        select {", ".join("c." + col for col in stored)}, {meta}
+        from _checked c join _files f on c._file = f.path
+        where c._reason is null""",
+        [now],
+    )
+    children = "select null as _file, 0 as n where false"
+    if source.child is not None:
+        child = source.child
+        copied = [f"c.{q(parent)}" for parent in child.parent_fields.values()]
+        own = [f"ch.{q(f.name)}" for f in child.fields]
+        cols = [q(f.name) for f in _child_fields(source, child)]
+        # Children of loaded parents only; parents with nested records are a minority.
+        parents = "(select rowid as _rid, * from _checked where _nested is not null)"
         con.execute(
-            f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
+            f"""insert into raw.{q(child.table)} ({", ".join(cols)}, _batch_id, _file,
                 _loaded_at)
-            select {", ".join("c." + col for col in stored)}, {meta}
-            from _checked c join _files f on c._file = f.path
+            select {", ".join(copied + own)}, {meta}
+            from _children_checked ch join {parents} c using (_rid)
+            join _files f on c._file = f.path
             where c._reason is null""",
             [now],
         )
-        children = "select null as _file, 0 as n where false"
-        if source.child is not None:
-            child = source.child
-            copied = [f"c.{q(parent)}" for parent in child.parent_fields.values()]
-            own = [f"ch.{q(f.name)}" for f in child.fields]
-            cols = [q(f.name) for f in _child_fields(source, child)]
-            # Children of loaded parents only; parents with nested records are a minority.
-            parents = "(select rowid as _rid, * from _checked where _nested is not null)"
-            con.execute(
-                f"""insert into raw.{q(child.table)} ({", ".join(cols)}, _batch_id, _file,
-                    _loaded_at)
-                select {", ".join(copied + own)}, {meta}
-                from _children_checked ch join {parents} c using (_rid)
-                join _files f on c._file = f.path
-                where c._reason is null""",
-                [now],
-            )
-            children = f"""select c._file, count(*) as n
-                from _children_checked ch join {parents} c using (_rid)
-                where c._reason is null group by c._file"""
-        con.execute(
-            f"""insert into raw._rejects
-            select {lit(source.name)}, f.batch_id, f.rel, null,
-                   case when {is_dup} then 'duplicate' else 'rejected' end,
-                   split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
-            from _checked c join _files f on c._file = f.path
-            where c._reason is not null
-            union all
-            select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
-                   'malformed_record', m.reason, m._raw, cast(? as TIMESTAMP)
-            from _malformed m join _files f on m._file = f.path""",
-            [now, now],
-        )
-        con.execute(
-            f"""insert into raw._batches
-            select {lit(source.name)}, f.batch_id, f.rel, f.sha256, f.bytes, f.mtime_ns,
-                   {lit(load_id)},
-                   coalesce(c.seen, 0) + coalesce(m.n, 0),
-                   coalesce(c.loaded, 0),
-                   coalesce(c.rejected, 0) + coalesce(m.n, 0),
-                   coalesce(c.duplicates, 0),
-                   coalesce(k.n, 0),
-                   cast(? as TIMESTAMP), ?
-            from _files f
-            left join (select _file, count(*) as seen,
-                              count(*) filter (where _reason is null) as loaded,
-                              count(*) filter (where not {is_dup}) as rejected,
-                              count(*) filter (where {is_dup}) as duplicates
-                       from _checked group by _file) c on c._file = f.path
-            left join (select _file, count(*) as n from _malformed group by _file) m
-              on m._file = f.path
-            left join ({children}) k on k._file = f.path""",
-            [now, time.perf_counter() - started],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        children = f"""select c._file, count(*) as n
+            from _children_checked ch join {parents} c using (_rid)
+            where c._reason is null group by c._file"""
+    con.execute(
+        f"""insert into raw._rejects
+        select {lit(source.name)}, f.batch_id, f.rel, null,
+               case when {is_dup} then 'duplicate' else 'rejected' end,
+               split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
+        from _checked c join _files f on c._file = f.path
+        where c._reason is not null
+        union all
+        select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
+               'malformed_record', m.reason, m._raw, cast(? as TIMESTAMP)
+        from _malformed m join _files f on m._file = f.path""",
+        [now, now],
+    )
+    con.execute(
+        f"""insert into raw._batches
+        select {lit(source.name)}, f.batch_id, f.rel, f.sha256, f.bytes, f.mtime_ns,
+               {lit(load_id)},
+               coalesce(c.seen, 0) + coalesce(m.n, 0),
+               coalesce(c.loaded, 0),
+               coalesce(c.rejected, 0) + coalesce(m.n, 0),
+               coalesce(c.duplicates, 0),
+               coalesce(k.n, 0),
+               cast(? as TIMESTAMP), ?
+        from _files f
+        left join (select _file, count(*) as seen,
+                          count(*) filter (where _reason is null) as loaded,
+                          count(*) filter (where not {is_dup}) as rejected,
+                          count(*) filter (where {is_dup}) as duplicates
+                   from _checked group by _file) c on c._file = f.path
+        left join (select _file, count(*) as n from _malformed group by _file) m
+          on m._file = f.path
+        left join ({children}) k on k._file = f.path""",
+        [now, time.perf_counter() - started],
+    )
 
 
 def _quarantine_files(
@@ -514,6 +514,35 @@ def _chunks(files: pl.DataFrame, limit: int = CHUNK_BYTES) -> list[pl.DataFrame]
     return groups
 
 
+def _load_chunk(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    chunk: pl.DataFrame,
+    load_id: str,
+    now: datetime,
+    keep_rejects: bool,
+) -> None:
+    """Judge, deduplicate and write one chunk of files in ONE transaction: a crash leaves the
+    whole chunk or none of it. (One transaction is also faster: DuckDB's first change to a
+    freshly committed large table costs seconds; within the creating transaction it is free.)
+    """
+    started = time.perf_counter()
+    con.execute("begin transaction")
+    try:
+        con.register("_new_files", chunk.to_arrow())
+        con.execute("create or replace temp table _files as select * from _new_files")
+        con.unregister("_new_files")
+        _check(con, source, [Path(p) for p in chunk["path"]], keep_rejects)
+        _decide(con, source)
+        _write(con, source, load_id, now, started)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        _drop_work_tables(con)
+
+
 # Per-load work tables; dropped after each chunk so their memory is not held into the next.
 _WORK_TABLES = (
     "_checked",
@@ -557,14 +586,10 @@ def ingest_source(
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
-            chunk_started = time.perf_counter()
-            con.register("_new_files", chunk.to_arrow())
-            con.execute("create or replace temp table _files as select * from _new_files")
-            con.unregister("_new_files")
-            _check(con, source, [Path(p) for p in chunk["path"]])
-            _decide(con, source)
-            _commit(con, source, load_id, now, chunk_started)
-            _drop_work_tables(con)
+            try:
+                _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
+            except _RescanNeeded:
+                _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

@@ -13,6 +13,7 @@ into `_malformed` (`_file`, `_record_no`, `_raw`, `reason`) once the scan has ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,7 @@ def scan_source(source: Source, files: list[Path], keep_rejects: bool = True) ->
     the rare line it cannot read, and the caller scans again keeping rejects. Delimited files
     always keep them: a row with a wrong number of fields is a common fault there.
     """
-    scanners = {
+    scanners: dict[str, Callable[[Source, list[Path], bool], Scan]] = {
         "csv": scan_delimited,
         "tsv": scan_delimited,
         "jsonl": scan_jsonl,
