@@ -102,7 +102,18 @@ DDL = (
 )
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the `ops` tables if missing (idempotent)."""
-    for stmt in DDL:
-        con.execute(stmt)
+def ensure_schema(con: duckdb.DuckDBPyConnection, attempts: int = 5) -> None:
+    """Create the `ops` tables if missing (idempotent, also against a concurrent caller).
+
+    Two connections creating the schema at once conflict in DuckDB (the same state row
+    inserted twice, the same table created twice) instead of one waiting for the other; the
+    loser tries again and then finds everything in place.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            for stmt in DDL:
+                con.execute(stmt)
+            return
+        except (duckdb.ConstraintException, duckdb.TransactionException, duckdb.CatalogException):
+            if attempt == attempts:
+                raise

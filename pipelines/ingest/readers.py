@@ -26,11 +26,18 @@ _READ_OPTS = "auto_detect=false, filename=true, strict_mode=true"
 _REJECTS = "store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv_scans'"
 
 
+_ROWS = "__rows__"
+
+
 @dataclass(frozen=True)
 class Scan:
     """One scan of a source's new files (see the module docstring)."""
 
-    sql: str
+    # The file reader itself: a select over DuckDB's table function, with no projection that
+    # would cost per batch of rows (see `engine.SMALL_FILE_BYTES`).
+    read: str
+    # The fields' texts, selected from the rows of `read` (named `__rows__` here).
+    project: str
     # SQL over the scan's columns: the record's text (evaluated only for quarantined records).
     raw: str
     # SQL over the scan's columns: why a record cannot be parsed, or NULL.
@@ -39,6 +46,11 @@ class Scan:
     nested: str | None = None
     # Whether the scanner keeps the lines it cannot split (in `_csv_rejects`) or fails on them.
     keeps_rejects: bool = True
+
+    @property
+    def sql(self) -> str:
+        """The whole scan: one row per record with `_file`, the fields' texts and more."""
+        return self.project.replace(_ROWS, f"({self.read})")
 
 
 def _file_list(files: list[Path]) -> str:
@@ -116,13 +128,13 @@ def scan_delimited(source: Source, files: list[Path], keep_rejects: bool = True)
     # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
     quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
     columns = "{" + ", ".join(f"{lit(f.path)}: 'VARCHAR'" for f in source.fields) + "}"
-    sql = f"""select filename as _file,
-               {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)}
-        from read_csv({_file_list(files)}, delim=E'{delim}', header=true, {quote},
-                      columns={columns}, {_READ_OPTS}, {_REJECTS})"""
+    read = f"""select * from read_csv({_file_list(files)}, delim=E'{delim}', header=true,
+        {quote}, columns={columns}, {_READ_OPTS}, {_REJECTS})"""
+    project = f"""select filename as _file,
+        {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)} from {_ROWS}"""
     sep = "\t" if source.format == "tsv" else ","
     raw = f"concat_ws({lit(sep)}, {', '.join(text_col(f) for f in source.fields)})"
-    return Scan(sql=sql, raw=raw)
+    return Scan(read=read, project=project, raw=raw)
 
 
 def _lines(files: list[Path], keep_rejects: bool) -> str:
@@ -144,7 +156,10 @@ def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
     nested = source.child.array_path if source.child else None
     lines = _lines(files, keep_rejects)
     return Scan(
-        sql=json_fields(source.fields, "_file, _line", "_line", lines, nested),
+        read=lines,
+        project=json_fields(
+            source.fields, "_file, _line", "_line", f"select * from {_ROWS}", nested
+        ),
         raw="_line",
         bad=f"case when not ({_is_object('_line')}) "
         "then 'malformed_record: not a valid JSON object' end",
@@ -160,16 +175,23 @@ def scan_fixed(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
 
     def slice_(f: Field) -> str:
         start, width = (int(x) for x in f.path.split(":"))
-        return f"{_clean(f'substr(_line, {start}, {width})')} as {text_col(f)}"
+        # Fixed-width values are padded to their width, so here trimming is the common case.
+        return f"nullif(trim(substr(_line, {start}, {width})), '') as {text_col(f)}"
 
-    sql = f"""select _file, _line, {", ".join(slice_(f) for f in source.fields)}
-        from ({_lines(files, keep_rejects)}) where left(_line, 1) not in ('H', 'T')"""
+    project = f"""select _file, _line, {", ".join(slice_(f) for f in source.fields)}
+        from {_ROWS} where left(_line, 1) not in ('H', 'T')"""
     bad = f"""case when left(_line, 1) not in ({types})
                 then 'malformed_record: unknown record type ''' || left(_line, 1) || ''''
               when {length} < {source.min_line_length}
                 then 'malformed_record: line is ' || {length} || ' characters, expected '
                      || {source.min_line_length} end"""
-    return Scan(sql=sql, raw="_line", bad=bad, keeps_rejects=keep_rejects)
+    return Scan(
+        read=_lines(files, keep_rejects),
+        project=project,
+        raw="_line",
+        bad=bad,
+        keeps_rejects=keep_rejects,
+    )
 
 
 def scan_source(source: Source, files: list[Path], keep_rejects: bool = True) -> Scan:
