@@ -174,6 +174,72 @@ def test_a_line_the_scanner_cannot_read_is_quarantined_and_the_rest_loaded(
     assert malformed == 1
 
 
+_ORDER = (
+    '{{"id": {id}, "name": "#{id}", "created_at": "2026-08-02T10:00:00Z", '
+    '"updated_at": "2026-08-02T10:00:00Z", "currency": "USD", "financial_status": "paid", '
+    '"total_price": "5", "shipping_address": {{"zip": "10001", "country_code": "US"}}{items}}}'
+)
+
+
+def test_an_order_without_line_items_is_rejected_and_never_stops_the_load(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    """Missing, null, empty or non-array line items: the order is quarantined (an order
+    without lines cannot be fulfilled), the load goes on and every other order loads."""
+    items = {
+        6000000001: ', "line_items": [{"id": 1, "sku": "SKU-1", "quantity": 1, "price": "5"}]',
+        6000000002: "",
+        6000000003: ', "line_items": null',
+        6000000004: ', "line_items": []',
+        6000000005: ', "line_items": "abc"',
+        6000000006: ', "line_items": "[{\\"id\\": 2}]"',
+    }
+    path = small_landing / "webshop" / "orders_20260802_01.jsonl"
+    path.write_text("\n".join(_ORDER.format(id=i, items=v) for i, v in items.items()) + "\n")
+    warehouse = tmp_path / "w.duckdb"
+    results = {r.source: r for r in ingest_all(warehouse, small_landing)}
+    assert all(r.batches for r in results.values())  # every source loaded, after webshop too
+    con = duckdb.connect(str(warehouse), read_only=True)
+    loaded = {i for (i,) in con.execute("select id from raw.webshop__orders").fetchall()}
+    assert loaded & set(items) == {6000000001}
+    reasons = dict(
+        con.execute(
+            "select record, reason from raw._rejects where file = ?",
+            ["webshop/orders_20260802_01.jsonl"],
+        ).fetchall()
+    )
+    assert len(reasons) == 5
+    assert set(reasons.values()) == {"missing_required: line_items is empty"}
+
+
+def test_file_names_with_glob_characters_are_read_literally(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    """DuckDB's readers expand `[`, `*`, `?`: `orders_[0]1` must not read `orders_01`."""
+    original = small_landing / "webshop" / "orders_20260801_01.jsonl"
+    (small_landing / "webshop" / "orders_20260801_[0]1.jsonl").write_text(
+        _ORDER.format(
+            id=6000000009,
+            items=', "line_items": [{"id": 1, "sku": "SKU-1", "quantity": 1, "price": "5"}]',
+        )
+        + "\n"
+    )
+    warehouse = tmp_path / "w.duckdb"
+    ingest_all(warehouse, small_landing, ["products", "webshop"])
+    con = duckdb.connect(str(warehouse), read_only=True)
+    seen = dict(
+        con.execute(
+            "select file, records_seen from raw._batches where source = 'webshop'"
+        ).fetchall()
+    )
+    assert seen["webshop/orders_20260801_[0]1.jsonl"] == 1
+    assert seen["webshop/orders_20260801_01.jsonl"] == len(original.read_text().splitlines())
+    assert (
+        con.execute("select count(*) from raw.webshop__orders where id = 6000000009").fetchone()[0]
+        == 1
+    )
+
+
 def test_a_crash_during_commit_leaves_nothing_half_written(
     small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

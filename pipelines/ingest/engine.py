@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
-from pipelines.ingest.readers import Scan, collect_malformed, json_fields, scan_source
+from pipelines.ingest.readers import Scan, collect_malformed, json_fields, json_path, scan_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
@@ -178,8 +178,9 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     """Read, type and judge every record of the scan in one pass into `_checked`.
 
     Only what later steps need is materialised: the typed values, the verdict, the record's
-    text (for the quarantine) and, for sources with nested records, the nested array of the
-    parents that carry them. Record ids are `_checked`'s row ids, which follow scan order.
+    text (for the quarantine) and, for sources with nested records, whether the record is a
+    parent that carries them (`_has_children`). Record ids are `_checked`'s row ids, which
+    follow scan order.
     """
     extra = ""
     keep = [q(f.name) for f in source.fields] + ["_reason", "_raw"]
@@ -190,10 +191,9 @@ def _checked_sql(source: Source, scan: Scan) -> str:
         extra += f", md5(concat_ws('|', {parts})) as _record_hash"
         keep.append("_record_hash")
     if source.child is not None:
-        assert scan.nested is not None, "nested records need a JSON document"
         applies = f"({source.child.when})" if source.child.when else "true"
-        extra += f", case when _bad is null and {applies} then {scan.nested} end as _nested"
-        keep.append("_nested")
+        extra += f", _bad is null and coalesce({applies}, false) as _has_children"
+        keep.append("_has_children")
     # No join here, not even the subquery of a reference check: the row ids must follow scan
     # order (the first copy of a key is the one loaded), which DuckDB keeps through scans,
     # filters and projections but not joins. References are checked afterwards.
@@ -247,10 +247,16 @@ def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 
 
 def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
-    """Type and judge the nested records; a bad or missing one rejects its parent."""
+    """Type and judge the nested records; a bad or missing one rejects its parent.
+
+    The array is read again from the parent's JSON text (`_raw`), for the parents that carry
+    one only: `json_extract` keeps its JSON types, so a string where the array belongs gives
+    no nested records (and a parent that must have some is rejected), never an error.
+    """
     items = (
-        "select rowid as _rid, cast(unnest(json_extract(_nested, '$[*]')) as VARCHAR) as _item "
-        "from _checked where _nested is not null and _reason is null"
+        "select rowid as _rid, cast(unnest(json_extract("
+        f"_raw, {lit(json_path(child.array_path) + '[*]')})) as VARCHAR) as _item "
+        "from _checked where _has_children and _reason is null"
     )
     con.execute(
         f"""create or replace temp table _children_checked as
@@ -273,7 +279,7 @@ def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
     if child.required:
         con.execute(
             f"""update _checked set _reason = 'missing_required: ' || {where} || ' is empty'
-            where _reason is null and _nested is not null
+            where _reason is null and _has_children
               and rowid not in (select _rid from _children_checked)"""
         )
 
@@ -369,7 +375,7 @@ def _write(
         own = [f"ch.{q(f.name)}" for f in child.fields]
         cols = [q(f.name) for f in _child_fields(source, child)]
         # Children of loaded parents only; parents with nested records are a minority.
-        parents = "(select rowid as _rid, * from _checked where _nested is not null)"
+        parents = "(select rowid as _rid, * from _checked where _has_children)"
         con.execute(
             f"""insert into raw.{q(child.table)} ({", ".join(cols)}, _batch_id, _file,
                 _loaded_at)
@@ -558,6 +564,7 @@ def _load_chunk(
 
 # Per-load work tables; dropped after each chunk so their memory is not held into the next.
 _WORK_TABLES = (
+    "_scanned",
     "_checked",
     "_children_checked",
     "_malformed",

@@ -42,8 +42,6 @@ class Scan:
     raw: str
     # SQL over the scan's columns: why a record cannot be parsed, or NULL.
     bad: str = "cast(null as VARCHAR)"
-    # Sources with nested records: the column holding their array as JSON text.
-    nested: str | None = None
     # Whether the scanner keeps the lines it cannot split (in `_csv_rejects`) or fails on them.
     keeps_rejects: bool = True
 
@@ -53,8 +51,15 @@ class Scan:
         return self.project.replace(_ROWS, f"({self.read})")
 
 
+def _literal_path(path: Path) -> str:
+    """A path as DuckDB's file readers take it literally: they expand glob characters, so
+    `orders_[0]1.jsonl` would read `orders_01.jsonl` instead (each becomes a one-character
+    class; the reader still reports the real path)."""
+    return "".join(f"[{c}]" if c in "[*?" else c for c in str(path))
+
+
 def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join(lit(str(f)) for f in files) + "]"
+    return "[" + ", ".join(lit(_literal_path(f)) for f in files) + "]"
 
 
 def _clean(expr: str) -> str:
@@ -75,22 +80,16 @@ def json_path(path: str) -> str:
     return "$" + "".join(parts)
 
 
-def json_fields(
-    fields: tuple[Field, ...], keep: str, document: str, inner_sql: str, nested: str | None = None
-) -> str:
-    """Select `keep` plus every field's text from the JSON object in column `document`, and
-    the JSON text of the array at path `nested` as `_nested_text`.
+def json_fields(fields: tuple[Field, ...], keep: str, document: str, inner_sql: str) -> str:
+    """Select `keep` plus every field's text from the JSON object in column `document`.
 
     Each record is parsed once (one `json_extract_string` over all paths), and only when it is
     a valid JSON object; other records get NULL fields (the caller rejects them).
     """
-    all_paths = [f.path for f in fields] + ([nested] if nested else [])
-    paths = "[" + ", ".join(lit(json_path(p)) for p in all_paths) + "]"
+    paths = "[" + ", ".join(lit(json_path(f.path)) for f in fields) + "]"
     extracted = ", ".join(
         f"{_clean(f'_vals[{i}]')} as {text_col(f)}" for i, f in enumerate(fields, start=1)
     )
-    if nested:
-        extracted += f", _vals[{len(all_paths)}] as _nested_text"
     return (
         f"select {keep}, {extracted} from (select *, case when {_is_object(document)} "
         f"then json_extract_string({document}, {paths}) end as _vals from ({inner_sql}))"
@@ -153,17 +152,12 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
 
 
 def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
-    nested = source.child.array_path if source.child else None
-    lines = _lines(files, keep_rejects)
     return Scan(
-        read=lines,
-        project=json_fields(
-            source.fields, "_file, _line", "_line", f"select * from {_ROWS}", nested
-        ),
+        read=_lines(files, keep_rejects),
+        project=json_fields(source.fields, "_file, _line", "_line", f"select * from {_ROWS}"),
         raw="_line",
         bad=f"case when not ({_is_object('_line')}) "
         "then 'malformed_record: not a valid JSON object' end",
-        nested="_nested_text" if nested else None,
         keeps_rejects=keep_rejects,
     )
 
