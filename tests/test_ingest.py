@@ -94,6 +94,17 @@ def test_records_seen_reconcile_for_every_batch(small_landing: Path, tmp_path: P
             "select sum(loaded) from raw._batches where source = ?", [source.name]
         ).fetchone()[0]
         assert counts[source.table] == loaded, source.name
+        if source.child is not None:  # and so are the nested records, per file
+            per_file = con.execute(
+                f"""select b.file, b.children_loaded, count(c._file)
+                    from raw._batches b left join raw."{source.child.table}" c
+                      on c._batch_id = b.batch_id
+                    where b.source = ? group by all""",
+                [source.name],
+            ).fetchall()
+            assert sum(n for _, n, _ in per_file) > 0, source.name
+            for file, ledger, actual in per_file:
+                assert ledger == actual, file
     con.close()
 
 

@@ -240,9 +240,12 @@ def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """Reject valid records whose SKU or location is not in the reference data."""
     branches = [b for f in source.fields for b in reference_cases(f)]
     if branches:
+        # The reference lookups run once; the update itself touches only the rejected rows.
         con.execute(
-            f"""update _checked set _reason = {_case(branches)}
-            where _reason is null and {_case(branches)} is not null"""
+            f"""update _checked set _reason = r._ref_reason
+            from (select rowid as _rid, {_case(branches)} as _ref_reason from _checked
+                  where _reason is null) r
+            where _checked.rowid = r._rid and r._ref_reason is not null"""
         )
 
 
@@ -385,9 +388,10 @@ def _write(
             where c._reason is null""",
             [now],
         )
-        children = f"""select c._file, count(*) as n
-            from _children_checked ch join {parents} c using (_rid)
-            where c._reason is null group by c._file"""
+        # Counted from what was just written (this chunk's files, this load's stamp).
+        children = f"""select f.path as _file, count(*) as n
+            from raw.{q(child.table)} r join _files f on r._file = f.rel
+            where r._loaded_at = cast(? as TIMESTAMP) group by f.path"""
     con.execute(
         f"""insert into raw._rejects
         select {lit(source.name)}, f.batch_id, f.rel, null,
@@ -420,7 +424,7 @@ def _write(
         left join (select _file, count(*) as n from _malformed group by _file) m
           on m._file = f.path
         left join ({children}) k on k._file = f.path""",
-        [now, time.perf_counter() - started],
+        [now, time.perf_counter() - started] + ([now] if source.child is not None else []),
     )
 
 
