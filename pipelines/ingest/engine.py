@@ -21,7 +21,15 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
-from pipelines.ingest.readers import Scan, collect_malformed, json_fields, json_path, scan_source
+from pipelines.ingest.readers import (
+    NOT_AN_OBJECT,
+    Scan,
+    collect_malformed,
+    is_object,
+    json_fields,
+    json_path,
+    scan_source,
+)
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
@@ -193,7 +201,10 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     if source.child is not None:
         applies = f"({source.child.when})" if source.child.when else "true"
         extra += f", _bad is null and coalesce({applies}, false) as _has_children"
-        keep.append("_has_children")
+        keep += [
+            "_has_children",
+            f"case when _has_children then {scan.children} end as _children_json",
+        ]
     # No join here, not even the subquery of a reference check: the row ids must follow scan
     # order (the first copy of a key is the one loaded), which DuckDB keeps through scans,
     # filters and projections but not joins. References are checked afterwards.
@@ -215,15 +226,18 @@ SMALL_FILE_BYTES = 16 << 10
 
 def _check(
     con: duckdb.DuckDBPyConnection, source: Source, chunk: pl.DataFrame, keep_rejects: bool
-) -> None:
+) -> bool:
     """Judge every record of the new files (`_checked`, `_malformed`), then the checks that
-    look across records: reference data, nested records, event order."""
+    look across records: reference data, nested records, event order. True when the records'
+    texts are apart, in `_lines` (see `_attach_record_texts`)."""
     scan = scan_source(source, [Path(p) for p in chunk["path"]], keep_rejects)
     try:
         if chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
             con.execute(f"create or replace temp table _scanned as {scan.read}")
             scan = replace(scan, read="select * from _scanned")
         con.execute(_checked_sql(source, scan))
+        if scan.lines is not None:
+            _align_lines(con, source, scan.lines)
     except duckdb.InvalidInputException as exc:
         if scan.keeps_rejects:
             raise
@@ -234,6 +248,67 @@ def _check(
         _check_children(con, source.child)
     if source.check_event_order:
         _check_event_order(con, source)
+    return scan.lines is not None
+
+
+def _align_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: str) -> None:
+    """Read the files' lines next to records that came without their text (`_lines`, row i
+    being record i), and settle the records the reader could not read at all.
+
+    Both scans keep file order and skip the same blank lines; a file whose counts differ (a
+    line one reader splits and the other does not) makes the chunk scan again line by line.
+    """
+    con.execute(f"create or replace temp table _lines as select _file, _line from ({lines})")
+    differing = scalar(
+        con,
+        """select count(*) from (select _file, count(*) as n from _checked group by _file) c
+           full join (select _file, count(*) as n from _lines group by _file) l using (_file)
+           where c.n is distinct from l.n""",
+    )
+    if differing:
+        raise _RescanNeeded
+    # A row with every field empty is either a line that is not a JSON object or an object
+    # without any field of the contract: the latter is judged like any record with all
+    # fields empty (the first required field is missing).
+    first_required = next((f for f in source.fields if f.required), None)
+    reason = lit(f"missing_required: {first_required.name} is empty") if first_required else "null"
+    con.execute(
+        f"""update _checked set _reason = {reason}
+        from (select l.rowid as _rid from _lines l
+              semi join (select rowid as _rid from _checked
+                         where _reason = {lit(NOT_AN_OBJECT)}) c on l.rowid = c._rid
+              where {is_object("l._line")}) o
+        where _checked.rowid = o._rid"""
+    )
+
+
+def _attach_record_texts(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Give the quarantined records read without their text (`_align_lines`) their line.
+
+    As a guard against lines and records ever falling out of step, each record's key must be
+    the key in its line; if one is not, the chunk is scanned again line by line.
+    """
+    key = (
+        source.fields[0]
+        if source.key is None
+        else next(f for f in source.fields if f.name == source.key[0])
+    )
+    # The few quarantined records first; then their lines.
+    con.execute(
+        f"""create or replace temp table _texts as
+        select c._rid, l._line, c._key from _lines l join (
+            select rowid as _rid, cast({q(key.name)} as VARCHAR) as _key from _checked
+            where _reason is not null) c on l.rowid = c._rid"""
+    )
+    astray = scalar(
+        con,
+        f"""select count(*) from _texts where _key is not null and
+        (not json_valid(_line) or trim(json_extract_string(_line, {lit(json_path(key.path))}))
+             is distinct from trim(_key))""",
+    )
+    if astray:
+        raise _RescanNeeded
+    con.execute("update _checked set _raw = t._line from _texts t where _checked.rowid = t._rid")
 
 
 def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -252,14 +327,13 @@ def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
     """Type and judge the nested records; a bad or missing one rejects its parent.
 
-    The array is read again from the parent's JSON text (`_raw`), for the parents that carry
-    one only: `json_extract` keeps its JSON types, so a string where the array belongs gives
-    no nested records (and a parent that must have some is rejected), never an error.
+    The array is kept as JSON (`_children_json`) for the parents that carry one only:
+    `json_extract` keeps its JSON types, so a string where the array belongs gives no nested
+    records (and a parent that must have some is rejected), never an error.
     """
     items = (
-        "select rowid as _rid, cast(unnest(json_extract("
-        f"_raw, {lit(json_path(child.array_path) + '[*]')})) as VARCHAR) as _item "
-        "from _checked where _has_children and _reason is null"
+        "select rowid as _rid, cast(unnest(json_extract(_children_json, '$[*]')) as VARCHAR) "
+        "as _item from _checked where _has_children and _reason is null"
     )
     con.execute(
         f"""create or replace temp table _children_checked as
@@ -555,8 +629,10 @@ def _load_chunk(
         con.register("_new_files", chunk.to_arrow())
         con.execute("create or replace temp table _files as select * from _new_files")
         con.unregister("_new_files")
-        _check(con, source, chunk, keep_rejects)
+        texts_apart = _check(con, source, chunk, keep_rejects)
         _decide(con, source)
+        if texts_apart:
+            _attach_record_texts(con, source)
         _write(con, source, load_id, now, started)
         con.execute("commit")
     except BaseException:
@@ -571,6 +647,8 @@ _WORK_TABLES = (
     "_scanned",
     "_checked",
     "_children_checked",
+    "_lines",
+    "_texts",
     "_malformed",
     "_files",
     "_csv_rejects",

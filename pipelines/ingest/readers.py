@@ -28,6 +28,9 @@ _REJECTS = "store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv
 
 _ROWS = "__rows__"
 
+# The reason of a JSON Lines record that is not a JSON object.
+NOT_AN_OBJECT = "malformed_record: not a valid JSON object"
+
 
 @dataclass(frozen=True)
 class Scan:
@@ -44,6 +47,12 @@ class Scan:
     bad: str = "cast(null as VARCHAR)"
     # Whether the scanner keeps the lines it cannot split (in `_csv_rejects`) or fails on them.
     keeps_rejects: bool = True
+    # SQL over the scan's columns: the JSON text of the nested records' array, if any.
+    children: str = "cast(null as JSON)"
+    # When `read` does not carry the records' text (`raw` is then NULL): the files' lines, one
+    # row per record in the same order, from which the engine takes the text of the records it
+    # quarantines (see `engine._align_lines`).
+    lines: str | None = None
 
     @property
     def sql(self) -> str:
@@ -91,12 +100,12 @@ def json_fields(fields: tuple[Field, ...], keep: str, document: str, inner_sql: 
         f"{_clean(f'_vals[{i}]')} as {text_col(f)}" for i, f in enumerate(fields, start=1)
     )
     return (
-        f"select {keep}, {extracted} from (select *, case when {_is_object(document)} "
+        f"select {keep}, {extracted} from (select *, case when {is_object(document)} "
         f"then json_extract_string({document}, {paths}) end as _vals from ({inner_sql}))"
     )
 
 
-def _is_object(document: str) -> str:
+def is_object(document: str) -> str:
     # The cheap first-character test comes first: DuckDB evaluates `and` lazily per row.
     return (
         f"(starts_with({document}, '{{') or starts_with(ltrim({document}), '{{')) "
@@ -151,14 +160,86 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
         where line is not null and (ascii(line) > 32 or trim(line) <> '')"""
 
 
+# Members of a JSON container to read: name -> a nested container, or the DuckDB type of a leaf.
+_Members = dict[str, "_Members | str"]
+
+
+def _json_type(member: _Members | str) -> str:
+    """DuckDB type to read a member as; numeric names are array positions, read as a list whose
+    elements all have the members asked of any position."""
+    if isinstance(member, str):
+        return member
+    if all(k.isdigit() for k in member):
+        merged: _Members = {}
+        for element in member.values():
+            if isinstance(element, str):
+                raise ValueError("an array position must hold an object")
+            merged.update(element)
+        return _json_type(merged) + "[]"
+    if any(k.isdigit() for k in member):
+        raise ValueError("a JSON container read both as an object and as an array")
+    return "STRUCT(" + ", ".join(f"{q(k)} {_json_type(v)}" for k, v in member.items()) + ")"
+
+
+def _json_accessor(path: str) -> str:
+    """`a.0.b` as an expression over read_json's columns (`"a"[1]."b"`)."""
+    head, *rest = path.split(".")
+    return q(head) + "".join(f"[{int(p) + 1}]" if p.isdigit() else f".{q(p)}" for p in rest)
+
+
+def _json_columns(source: Source) -> str:
+    """read_json's `columns`: each field read as text, the nested records' array as JSON."""
+    tree: _Members = {}
+    leaves = [(f.path, "VARCHAR") for f in source.fields]
+    if source.child is not None:
+        leaves.append((source.child.array_path, "JSON"))
+    for path, leaf in leaves:
+        *parents, name = path.split(".")
+        node = tree
+        for part in parents:
+            inner = node.setdefault(part, {})
+            if isinstance(inner, str):
+                raise ValueError(f"{path}: {part} is read both as a value and as a container")
+            node = inner
+        node[name] = leaf
+    return "{" + ", ".join(f"{lit(k)}: {lit(_json_type(v))}" for k, v in tree.items()) + "}"
+
+
 def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
+    """JSON Lines. Fast path: DuckDB's own JSON reader types the fields, and the lines are read
+    on the side for the few records that are quarantined. With `keep_rejects` (a chunk with a
+    line the fast path could not take), every line is parsed on its own instead."""
+    children = "cast(null as JSON)"
+    if keep_rejects:
+        if source.child is not None:
+            children = f"json_extract(_line, {lit(json_path(source.child.array_path))})"
+        return Scan(
+            read=_lines(files, keep_rejects),
+            project=json_fields(source.fields, "_file, _line", "_line", f"select * from {_ROWS}"),
+            raw="_line",
+            bad=f"case when not ({is_object('_line')}) then '{NOT_AN_OBJECT}' end",
+            keeps_rejects=True,
+            children=children,
+        )
+    # A line that is not a JSON object comes out of the reader as a row with every column NULL
+    # (`ignore_errors`); so does an object without any field of the contract, which the engine
+    # tells apart by its line.
+    texts = [f"{_clean(_json_accessor(f.path))} as {text_col(f)}" for f in source.fields]
+    columns = [text_col(f) for f in source.fields]
+    if source.child is not None:
+        texts.append(f"{_json_accessor(source.child.array_path)} as _children")
+        columns.append("_children")
+        children = "_children"
+    read = f"""select * from read_json({_file_list(files)}, format='newline_delimited',
+        ignore_errors=true, filename=true, columns={_json_columns(source)})"""
     return Scan(
-        read=_lines(files, keep_rejects),
-        project=json_fields(source.fields, "_file, _line", "_line", f"select * from {_ROWS}"),
-        raw="_line",
-        bad=f"case when not ({_is_object('_line')}) "
-        "then 'malformed_record: not a valid JSON object' end",
-        keeps_rejects=keep_rejects,
+        read=read,
+        project=f"select filename as _file, {', '.join(texts)} from {_ROWS}",
+        raw="cast(null as VARCHAR)",
+        bad=f"case when {' and '.join(c + ' is null' for c in columns)} then '{NOT_AN_OBJECT}' end",
+        keeps_rejects=False,
+        children=children,
+        lines=_lines(files, keep_rejects=False),
     )
 
 
