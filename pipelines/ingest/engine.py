@@ -8,8 +8,10 @@ re-run picks up exactly what is missing.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import stat
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -79,17 +81,28 @@ def connect(warehouse_path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
+def _sha256(path: str) -> str:
+    with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _sha256_all(paths: list[Path]) -> list[str]:
-    """Fingerprints of many files, hashed on every core (hashlib releases the GIL)."""
-    if len(paths) < 2:
-        return [_sha256(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(_sha256, paths))
+def _sha256_many(paths: list[str]) -> list[str]:
+    return [_sha256(p) for p in paths]
+
+
+def _sha256_all(paths: list[str]) -> list[str]:
+    """Fingerprints of many files, hashed on every core (hashlib releases the GIL). Each
+    worker takes an interleaved share in one task: tens of thousands of small files would
+    otherwise cost more in task hand-offs than in hashing."""
+    workers = min(os.cpu_count() or 2, len(paths))
+    if workers < 2:
+        return _sha256_many(paths)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        shares = list(pool.map(_sha256_many, [paths[i::workers] for i in range(workers)]))
+    digests = [""] * len(paths)
+    for i, share in enumerate(shares):
+        digests[i::workers] = share
+    return digests
 
 
 def discover_new_files(
@@ -100,33 +113,39 @@ def discover_new_files(
     A file already loaded with the same path, size and modification time is not hashed again
     (a long history is not re-read on every run); anything else is fingerprinted by content.
     """
-    paths = sorted({p for g in source.globs for p in landing_dir.glob(g) if p.is_file()})
+    root = str(landing_dir)
+    # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
+    rels = sorted(
+        {r for g in source.globs for r in glob.glob(g, root_dir=root)},
+        key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
+    )
     known = con.execute(
         "select file, bytes, mtime_ns, sha256 from raw._batches where source = ?", [source.name]
     ).fetchall()
     known_stat = {(f, b, m) for f, b, m, _ in known}
     known_sha = {s for *_, s in known}
     unknown = []
-    for path in paths:
-        stat = path.stat()
-        rel = path.relative_to(landing_dir).as_posix()
-        if (rel, stat.st_size, stat.st_mtime_ns) not in known_stat:
-            unknown.append((path, rel, stat))
+    for rel in rels:
+        path = os.path.join(root, rel)
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        rel = rel.replace(os.sep, "/")
+        if (rel, st.st_size, st.st_mtime_ns) not in known_stat:
+            unknown.append((path, rel, st))
     rows = []
-    for (path, rel, stat), sha in zip(
-        unknown, _sha256_all([p for p, _, _ in unknown]), strict=True
-    ):
+    for (path, rel, st), sha in zip(unknown, _sha256_all([p for p, _, _ in unknown]), strict=True):
         if sha in known_sha:
             continue
         known_sha.add(sha)  # the same bytes twice in one load are one batch
         rows.append(
             {
-                "path": str(path),
+                "path": path,
                 "rel": rel,
                 "batch_id": f"{source.name}:{sha[:16]}",
                 "sha256": sha,
-                "bytes": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns,
+                "bytes": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
             }
         )
     schema = {
