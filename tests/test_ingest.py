@@ -381,9 +381,10 @@ _EDGE_LINES = {
 }
 
 
-def _contents(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:
+def _contents(warehouse: Path, same_bytes: bool = True) -> dict[str, list[tuple[object, ...]]]:
     """Every raw table, the quarantine and the ledger, without what differs between two
-    loads of the same files (load stamps and timings)."""
+    loads of the same files (load stamps and timings), or, unless `same_bytes`, of the same
+    records in other bytes (fingerprints, batch ids, sizes)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = [
@@ -392,10 +393,14 @@ def _contents(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:
                 "select table_name from information_schema.tables where table_schema = 'raw'"
             ).fetchall()
         ]
-        drop = "exclude (_loaded_at)"
+        drop = "exclude (_loaded_at)" if same_bytes else "exclude (_loaded_at, _batch_id)"
         drops = {
-            "_rejects": "exclude (rejected_at)",
-            "_batches": "exclude (load_id, loaded_at, load_seconds)",
+            "_rejects": "exclude (rejected_at)"
+            if same_bytes
+            else "exclude (rejected_at, batch_id)",
+            "_batches": "exclude (load_id, loaded_at, load_seconds)"
+            if same_bytes
+            else "exclude (batch_id, sha256, bytes, mtime_ns, load_id, loaded_at, load_seconds)",
         }
         return {
             t: sorted(
@@ -446,3 +451,68 @@ def test_json_read_by_duckdbs_reader_is_judged_as_a_line_by_line_parse_would(
         .fetchall()
     }
     assert {"[1, 2]", "42", "not json at all", "{}"} <= rejected
+
+
+@pytest.mark.parametrize(
+    ("source", "relative", "copy_as"),
+    [
+        ("pos", "pos/ST-NYC/sales_20260801.csv", "pos/ST-NYC/sales_20260803.csv"),
+        (
+            "marketplace",
+            "marketplace/order_report_20260801.tsv",
+            "marketplace/order_report_20260803.tsv",
+        ),
+        ("wholesale", "wholesale/PO_CUST01_20260801.txt", "wholesale/PO_CUST01_20260803.txt"),
+        ("carrier_events", "carrier/events_20260802_01.jsonl", "carrier/events_20260803_01.jsonl"),
+    ],
+    ids=["csv", "tsv", "fixed-width", "json-lines"],
+)
+def test_a_file_the_scanner_cannot_read_is_quarantined_whole_and_the_rest_loads(
+    small_landing: Path, tmp_path: Path, source: str, relative: str, copy_as: str
+) -> None:
+    """A file mixing Windows and Unix line endings cannot be read by DuckDB's scanner at all.
+    It must neither stop its source (on this run and every next one) nor be half-loaded: it is
+    quarantined whole, each record with the scanner's reason, and the other files load."""
+    sources = ["products", "locations", source]
+    (clean,) = [
+        r
+        for r in ingest_all(tmp_path / "clean.duckdb", small_landing, sources)
+        if r.source == source
+    ]
+    lines = (small_landing / relative).read_text().splitlines()
+    assert len(lines) >= 3  # two lines end in CRLF, the others in LF
+    (small_landing / copy_as).write_bytes(
+        ("\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n").encode()
+    )
+    warehouse = tmp_path / "w.duckdb"
+    (after,) = [r for r in ingest_all(warehouse, small_landing, sources) if r.source == source]
+    by_file = {b.file: b for b in after.batches}
+    (original,) = clean.batches
+    assert by_file[relative] == original
+    bad = by_file[copy_as]
+    assert bad.records_seen > 0
+    assert (bad.loaded, bad.rejected, bad.duplicates) == (0, bad.records_seen, 0)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    reasons = con.execute(
+        "select reason, record_no from raw._rejects where file = ?", [copy_as]
+    ).fetchall()
+    con.close()
+    assert len(reasons) == bad.records_seen
+    assert all(r.startswith("malformed_record: the file cannot be read") for r, _ in reasons)
+    assert all(n is not None for _, n in reasons)
+    counts = _table_counts(warehouse)
+    (again,) = [r for r in ingest_all(warehouse, small_landing, sources) if r.source == source]
+    assert again.batches == [] and _table_counts(warehouse) == counts
+
+
+def test_windows_line_endings_load_like_unix_ones(small_landing: Path, tmp_path: Path) -> None:
+    """A file with CRLF line endings throughout is read as usual, in every format."""
+    ingest_all(tmp_path / "unix.duckdb", small_landing)
+    for path in small_landing.rglob("*.*"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    ingest_all(tmp_path / "windows.duckdb", small_landing)
+    unix = _contents(tmp_path / "unix.duckdb", same_bytes=False)
+    windows = _contents(tmp_path / "windows.duckdb", same_bytes=False)
+    assert unix.keys() == windows.keys()
+    for table in unix:
+        assert windows[table] == unix[table], table

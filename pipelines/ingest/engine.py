@@ -529,14 +529,22 @@ def _quarantine_files(
     load_id: str,
     now: datetime,
 ) -> None:
-    """Reject every record of files whose shape breaks the contract (a wrong header).
+    """Reject every record of files whose shape breaks the contract (a wrong header) or that
+    the scanner cannot read at all.
 
-    Such files are rare and small in practice, so they are read line by line in Python.
+    Such files are rare and small in practice, so they are read line by line in Python; what
+    counts as a record is what the scan would have counted (not a header row, not a
+    fixed-width control record, not a blank line).
     """
     rejects, ledger = [], []
     for row in files.iter_rows(named=True):
         text = Path(row["path"]).read_text(encoding="utf-8", errors="replace")
-        lines = [ln for ln in text.splitlines()[1:] if ln.strip()]  # line 1 is the header
+        numbered = list(enumerate(text.splitlines(), start=1))
+        if source.format in ("csv", "tsv"):
+            numbered = numbered[1:]  # the header row
+        elif source.format == "fixed":
+            numbered = [(i, ln) for i, ln in numbered if ln[:1] not in ("H", "T")]
+        lines = [(i, ln) for i, ln in numbered if ln.strip()]
         reason = f"malformed_record: {reasons[row['path']]}"
         rejects += [
             (
@@ -550,7 +558,7 @@ def _quarantine_files(
                 ln,
                 now,
             )
-            for i, ln in enumerate(lines, start=2)
+            for i, ln in lines
         ]
         ledger.append(
             (
@@ -680,6 +688,47 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table if exists temp.{table}")
 
 
+def _load_readable(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    chunk: pl.DataFrame,
+    load_id: str,
+    now: datetime,
+) -> None:
+    """Load a chunk; a file the scanner cannot read at all (say, one mixing Windows and Unix
+    line endings) is quarantined whole with the scanner's reason, and the rest loads, so one
+    bad file never blocks its source."""
+    try:
+        try:
+            _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
+        except _RescanNeeded:
+            _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
+    except duckdb.InvalidInputException:
+        unreadable = _unreadable_files(con, source, chunk)
+        if not unreadable:
+            raise
+        is_bad = pl.col("path").is_in(list(unreadable))
+        _quarantine_files(con, source, chunk.filter(is_bad), unreadable, load_id, now)
+        if chunk.filter(~is_bad).height:
+            _load_chunk(con, source, chunk.filter(~is_bad), load_id, now, keep_rejects=True)
+
+
+def _unreadable_files(
+    con: duckdb.DuckDBPyConnection, source: Source, chunk: pl.DataFrame
+) -> dict[str, str]:
+    """The files of a chunk whose scan fails on its own, with the first line of the error
+    (rare: each file is scanned alone)."""
+    failed = {}
+    for path in chunk["path"]:
+        scan = scan_source(source, [Path(path)], keep_rejects=True)
+        try:
+            con.execute(f"select count(*) from ({scan.sql})")
+        except duckdb.InvalidInputException as exc:
+            first = str(exc).strip().splitlines()[0]
+            failed[path] = f"the file cannot be read: {first.removeprefix('Invalid Input Error: ')}"
+    return failed
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -707,10 +756,7 @@ def ingest_source(
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
-            try:
-                _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
-            except _RescanNeeded:
-                _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
+            _load_readable(con, source, chunk, load_id, now)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

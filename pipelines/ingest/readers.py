@@ -123,7 +123,10 @@ def collect_malformed(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
         return
     con.execute(
         """create or replace temp table _malformed as
-        select s.file_path as _file, r.line as _record_no, any_value(r.csv_line) as _raw,
+        -- in a file with CRLF line endings the scanner's line text starts with the previous
+        -- line's LF: line breaks are not part of a record's text
+        select s.file_path as _file, r.line as _record_no,
+               trim(any_value(r.csv_line), chr(13) || chr(10)) as _raw,
                'malformed_record: line ' || r.line || ': ' || min(r.error_message) as reason
         from _csv_rejects r join _csv_scans s using (scan_id, file_id)
         group by s.file_path, r.line"""
