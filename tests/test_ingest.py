@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,8 @@ import pytest
 
 from pipelines.ingest import engine
 from pipelines.ingest.engine import ingest_all
-from pipelines.ingest.sources import SOURCES
+from pipelines.ingest.readers import Scan
+from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 
 # source -> (loaded, rejected, duplicates, reason codes expected among its rejects)
 EXPECTED = {
@@ -481,6 +483,11 @@ def test_a_file_the_scanner_cannot_read_is_quarantined_whole_and_the_rest_loads(
     ]
     lines = (small_landing / relative).read_text().splitlines()
     assert len(lines) >= 3  # two lines end in CRLF, the others in LF
+    # a line separator inside a value does not end a record
+    lines[-1] = lines[-1].replace("Parcelway", "Parcel\u2028way")
+    records = {"csv": len(lines) - 1, "tsv": len(lines) - 1, "jsonl": len(lines)}.get(
+        SOURCES_BY_NAME[source].format, sum(ln[:1] not in "HT" for ln in lines)
+    )
     (small_landing / copy_as).write_bytes(
         ("\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n").encode()
     )
@@ -490,7 +497,7 @@ def test_a_file_the_scanner_cannot_read_is_quarantined_whole_and_the_rest_loads(
     (original,) = clean.batches
     assert by_file[relative] == original
     bad = by_file[copy_as]
-    assert bad.records_seen > 0
+    assert bad.records_seen == records
     assert (bad.loaded, bad.rejected, bad.duplicates) == (0, bad.records_seen, 0)
     con = duckdb.connect(str(warehouse), read_only=True)
     reasons = con.execute(
@@ -516,3 +523,88 @@ def test_windows_line_endings_load_like_unix_ones(small_landing: Path, tmp_path:
     assert unix.keys() == windows.keys()
     for table in unix:
         assert windows[table] == unix[table], table
+
+
+def _fast_and_slow(
+    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources: list[str]
+) -> tuple[dict[str, list[tuple[object, ...]]], dict[str, list[tuple[object, ...]]]]:
+    """The same files loaded as usual, then forced through the line-by-line parse."""
+    ingest_all(tmp_path / "fast.duckdb", landing, sources)
+    real_load_chunk = engine._load_chunk
+
+    def line_by_line(*args: object, keep_rejects: bool) -> None:
+        real_load_chunk(*args, keep_rejects=True)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_load_chunk", line_by_line)
+    ingest_all(tmp_path / "slow.duckdb", landing, sources)
+    return _contents(tmp_path / "fast.duckdb"), _contents(tmp_path / "slow.duckdb")
+
+
+_ITEMS = ', "line_items": [{"id": 1, "sku": "SKU-1", "quantity": 1, "price": "5"}]'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeff" + _ORDER.format(id=6000000031, items=_ITEMS) + "\n",
+        "\ufeff" + _ORDER.format(id=6000000032, items=_ITEMS) + "\r\n",
+        "\ufeff\n"
+        + _ORDER.format(id=6000000033, items=_ITEMS)
+        + "\n"
+        + _ORDER.format(id=6000000034, items="")
+        + "\n\t\n"
+        + _ORDER.format(id=6000000035, items=_ITEMS)
+        + "\n",
+    ],
+    ids=["byte-order-mark", "byte-order-mark-crlf", "lines-the-readers-split-differently"],
+)
+def test_lines_the_json_reader_and_the_line_reader_disagree_on_are_caught(
+    small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """The JSON reader cannot take a byte-order mark before the first record, and it gives a
+    row for a lone mark where the line reader gives none (and the other way round for a line
+    of tabs). Records must still be judged and quarantined as a line-by-line parse does, and
+    the first record is loaded, not lost."""
+    (small_landing / "webshop" / "orders_20260803_01.jsonl").write_text(text, encoding="utf-8")
+    fast, slow = _fast_and_slow(small_landing, tmp_path, monkeypatch, ["products", "webshop"])
+    for table in slow:
+        assert fast[table] == slow[table], table
+    loaded = {row[0] for row in fast["webshop__orders"]}
+    first = int(text.split('"id": ')[1].split(",")[0])
+    assert first in loaded
+
+
+def test_a_broken_link_in_the_landing_folder_is_skipped(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    """A link to a file that is gone (a half-finished delivery) must not stop the load."""
+    (small_landing / "webshop" / "orders_20260803_01.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    results = {r.source: r for r in ingest_all(tmp_path / "w.duckdb", small_landing)}
+    assert [b.file for b in results["webshop"].batches] == ["webshop/orders_20260801_01.jsonl"]
+
+
+def test_records_paired_with_the_wrong_lines_are_caught(
+    small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the two readers of a JSON Lines file ever pair records with the wrong lines (here
+    forced, by sorting the lines), the keys give it away and the file is parsed line by line:
+    a quarantined record without a key still gets its own text."""
+    orders = [
+        _ORDER.format(id=6000000041, items=_ITEMS),
+        _ORDER.format(id=6000000042, items=_ITEMS).replace('"id": 6000000042, ', ""),
+        _ORDER.format(id=6000000043, items=_ITEMS),
+    ]
+    (small_landing / "webshop" / "orders_20260801_01.jsonl").write_text("\n".join(orders) + "\n")
+    real_scan_source = engine.scan_source
+
+    def shuffled_lines(*args: object, **kwargs: object) -> Scan:
+        scan = real_scan_source(*args, **kwargs)  # type: ignore[arg-type]
+        if scan.lines is None:
+            return scan
+        return replace(scan, lines=f"select * from ({scan.lines}) order by _file, _line desc")
+
+    monkeypatch.setattr(engine, "scan_source", shuffled_lines)
+    fast, slow = _fast_and_slow(small_landing, tmp_path, monkeypatch, ["products", "webshop"])
+    assert fast == slow
+    (text,) = [row[-1] for row in fast["_rejects"] if row[0] == "webshop"]
+    assert text == orders[1]

@@ -116,7 +116,7 @@ def discover_new_files(
     root = str(landing_dir)
     # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
     rels = sorted(
-        {r for g in source.globs for r in glob.glob(g, root_dir=root)},
+        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
         key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
     )
     known = con.execute(
@@ -127,7 +127,10 @@ def discover_new_files(
     unknown = []
     for rel in rels:
         path = os.path.join(root, rel)
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except OSError:  # a broken link, or a file gone since the listing
+            continue
         if not stat.S_ISREG(st.st_mode):
             continue
         rel = rel.replace(os.sep, "/")
@@ -270,34 +273,61 @@ def _check(
     return scan.lines is not None
 
 
+def _key_field(source: Source) -> Field:
+    """The field a record is told by: the first of its key, else its first field."""
+    if source.key is None:
+        return source.fields[0]
+    return next(f for f in source.fields if f.name == source.key[0])
+
+
 def _align_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: str) -> None:
     """Read the files' lines next to records that came without their text (`_lines`, row i
     being record i), and settle the records the reader could not read at all.
 
-    Both scans keep file order and skip the same blank lines; a file whose counts differ (a
-    line one reader splits and the other does not) makes the chunk scan again line by line.
+    Both scans keep file order and skip blank lines. The readers could still disagree on an
+    odd line (one skips a line of tabs, the other gives a row for a lone byte-order mark), so
+    the pairing is checked, and any doubt makes the chunk scan again line by line: per-file
+    counts must agree, every record's key must be in its line, and a record the JSON reader
+    gave as all NULL must have a line that is not an object, or an object without any field.
     """
     con.execute(f"create or replace temp table _lines as select _file, _line from ({lines})")
-    differing = scalar(
+    key = q(_key_field(source).name)
+    astray = scalar(
         con,
-        """select count(*) from (select _file, count(*) as n from _checked group by _file) c
-           full join (select _file, count(*) as n from _lines group by _file) l using (_file)
-           where c.n is distinct from l.n""",
+        f"""select (select count(*) from
+                      (select _file, count(*) as n from _checked group by _file) c
+                      full join (select _file, count(*) as n from _lines group by _file) l
+                      using (_file) where c.n is distinct from l.n)
+                 + (select count(*) from (select {key} as _key from _checked) c
+                      positional join (select _line from _lines) l
+                      where _key is not null
+                        and not contains(_line, cast(_key as VARCHAR))
+                        -- a key written with JSON escapes (a quote, a backslash)
+                        and not contains(_line, to_json(cast(_key as VARCHAR))[2:-2]))""",
     )
-    if differing:
+    if astray:
         raise _RescanNeeded
-    # A row with every field empty is either a line that is not a JSON object or an object
-    # without any field of the contract: the latter is judged like any record with all
-    # fields empty (the first required field is missing).
+    paths = [json_path(f.path) for f in source.fields]
+    if source.child is not None:
+        paths.append(json_path(source.child.array_path))
+    con.execute(
+        f"""create or replace temp table _unread as
+        select l.rowid as _rid, {is_object("l._line")} as _object,
+               case when {is_object("l._line")} then len(list_filter(
+                   json_extract_string(l._line, [{", ".join(lit(p) for p in paths)}]),
+                   lambda x: nullif(trim(x), '') is not null)) > 0 end as _has_fields
+        from _lines l semi join (select rowid as _rid from _checked
+                                 where _reason = {lit(NOT_AN_OBJECT)}) c on l.rowid = c._rid"""
+    )
+    if scalar(con, "select count(*) from _unread where _has_fields"):
+        raise _RescanNeeded  # an object the JSON reader could not take
+    # An object without any field of the contract is judged like any record with all fields
+    # empty: the first required field is missing.
     first_required = next((f for f in source.fields if f.required), None)
     reason = lit(f"missing_required: {first_required.name} is empty") if first_required else "null"
     con.execute(
         f"""update _checked set _reason = {reason}
-        from (select l.rowid as _rid from _lines l
-              semi join (select rowid as _rid from _checked
-                         where _reason = {lit(NOT_AN_OBJECT)}) c on l.rowid = c._rid
-              where {is_object("l._line")}) o
-        where _checked.rowid = o._rid"""
+        from _unread u where _checked.rowid = u._rid and u._object"""
     )
 
 
@@ -307,11 +337,7 @@ def _attach_record_texts(con: duckdb.DuckDBPyConnection, source: Source) -> None
     As a guard against lines and records ever falling out of step, each record's key must be
     the key in its line; if one is not, the chunk is scanned again line by line.
     """
-    key = (
-        source.fields[0]
-        if source.key is None
-        else next(f for f in source.fields if f.name == source.key[0])
-    )
+    key = _key_field(source)
     # The few quarantined records first; then their lines.
     con.execute(
         f"""create or replace temp table _texts as
@@ -539,7 +565,9 @@ def _quarantine_files(
     rejects, ledger = [], []
     for row in files.iter_rows(named=True):
         text = Path(row["path"]).read_text(encoding="utf-8", errors="replace")
-        numbered = list(enumerate(text.splitlines(), start=1))
+        # lines end at LF (CR before it dropped), as the scanner reads them; `splitlines`
+        # would also break at characters such as U+2028 inside a record
+        numbered = [(i, ln.removesuffix("\r")) for i, ln in enumerate(text.split("\n"), start=1)]
         if source.format in ("csv", "tsv"):
             numbered = numbered[1:]  # the header row
         elif source.format == "fixed":
@@ -676,6 +704,7 @@ _WORK_TABLES = (
     "_children_checked",
     "_lines",
     "_texts",
+    "_unread",
     "_malformed",
     "_files",
     "_csv_rejects",
@@ -701,7 +730,7 @@ def _load_readable(
     try:
         try:
             _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
-        except _RescanNeeded:
+        except (_RescanNeeded, duckdb.InvalidInputException):
             _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
     except duckdb.InvalidInputException:
         unreadable = _unreadable_files(con, source, chunk)
