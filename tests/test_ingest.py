@@ -32,15 +32,19 @@ EXPECTED = {
 }
 
 
+def _raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    ]
+
+
 def _table_counts(warehouse: Path) -> dict[str, int]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw'"
-            ).fetchall()
-        ]
+        tables = _raw_tables(con)
         return {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
     finally:
         con.close()
@@ -389,12 +393,7 @@ def _contents(warehouse: Path, same_bytes: bool = True) -> dict[str, list[tuple[
     records in other bytes (fingerprints, batch ids, sizes)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw'"
-            ).fetchall()
-        ]
+        tables = _raw_tables(con)
         drop = "exclude (_loaded_at)" if same_bytes else "exclude (_loaded_at, _batch_id)"
         drops = {
             "_rejects": "exclude (rejected_at)"
