@@ -607,3 +607,13 @@ def test_records_paired_with_the_wrong_lines_are_caught(
     assert fast == slow
     (text,) = [row[-1] for row in fast["_rejects"] if row[0] == "webshop"]
     assert text == orders[1]
+
+
+def test_files_in_hidden_folders_are_loaded_like_any_other(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    """A store whose folder name starts with a dot is still a store: its files are found."""
+    hidden = small_landing / "pos" / ".ST-NYC"
+    (small_landing / "pos" / "ST-NYC").rename(hidden)
+    results = {r.source: r for r in ingest_all(tmp_path / "w.duckdb", small_landing)}
+    assert [b.file for b in results["pos"].batches] == ["pos/.ST-NYC/sales_20260801.csv"]
