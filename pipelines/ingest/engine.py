@@ -208,9 +208,10 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     """Read, type and judge every record of the scan in one pass into `_checked`.
 
     Only what later steps need is materialised: the typed values, the verdict, the record's
-    text (for the quarantine) and, for sources with nested records, whether the record is a
-    parent that carries them (`_has_children`). Record ids are `_checked`'s row ids, which
-    follow scan order.
+    text (for the quarantine; NULL from a scan that reads it apart, `Scan.lines`) and, for
+    sources with nested records, whether the record is a parent that carries them
+    (`_has_children`) and their array (`_children_json`). Record ids are `_checked`'s row ids,
+    which follow scan order.
     """
     extra = ""
     keep = [q(f.name) for f in source.fields] + ["_reason", "_raw"]
@@ -236,7 +237,8 @@ def _checked_sql(source: Source, scan: Scan) -> str:
 
 
 class _RescanNeeded(Exception):
-    """The fast scan met a line it cannot read; the chunk is scanned again keeping rejects."""
+    """The fast path cannot vouch for its result; the chunk is scanned again line by line
+    (see `_load_readable`, which also does so when the fast scan fails to read a line)."""
 
 
 # The scanner hands over one batch of rows per file at most, and every expression costs a
@@ -253,17 +255,12 @@ def _check(
     look across records: reference data, nested records, event order. True when the records'
     texts are apart, in `_lines` (see `_attach_record_texts`)."""
     scan = scan_source(source, [Path(p) for p in chunk["path"]], keep_rejects)
-    try:
-        if chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
-            con.execute(f"create or replace temp table _scanned as {scan.read}")
-            scan = replace(scan, read="select * from _scanned")
-        con.execute(_checked_sql(source, scan))
-        if scan.lines is not None:
-            _align_lines(con, source, scan.lines)
-    except duckdb.InvalidInputException as exc:
-        if scan.keeps_rejects:
-            raise
-        raise _RescanNeeded from exc
+    if chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
+        con.execute(f"create or replace temp table _scanned as {scan.read}")
+        scan = replace(scan, read="select * from _scanned")
+    con.execute(_checked_sql(source, scan))
+    if scan.lines is not None:
+        _align_lines(con, source, scan.lines)
     collect_malformed(con, scan)
     _check_references(con, source)
     if source.child is not None:
@@ -312,12 +309,13 @@ def _align_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: str) -> 
         paths.append(json_path(source.child.array_path))
     con.execute(
         f"""create or replace temp table _unread as
-        select l.rowid as _rid, {is_object("l._line")} as _object,
-               case when {is_object("l._line")} then len(list_filter(
-                   json_extract_string(l._line, [{", ".join(lit(p) for p in paths)}]),
+        select _rid, _object, case when _object then len(list_filter(
+                   json_extract_string(_line, [{", ".join(lit(p) for p in paths)}]),
                    lambda x: nullif(trim(x), '') is not null)) > 0 end as _has_fields
-        from _lines l semi join (select rowid as _rid from _checked
-                                 where _reason = {lit(NOT_AN_OBJECT)}) c on l.rowid = c._rid"""
+        from (select l.rowid as _rid, l._line, {is_object("l._line")} as _object
+              from _lines l semi join (select rowid as _rid from _checked
+                                       where _reason = {lit(NOT_AN_OBJECT)}) c
+              on l.rowid = c._rid)"""
     )
     if scalar(con, "select count(*) from _unread where _has_fields"):
         raise _RescanNeeded  # an object the JSON reader could not take
@@ -331,29 +329,16 @@ def _align_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: str) -> 
     )
 
 
-def _attach_record_texts(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Give the quarantined records read without their text (`_align_lines`) their line.
-
-    As a guard against lines and records ever falling out of step, each record's key must be
-    the key in its line; if one is not, the chunk is scanned again line by line.
-    """
-    key = _key_field(source)
-    # The few quarantined records first; then their lines.
+def _attach_record_texts(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the quarantined records read without their text their line (`_lines`, paired and
+    checked by `_align_lines`)."""
     con.execute(
-        f"""create or replace temp table _texts as
-        select c._rid, l._line, c._key from _lines l join (
-            select rowid as _rid, cast({q(key.name)} as VARCHAR) as _key from _checked
-            where _reason is not null) c on l.rowid = c._rid"""
+        """update _checked set _raw = t._line
+        from (select l.rowid as _rid, l._line from _lines l
+              semi join (select rowid as _rid from _checked where _reason is not null) c
+              on l.rowid = c._rid) t
+        where _checked.rowid = t._rid"""
     )
-    astray = scalar(
-        con,
-        f"""select count(*) from _texts where _key is not null and
-        (not json_valid(_line) or trim(json_extract_string(_line, {lit(json_path(key.path))}))
-             is distinct from trim(_key))""",
-    )
-    if astray:
-        raise _RescanNeeded
-    con.execute("update _checked set _raw = t._line from _texts t where _checked.rowid = t._rid")
 
 
 def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
@@ -687,7 +672,7 @@ def _load_chunk(
         texts_apart = _check(con, source, chunk, keep_rejects)
         _decide(con, source)
         if texts_apart:
-            _attach_record_texts(con, source)
+            _attach_record_texts(con)
         _write(con, source, load_id, now, started)
         con.execute("commit")
     except BaseException:
@@ -703,7 +688,6 @@ _WORK_TABLES = (
     "_checked",
     "_children_checked",
     "_lines",
-    "_texts",
     "_unread",
     "_malformed",
     "_files",
