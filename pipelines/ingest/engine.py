@@ -471,7 +471,7 @@ def _write(
         f"""insert into raw.{q(source.table)} ({", ".join(stored)}, _batch_id, _file,
             _loaded_at)
         select {", ".join("c." + col for col in stored)}, {meta}
-        from _checked c join _files f on c._file = f.path
+        from _checked c join _files f using (_file)
         where c._reason is null""",
         [now],
     )
@@ -488,25 +488,25 @@ def _write(
                 _loaded_at)
             select {", ".join(copied + own)}, {meta}
             from _children_checked ch join {parents} c using (_rid)
-            join _files f on c._file = f.path
+            join _files f on c._file = f._file
             where c._reason is null""",
             [now],
         )
         # Counted from what was just written (this chunk's files, this load's stamp).
-        children = f"""select f.path as _file, count(*) as n
+        children = f"""select f._file, count(*) as n
             from raw.{q(child.table)} r join _files f on r._file = f.rel
-            where r._loaded_at = cast(? as TIMESTAMP) group by f.path"""
+            where r._loaded_at = cast(? as TIMESTAMP) group by f._file"""
     con.execute(
         f"""insert into raw._rejects
         select {lit(source.name)}, f.batch_id, f.rel, null,
                case when {is_dup} then 'duplicate' else 'rejected' end,
                split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
-        from _checked c join _files f on c._file = f.path
+        from _checked c join _files f using (_file)
         where c._reason is not null
         union all
         select {lit(source.name)}, f.batch_id, f.rel, m._record_no, 'rejected',
                'malformed_record', m.reason, m._raw, cast(? as TIMESTAMP)
-        from _malformed m join _files f on m._file = f.path""",
+        from _malformed m join _files f using (_file)""",
         [now, now],
     )
     con.execute(
@@ -524,10 +524,10 @@ def _write(
                           count(*) filter (where _reason is null) as loaded,
                           count(*) filter (where not {is_dup}) as rejected,
                           count(*) filter (where {is_dup}) as duplicates
-                   from _checked group by _file) c on c._file = f.path
+                   from _checked group by _file) c on c._file = f._file
         left join (select _file, count(*) as n from _malformed group by _file) m
-          on m._file = f.path
-        left join ({children}) k on k._file = f.path""",
+          on m._file = f._file
+        left join ({children}) k on k._file = f._file""",
         [now, time.perf_counter() - started] + ([now] if source.child is not None else []),
     )
 
@@ -666,8 +666,12 @@ def _load_chunk(
     started = time.perf_counter()
     con.execute("begin transaction")
     try:
-        con.register("_new_files", chunk.to_arrow())
-        con.execute("create or replace temp table _files as select * from _new_files")
+        # `_file`: the file's position in the chunk, as the scan reports it (`file_index`)
+        con.register("_new_files", chunk.with_row_index("_file").to_arrow())
+        con.execute(
+            "create or replace temp table _files as "
+            "select * replace (cast(_file as UBIGINT) as _file) from _new_files"
+        )
         con.unregister("_new_files")
         texts_apart = _check(con, source, chunk, keep_rejects)
         _decide(con, source)

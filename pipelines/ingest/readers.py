@@ -2,9 +2,10 @@
 
 A reader does not materialise anything: it returns a `Scan`, the SQL of one parallel scan over
 all new files of a source, which the engine types, validates and stores in a single pass. Its
-rows carry `_file` (the absolute path), one `v__<field>` column per field holding the trimmed
-native text (NULL when empty), and what the engine needs to quarantine a record: `raw` (the SQL
-of the record's text) and `bad` (the SQL of a reason when the record could not be parsed at all).
+rows carry `_file` (the file's position in the list of files scanned), one `v__<field>` column
+per field holding the trimmed native text (NULL when empty), and what the engine needs to
+quarantine a record: `raw` (the SQL of the record's text) and `bad` (the SQL of a reason when the
+record could not be parsed at all).
 
 Records the scanner itself cannot split into fields (CSV rows with too many columns, lines over
 the size limit) never reach the scan's rows: `collect_malformed` turns the scanner's own rejects
@@ -22,7 +23,7 @@ import duckdb
 from pipelines.ingest.spec import Field, Source
 from pipelines.ingest.sql import lit, q, text_col
 
-_READ_OPTS = "auto_detect=false, filename=true, strict_mode=true"
+_READ_OPTS = "auto_detect=false, strict_mode=true"
 _REJECTS = "store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv_scans'"
 
 
@@ -71,6 +72,11 @@ def _file_list(files: list[Path]) -> str:
     return "[" + ", ".join(lit(_literal_path(f)) for f in files) + "]"
 
 
+# A row's file, as its position in the list of files scanned: a small integer is cheaper to
+# carry through millions of rows, store in work tables and join on than the file's path.
+_FILE = "file_index"
+
+
 def _clean(expr: str) -> str:
     """The trimmed text, NULL when empty. Padded values are rare and `trim` is costly on
     millions of values, so only values that start or end with a space are trimmed."""
@@ -114,10 +120,11 @@ def is_object(document: str) -> str:
 
 
 def collect_malformed(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
-    """Rows the scanner could not split into the expected fields, one per line."""
+    """Rows the scanner could not split into the expected fields, one per line (their file
+    told by its path in the scanner's rejects, mapped to its position by `_files`)."""
     if not scan.keeps_rejects:
         con.execute(
-            """create or replace temp table _malformed (_file VARCHAR, _record_no BIGINT,
+            """create or replace temp table _malformed (_file UBIGINT, _record_no BIGINT,
             _raw VARCHAR, reason VARCHAR)"""
         )
         return
@@ -125,11 +132,12 @@ def collect_malformed(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
         """create or replace temp table _malformed as
         -- in a file with CRLF line endings the scanner's line text starts with the previous
         -- line's LF: line breaks are not part of a record's text
-        select s.file_path as _file, r.line as _record_no,
+        select f._file, r.line as _record_no,
                trim(any_value(r.csv_line), chr(13) || chr(10)) as _raw,
                'malformed_record: line ' || r.line || ': ' || min(r.error_message) as reason
         from _csv_rejects r join _csv_scans s using (scan_id, file_id)
-        group by s.file_path, r.line"""
+        join _files f on f.path = s.file_path
+        group by f._file, r.line"""
     )
 
 
@@ -139,9 +147,9 @@ def scan_delimited(source: Source, files: list[Path], keep_rejects: bool = True)
     # Marketplace reports are not quoted; a stray quote must not swallow the next fields.
     quote = "quote='', escape=''" if source.format == "tsv" else "quote='\"', escape='\"'"
     columns = "{" + ", ".join(f"{lit(f.path)}: 'VARCHAR'" for f in source.fields) + "}"
-    read = f"""select * from read_csv({_file_list(files)}, delim=E'{delim}', header=true,
+    read = f"""select *, {_FILE} from read_csv({_file_list(files)}, delim=E'{delim}', header=true,
         {quote}, columns={columns}, {_READ_OPTS}, {_REJECTS})"""
-    project = f"""select filename as _file,
+    project = f"""select {_FILE} as _file,
         {", ".join(f"{_clean(q(f.path))} as {text_col(f)}" for f in source.fields)} from {_ROWS}"""
     sep = "\t" if source.format == "tsv" else ","
     raw = f"concat_ws({lit(sep)}, {', '.join(text_col(f) for f in source.fields)})"
@@ -156,7 +164,7 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
     fails the scan, or is kept in the scanner's rejects when `keep_rejects`.
     """
     rejects = f", {_REJECTS}" if keep_rejects else ""
-    return f"""select filename as _file, line as _line
+    return f"""select {_FILE} as _file, line as _line
         from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
                       columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216
                       {rejects})
@@ -233,11 +241,11 @@ def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
         texts.append(f"{_json_accessor(source.child.array_path)} as _children")
         columns.append("_children")
         children = "_children"
-    read = f"""select * from read_json({_file_list(files)}, format='newline_delimited',
-        ignore_errors=true, filename=true, columns={_json_columns(source)})"""
+    read = f"""select *, {_FILE} from read_json({_file_list(files)},
+        format='newline_delimited', ignore_errors=true, columns={_json_columns(source)})"""
     return Scan(
         read=read,
-        project=f"select filename as _file, {', '.join(texts)} from {_ROWS}",
+        project=f"select {_FILE} as _file, {', '.join(texts)} from {_ROWS}",
         raw="cast(null as VARCHAR)",
         bad=f"case when {' and '.join(c + ' is null' for c in columns)} then '{NOT_AN_OBJECT}' end",
         keeps_rejects=False,
