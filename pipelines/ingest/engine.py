@@ -23,15 +23,7 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
-from pipelines.ingest.readers import (
-    NOT_AN_OBJECT,
-    Scan,
-    collect_malformed,
-    is_object,
-    json_fields,
-    json_path,
-    scan_source,
-)
+from pipelines.ingest.readers import Scan, collect_malformed, json_fields, scan_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
@@ -208,7 +200,7 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     """Read, type and judge every record of the scan in one pass into `_checked`.
 
     Only what later steps need is materialised: the typed values, the verdict, the record's
-    text (for the quarantine; NULL from a scan that reads it apart, `Scan.lines`) and, for
+    text (for the quarantine; NULL from a scan that keeps it apart, `Scan.text_apart`) and, for
     sources with nested records, whether the record is a parent that carries them
     (`_has_children`) and their array (`_children_json`). Record ids are `_checked`'s row ids,
     which follow scan order.
@@ -232,13 +224,9 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     # order (the first copy of a key is the one loaded), which DuckDB keeps through scans,
     # filters and projections but not joins. References are checked afterwards.
     verdict = _verdict(source.fields, scan.sql, scan.bad, extra, references=False)
+    raw = "cast(null as VARCHAR)" if scan.text_apart else scan.raw
     return f"""create or replace temp table _checked as
-        select _file, {", ".join(keep)} from (select *, {scan.raw} as _raw from ({verdict}))"""
-
-
-class _RescanNeeded(Exception):
-    """The fast path cannot vouch for its result; the chunk is scanned again line by line
-    (see `_load_readable`, which also does so when the fast scan fails to read a line)."""
+        select _file, {", ".join(keep)} from (select *, {raw} as _raw from ({verdict}))"""
 
 
 # The scanner hands over one batch of rows per file at most, and every expression costs a
@@ -250,93 +238,31 @@ SMALL_FILE_BYTES = 16 << 10
 
 def _check(
     con: duckdb.DuckDBPyConnection, source: Source, chunk: pl.DataFrame, keep_rejects: bool
-) -> bool:
+) -> Scan:
     """Judge every record of the new files (`_checked`, `_malformed`), then the checks that
-    look across records: reference data, nested records, event order. True when the records'
-    texts are apart, in `_lines` (see `_attach_record_texts`)."""
+    look across records: reference data, nested records, event order. Returns the scan."""
     scan = scan_source(source, [Path(p) for p in chunk["path"]], keep_rejects)
-    if chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
+    if scan.text_apart or chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
         con.execute(f"create or replace temp table _scanned as {scan.read}")
         scan = replace(scan, read="select * from _scanned")
     con.execute(_checked_sql(source, scan))
-    if scan.lines is not None:
-        _align_lines(con, source, scan.lines)
     collect_malformed(con, scan)
     _check_references(con, source)
     if source.child is not None:
         _check_children(con, source.child)
     if source.check_event_order:
         _check_event_order(con, source)
-    return scan.lines is not None
+    return scan
 
 
-def _key_field(source: Source) -> Field:
-    """The field a record is told by: the first of its key, else its first field."""
-    if source.key is None:
-        return source.fields[0]
-    return next(f for f in source.fields if f.name == source.key[0])
-
-
-def _align_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: str) -> None:
-    """Read the files' lines next to records that came without their text (`_lines`, row i
-    being record i), and settle the records the reader could not read at all.
-
-    Both scans keep file order and skip blank lines. The readers could still disagree on an
-    odd line (one skips a line of tabs, the other gives a row for a lone byte-order mark), so
-    the pairing is checked, and any doubt makes the chunk scan again line by line: per-file
-    counts must agree, every record's key must be in its line, and a record the JSON reader
-    gave as all NULL must have a line that is not an object, or an object without any field.
-    """
-    con.execute(f"create or replace temp table _lines as select _file, _line from ({lines})")
-    key = q(_key_field(source).name)
-    astray = scalar(
-        con,
-        f"""select (select count(*) from
-                      (select _file, count(*) as n from _checked group by _file) c
-                      full join (select _file, count(*) as n from _lines group by _file) l
-                      using (_file) where c.n is distinct from l.n)
-                 + (select count(*) from (select {key} as _key from _checked) c
-                      positional join (select _line from _lines) l
-                      where _key is not null
-                        and not contains(_line, cast(_key as VARCHAR))
-                        -- a key written with JSON escapes (a quote, a backslash)
-                        and not contains(_line, to_json(cast(_key as VARCHAR))[2:-2]))""",
-    )
-    if astray:
-        raise _RescanNeeded
-    paths = [json_path(f.path) for f in source.fields]
-    if source.child is not None:
-        paths.append(json_path(source.child.array_path))
+def _attach_record_texts(con: duckdb.DuckDBPyConnection, raw: str) -> None:
+    """Give the quarantined records of a scan that keeps texts apart their text: row i of
+    `_checked` is row i of the staged scan (`Scan.text_apart`)."""
     con.execute(
-        f"""create or replace temp table _unread as
-        select _rid, _object, case when _object then len(list_filter(
-                   json_extract_string(_line, [{", ".join(lit(p) for p in paths)}]),
-                   lambda x: nullif(trim(x), '') is not null)) > 0 end as _has_fields
-        from (select l.rowid as _rid, l._line, {is_object("l._line")} as _object
-              from _lines l semi join (select rowid as _rid from _checked
-                                       where _reason = {lit(NOT_AN_OBJECT)}) c
-              on l.rowid = c._rid)"""
-    )
-    if scalar(con, "select count(*) from _unread where _has_fields"):
-        raise _RescanNeeded  # an object the JSON reader could not take
-    # An object without any field of the contract is judged like any record with all fields
-    # empty: the first required field is missing.
-    first_required = next((f for f in source.fields if f.required), None)
-    reason = lit(f"missing_required: {first_required.name} is empty") if first_required else "null"
-    con.execute(
-        f"""update _checked set _reason = {reason}
-        from _unread u where _checked.rowid = u._rid and u._object"""
-    )
-
-
-def _attach_record_texts(con: duckdb.DuckDBPyConnection) -> None:
-    """Give the quarantined records read without their text their line (`_lines`, paired and
-    checked by `_align_lines`)."""
-    con.execute(
-        """update _checked set _raw = t._line
-        from (select l.rowid as _rid, l._line from _lines l
+        f"""update _checked set _raw = t._text
+        from (select s.rowid as _rid, {raw} as _text from _scanned s
               semi join (select rowid as _rid from _checked where _reason is not null) c
-              on l.rowid = c._rid) t
+              on s.rowid = c._rid) t
         where _checked.rowid = t._rid"""
     )
 
@@ -673,10 +599,10 @@ def _load_chunk(
             "select * replace (cast(_file as UBIGINT) as _file) from _new_files"
         )
         con.unregister("_new_files")
-        texts_apart = _check(con, source, chunk, keep_rejects)
+        scan = _check(con, source, chunk, keep_rejects)
         _decide(con, source)
-        if texts_apart:
-            _attach_record_texts(con)
+        if scan.text_apart:
+            _attach_record_texts(con, scan.raw)
         _write(con, source, load_id, now, started)
         con.execute("commit")
     except BaseException:
@@ -691,8 +617,6 @@ _WORK_TABLES = (
     "_scanned",
     "_checked",
     "_children_checked",
-    "_lines",
-    "_unread",
     "_malformed",
     "_files",
     "_csv_rejects",
@@ -718,7 +642,7 @@ def _load_readable(
     try:
         try:
             _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
-        except (_RescanNeeded, duckdb.InvalidInputException):
+        except duckdb.InvalidInputException:
             _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
     except duckdb.InvalidInputException:
         unreadable = _unreadable_files(con, source, chunk)

@@ -14,6 +14,7 @@ into `_malformed` (`_file`, `_record_no`, `_raw`, `reason`) once the scan has ru
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,11 @@ class Scan:
     keeps_rejects: bool = True
     # SQL over the scan's columns: the JSON text of the nested records' array, if any.
     children: str = "cast(null as JSON)"
-    # When `read` does not carry the records' text (`raw` is then NULL): the files' lines, one
-    # row per record in the same order, from which the engine takes the text of the records it
-    # quarantines (see `engine._align_lines`).
-    lines: str | None = None
+    # Whether the records' text is kept apart: `read` is staged in a table and `raw` is taken
+    # from it, by row id, for the quarantined records only, instead of being carried through
+    # every check for every record. `project` must then give one row per row of `read`, in
+    # order (no filter, no join), so that row ids pair records with their texts exactly.
+    text_apart: bool = False
 
     @property
     def sql(self) -> str:
@@ -87,28 +89,69 @@ def _clean(expr: str) -> str:
     )
 
 
-def json_path(path: str) -> str:
-    """`a.b.0.c` as a JSON path (`$.a.b[0].c`)."""
-    parts = []
-    for part in path.split("."):
-        parts.append(f"[{part}]" if part.isdigit() else f".{part}")
-    return "$" + "".join(parts)
+# A JSON container to read: member name -> a nested container, or the type of a leaf.
+_Members = dict[str, "_Members | str"]
 
 
-def json_fields(fields: tuple[Field, ...], keep: str, document: str, inner_sql: str) -> str:
-    """Select `keep` plus every field's text from the JSON object in column `document`.
+def _structure(member: _Members | str) -> object:
+    """`from_json`'s structure for a container; numeric names are array positions, read as a
+    list whose elements have the members asked of any position."""
+    if isinstance(member, str):
+        return member
+    if all(k.isdigit() for k in member):
+        merged: _Members = {}
+        for element in member.values():
+            if isinstance(element, str):
+                raise ValueError("an array position must hold an object")
+            merged.update(element)
+        return [_structure(merged)]
+    if any(k.isdigit() for k in member):
+        raise ValueError("a JSON container read both as an object and as an array")
+    return {k: _structure(v) for k, v in member.items()}
 
-    Each record is parsed once (one `json_extract_string` over all paths), and only when it is
-    a valid JSON object; other records get NULL fields (the caller rejects them).
+
+def _json_structure(leaves: list[tuple[str, str]]) -> str:
+    """`from_json`'s structure (JSON text) reading each dotted path as its type."""
+    tree: _Members = {}
+    for path, leaf in leaves:
+        *parents, name = path.split(".")
+        node = tree
+        for part in parents:
+            inner = node.setdefault(part, {})
+            if isinstance(inner, str):
+                raise ValueError(f"{path}: {part} is read both as a value and as a container")
+            node = inner
+        node[name] = leaf
+    return json.dumps(_structure(tree))
+
+
+def _member(struct: str, path: str) -> str:
+    """`a.0.b` as an expression over the struct `from_json` gives (`s['a'][1]['b']`)."""
+    return struct + "".join(
+        f"[{int(p) + 1}]" if p.isdigit() else f"[{lit(p)}]" for p in path.split(".")
+    )
+
+
+def json_fields(
+    fields: tuple[Field, ...], keep: str, document: str, inner_sql: str, array: str | None = None
+) -> str:
+    """Select `keep`, `_object` (whether `document` is a JSON object) and every field's text
+    from the object; with `array`, also `_children`, the JSON text of the array at that path.
+
+    Each record is parsed once (`from_json`, into a struct of the paths asked only), and only
+    when it is a valid JSON object; other records get NULL fields (the caller rejects them).
+    A value where text belongs is read as its JSON text; a container where another kind of
+    container belongs is read as NULL, never as an error.
     """
-    paths = "[" + ", ".join(lit(json_path(f.path)) for f in fields) + "]"
-    extracted = ", ".join(
-        f"{_clean(f'_vals[{i}]')} as {text_col(f)}" for i, f in enumerate(fields, start=1)
-    )
-    return (
-        f"select {keep}, {extracted} from (select *, case when {is_object(document)} "
-        f"then json_extract_string({document}, {paths}) end as _vals from ({inner_sql}))"
-    )
+    leaves = [(f.path, "VARCHAR") for f in fields] + ([(array, "JSON")] if array else [])
+    texts = [f"{_clean(_member('_doc', f.path))} as {text_col(f)}" for f in fields]
+    if array is not None:
+        texts.append(f"{_member('_doc', array)} as _children")
+    return f"""select {keep}, _object, {", ".join(texts)}
+        from (select *, case when _object
+                             then from_json({document}, {lit(_json_structure(leaves))}) end
+                        as _doc
+              from (select *, {is_object(document)} as _object from ({inner_sql})))"""
 
 
 def is_object(document: str) -> str:
@@ -171,86 +214,20 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
         where line is not null and (ascii(line) > 32 or trim(line) <> '')"""
 
 
-# Members of a JSON container to read: name -> a nested container, or the DuckDB type of a leaf.
-_Members = dict[str, "_Members | str"]
-
-
-def _json_type(member: _Members | str) -> str:
-    """DuckDB type to read a member as; numeric names are array positions, read as a list whose
-    elements all have the members asked of any position."""
-    if isinstance(member, str):
-        return member
-    if all(k.isdigit() for k in member):
-        merged: _Members = {}
-        for element in member.values():
-            if isinstance(element, str):
-                raise ValueError("an array position must hold an object")
-            merged.update(element)
-        return _json_type(merged) + "[]"
-    if any(k.isdigit() for k in member):
-        raise ValueError("a JSON container read both as an object and as an array")
-    return "STRUCT(" + ", ".join(f"{q(k)} {_json_type(v)}" for k, v in member.items()) + ")"
-
-
-def _json_accessor(path: str) -> str:
-    """`a.0.b` as an expression over read_json's columns (`"a"[1]."b"`)."""
-    head, *rest = path.split(".")
-    return q(head) + "".join(f"[{int(p) + 1}]" if p.isdigit() else f".{q(p)}" for p in rest)
-
-
-def _json_columns(source: Source) -> str:
-    """read_json's `columns`: each field read as text, the nested records' array as JSON."""
-    tree: _Members = {}
-    leaves = [(f.path, "VARCHAR") for f in source.fields]
-    if source.child is not None:
-        leaves.append((source.child.array_path, "JSON"))
-    for path, leaf in leaves:
-        *parents, name = path.split(".")
-        node = tree
-        for part in parents:
-            inner = node.setdefault(part, {})
-            if isinstance(inner, str):
-                raise ValueError(f"{path}: {part} is read both as a value and as a container")
-            node = inner
-        node[name] = leaf
-    return "{" + ", ".join(f"{lit(k)}: {lit(_json_type(v))}" for k, v in tree.items()) + "}"
-
-
 def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
-    """JSON Lines. Fast path: DuckDB's own JSON reader types the fields, and the lines are read
-    on the side for the few records that are quarantined. With `keep_rejects` (a chunk with a
-    line the fast path could not take), every line is parsed on its own instead."""
-    children = "cast(null as JSON)"
-    if keep_rejects:
-        if source.child is not None:
-            children = f"json_extract(_line, {lit(json_path(source.child.array_path))})"
-        return Scan(
-            read=_lines(files, keep_rejects),
-            project=json_fields(source.fields, "_file, _line", "_line", f"select * from {_ROWS}"),
-            raw="_line",
-            bad=f"case when not ({is_object('_line')}) then '{NOT_AN_OBJECT}' end",
-            keeps_rejects=True,
-            children=children,
-        )
-    # A line that is not a JSON object comes out of the reader as a row with every column NULL
-    # (`ignore_errors`); so does an object without any field of the contract, which the engine
-    # tells apart by its line.
-    texts = [f"{_clean(_json_accessor(f.path))} as {text_col(f)}" for f in source.fields]
-    columns = [text_col(f) for f in source.fields]
-    if source.child is not None:
-        texts.append(f"{_json_accessor(source.child.array_path)} as _children")
-        columns.append("_children")
-        children = "_children"
-    read = f"""select *, {_FILE} from read_json({_file_list(files)},
-        format='newline_delimited', ignore_errors=true, columns={_json_columns(source)})"""
+    """JSON Lines: every line parsed on its own, so a broken line is one quarantined record
+    with its own text. The lines are staged first: projecting from a table is cheaper than
+    from many files, and the quarantined records' texts are then taken from it by row id
+    (`Scan.text_apart`) instead of carried through every check for every record."""
+    array = source.child.array_path if source.child is not None else None
     return Scan(
-        read=read,
-        project=f"select {_FILE} as _file, {', '.join(texts)} from {_ROWS}",
-        raw="cast(null as VARCHAR)",
-        bad=f"case when {' and '.join(c + ' is null' for c in columns)} then '{NOT_AN_OBJECT}' end",
-        keeps_rejects=False,
-        children=children,
-        lines=_lines(files, keep_rejects=False),
+        read=_lines(files, keep_rejects),
+        project=json_fields(source.fields, "_file", "_line", f"select * from {_ROWS}", array),
+        raw="_line",
+        bad=f"case when not _object then '{NOT_AN_OBJECT}' end",
+        keeps_rejects=keep_rejects,
+        children="_children" if array is not None else "cast(null as JSON)",
+        text_apart=True,
     )
 
 
