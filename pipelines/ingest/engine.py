@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
-from pipelines.ingest.readers import Scan, collect_malformed, json_fields, scan_source
+from pipelines.ingest.readers import Scan, collect_malformed, scan_source, struct_texts
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
@@ -202,7 +202,7 @@ def _checked_sql(source: Source, scan: Scan) -> str:
     Only what later steps need is materialised: the typed values, the verdict, the record's
     text (for the quarantine; NULL from a scan that keeps it apart, `Scan.text_apart`) and, for
     sources with nested records, whether the record is a parent that carries them
-    (`_has_children`) and their array (`_children_json`). Record ids are `_checked`'s row ids,
+    (`_has_children`) and the nested records (`_children`). Record ids are `_checked`'s row ids,
     which follow scan order.
     """
     extra = ""
@@ -218,7 +218,7 @@ def _checked_sql(source: Source, scan: Scan) -> str:
         extra += f", _bad is null and coalesce({applies}, false) as _has_children"
         keep += [
             "_has_children",
-            f"case when _has_children then {scan.children} end as _children_json",
+            f"case when _has_children then {scan.children} end as _children",
         ]
     # No join here, not even the subquery of a reference check: the row ids must follow scan
     # order (the first copy of a key is the one loaded), which DuckDB keeps through scans,
@@ -283,24 +283,17 @@ def _check_references(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 def _check_children(con: duckdb.DuckDBPyConnection, child: Child) -> None:
     """Type and judge the nested records; a bad or missing one rejects its parent.
 
-    The array is kept as JSON (`_children_json`) for the parents that carry one only:
-    `json_extract` keeps its JSON types, so a string where the array belongs gives no nested
-    records (and a parent that must have some is rejected), never an error.
+    The nested records were read with their parent, as structs (`_children`), for the parents
+    that carry them only; a parent whose array is missing or not an array has none (and one
+    that must have some is rejected).
     """
-    items = (
-        "select rowid as _rid, cast(unnest(json_extract(_children_json, '$[*]')) as VARCHAR) "
-        "as _item from _checked where _has_children and _reason is null"
-    )
+    items = f"""select _rid, {struct_texts(child.fields, "_item")}
+        from (select rowid as _rid, unnest(_children) as _item from _checked
+              where _has_children and _reason is null)"""
     con.execute(
         f"""create or replace temp table _children_checked as
         select _rid, {", ".join(q(f.name) for f in child.fields)}, _reason
-        from ({
-            _verdict(
-                child.fields,
-                json_fields(child.fields, "_rid, _item", "_item", items),
-                "cast(null as VARCHAR)",
-            )
-        })"""
+        from ({_verdict(child.fields, items, "cast(null as VARCHAR)")})"""
     )
     where = lit(child.array_path)
     con.execute(

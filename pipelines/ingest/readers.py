@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.spec import Field, Source
+from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import lit, q, text_col
 
 _READ_OPTS = "auto_detect=false, strict_mode=true"
@@ -49,8 +49,8 @@ class Scan:
     bad: str = "cast(null as VARCHAR)"
     # Whether the scanner keeps the lines it cannot split (in `_csv_rejects`) or fails on them.
     keeps_rejects: bool = True
-    # SQL over the scan's columns: the JSON text of the nested records' array, if any.
-    children: str = "cast(null as JSON)"
+    # SQL over the scan's columns: the nested records (a list of structs, `json_fields`).
+    children: str = "null"
     # Whether the records' text is kept apart: `read` is staged in a table and `raw` is taken
     # from it, by row id, for the quarantined records only, instead of being carried through
     # every check for every record. `project` must then give one row per row of `read`, in
@@ -89,19 +89,20 @@ def _clean(expr: str) -> str:
     )
 
 
-# A JSON container to read: member name -> a nested container, or the type of a leaf.
-_Members = dict[str, "_Members | str"]
+# A JSON container to read: member name -> a nested container, or the type of a leaf (a
+# `from_json` structure of its own for the nested records' array).
+_Members = dict[str, "_Members | str | list[object]"]
 
 
-def _structure(member: _Members | str) -> object:
+def _structure(member: _Members | str | list[object]) -> object:
     """`from_json`'s structure for a container; numeric names are array positions, read as a
     list whose elements have the members asked of any position."""
-    if isinstance(member, str):
+    if not isinstance(member, dict):
         return member
     if all(k.isdigit() for k in member):
         merged: _Members = {}
         for element in member.values():
-            if isinstance(element, str):
+            if not isinstance(element, dict):
                 raise ValueError("an array position must hold an object")
             merged.update(element)
         return [_structure(merged)]
@@ -110,19 +111,23 @@ def _structure(member: _Members | str) -> object:
     return {k: _structure(v) for k, v in member.items()}
 
 
-def _json_structure(leaves: list[tuple[str, str]]) -> str:
-    """`from_json`'s structure (JSON text) reading each dotted path as its type."""
+def _json_structure(fields: tuple[Field, ...], child: Child | None = None) -> object:
+    """`from_json`'s structure reading every field (a dotted path) as text, and the nested
+    records' array, if any, as a list of their own fields."""
+    leaves: list[tuple[str, str | list[object]]] = [(f.path, "VARCHAR") for f in fields]
+    if child is not None:
+        leaves.append((child.array_path, [_json_structure(child.fields)]))
     tree: _Members = {}
     for path, leaf in leaves:
         *parents, name = path.split(".")
         node = tree
         for part in parents:
             inner = node.setdefault(part, {})
-            if isinstance(inner, str):
+            if not isinstance(inner, dict):
                 raise ValueError(f"{path}: {part} is read both as a value and as a container")
             node = inner
         node[name] = leaf
-    return json.dumps(_structure(tree))
+    return _structure(tree)
 
 
 def _member(struct: str, path: str) -> str:
@@ -132,25 +137,30 @@ def _member(struct: str, path: str) -> str:
     )
 
 
+def struct_texts(fields: tuple[Field, ...], struct: str) -> str:
+    """Every field's text (trimmed, empty as NULL) from a struct read by `from_json`."""
+    return ", ".join(f"{_clean(_member(struct, f.path))} as {text_col(f)}" for f in fields)
+
+
 def json_fields(
-    fields: tuple[Field, ...], keep: str, document: str, inner_sql: str, array: str | None = None
+    fields: tuple[Field, ...], keep: str, document: str, inner_sql: str, child: Child | None
 ) -> str:
     """Select `keep`, `_object` (whether `document` is a JSON object) and every field's text
-    from the object; with `array`, also `_children`, the JSON text of the array at that path.
+    from the object; with `child`, also `_children`, the nested records as a list of structs.
 
     Each record is parsed once (`from_json`, into a struct of the paths asked only), and only
     when it is a valid JSON object; other records get NULL fields (the caller rejects them).
-    A value where text belongs is read as its JSON text; a container where another kind of
-    container belongs is read as NULL, never as an error.
+    A value where text belongs is read as its JSON text; where a container is expected, any
+    other kind of value is read as NULL (a string where the nested records' array belongs gives
+    no nested records, a number where one of them belongs gives one with every field empty),
+    never as an error.
     """
-    leaves = [(f.path, "VARCHAR") for f in fields] + ([(array, "JSON")] if array else [])
-    texts = [f"{_clean(_member('_doc', f.path))} as {text_col(f)}" for f in fields]
-    if array is not None:
-        texts.append(f"{_member('_doc', array)} as _children")
-    return f"""select {keep}, _object, {", ".join(texts)}
-        from (select *, case when _object
-                             then from_json({document}, {lit(_json_structure(leaves))}) end
-                        as _doc
+    texts = struct_texts(fields, "_doc")
+    if child is not None:
+        texts += f", {_member('_doc', child.array_path)} as _children"
+    structure = lit(json.dumps(_json_structure(fields, child)))
+    return f"""select {keep}, _object, {texts}
+        from (select *, case when _object then from_json({document}, {structure}) end as _doc
               from (select *, {is_object(document)} as _object from ({inner_sql})))"""
 
 
@@ -219,14 +229,14 @@ def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
     with its own text. The lines are staged first: projecting from a table is cheaper than
     from many files, and the quarantined records' texts are then taken from it by row id
     (`Scan.text_apart`) instead of carried through every check for every record."""
-    array = source.child.array_path if source.child is not None else None
+    child = source.child
     return Scan(
         read=_lines(files, keep_rejects),
-        project=json_fields(source.fields, "_file", "_line", f"select * from {_ROWS}", array),
+        project=json_fields(source.fields, "_file", "_line", f"select * from {_ROWS}", child),
         raw="_line",
         bad=f"case when not _object then '{NOT_AN_OBJECT}' end",
         keeps_rejects=keep_rejects,
-        children="_children" if array is not None else "cast(null as JSON)",
+        children="_children" if child is not None else "null",
         text_apart=True,
     )
 
