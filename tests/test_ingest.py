@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.ingest import engine
 from pipelines.ingest.engine import ingest_all
+from pipelines.ingest.readers import NOT_AN_OBJECT
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 
 # source -> (loaded, rejected, duplicates, reason codes expected among its rejects)
@@ -342,9 +343,13 @@ def test_a_load_read_in_chunks_gives_the_same_result_as_one_scan(
     assert verdicts(whole) == verdicts(chunked)
 
 
-# Lines that DuckDB's JSON reader and a line-by-line parse must judge alike.
+_ITEM_5 = '[{"id": 8, "sku": "SKU-1", "quantity": 1, "price": "5"}]'
+
+# Awkward and broken JSON Lines.
 _EDGE_LINES = {
     "webshop/orders_20260801_01.jsonl": [
+        "\t" + _ORDER.format(id=6000000020, items=', "line_items": ' + _ITEM_5),
+        " \t " + _ORDER.format(id=6000000021, items=', "line_items": ' + _ITEM_5),
         "[1, 2]",
         "42",
         '"a string"',
@@ -484,19 +489,31 @@ def _as_text(value: object) -> str | None:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _parsed(line: str) -> object:
+    """A line as DuckDB's JSON parser reads it (landing contract): a trailing comma in an
+    array or object is taken, and of a member repeated in one object the first is read."""
+    return json.loads(re.sub(r",\s*([\]}])", r"\1", line), object_pairs_hook=_first)
+
+
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(_parsed(line), dict)
+    except ValueError:  # not JSON at all
+        return False
+
+
 def _assert_lines_accounted_for(warehouse: Path, landing: Path, relative: str) -> None:
     """Each non-blank line of a JSON Lines file, parsed here by Python: a quarantined record
-    whose text is the line itself, or a loaded record with the line's key and values."""
+    whose text is the line itself (and that is no JSON object, if quarantined as such), or a
+    loaded record with the line's key and values."""
     source = next(s for s in SOURCES if any(Path(relative).match(g) for g in s.globs))
     table, key, members = _JSON_MEMBERS[source.name]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        quarantined = Counter(
-            r
-            for (r,) in con.execute(
-                "select record from raw._rejects where file = ?", [relative]
-            ).fetchall()
-        )
+        rejects = con.execute(
+            "select record, reason from raw._rejects where file = ?", [relative]
+        ).fetchall()
+        quarantined = Counter(r for r, _ in rejects)
         cols = ", ".join(f'cast("{c}" as VARCHAR)' for c in [key, *members.values()])
         loaded = {
             row[0]: row[1:]
@@ -514,15 +531,16 @@ def _assert_lines_accounted_for(warehouse: Path, landing: Path, relative: str) -
         if quarantined[line]:
             quarantined[line] -= 1
             continue
-        # a line that is not quarantined must be a valid record, read as DuckDB's JSON parser
-        # reads it (landing contract): a trailing comma in an array or object is taken, and
-        # of a member repeated in one object the first is read
-        record = json.loads(re.sub(r",\s*([\]}])", r"\1", line), object_pairs_hook=_first)
+        record = _parsed(line)  # a line that is not quarantined must be a valid record
+        assert isinstance(record, dict), line
         assert _as_text(record[key]) in loaded, line
         expected = tuple(_as_text(record.get(m)) for m in members)
         assert loaded.pop(_as_text(record[key])) == expected, line
     assert not +quarantined, f"quarantined texts that are not lines of the file: {quarantined}"
     assert not loaded, f"loaded records that are no line of the file: {loaded}"
+    for text, reason in rejects:
+        if reason == NOT_AN_OBJECT:
+            assert not _is_object(text), text
 
 
 @pytest.mark.parametrize(

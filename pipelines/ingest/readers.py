@@ -1,7 +1,8 @@
 """Format readers: turn a set of new files into a stream of records' native field texts.
 
 A reader does not materialise anything: it returns a `Scan`, the SQL of one parallel scan over
-all new files of a source, which the engine types, validates and stores in a single pass. Its
+all new files of a source, which the engine types, validates and stores in a single pass (staging
+the files' rows in a table first where that is cheaper, see `Scan.text_apart`). Its
 rows carry `_file` (the file's position in the list of files scanned), one `v__<field>` column
 per field holding the trimmed native text (NULL when empty), and what the engine needs to
 quarantine a record: `raw` (the SQL of the record's text) and `bad` (the SQL of a reason when the
@@ -165,9 +166,10 @@ def json_fields(
 
 
 def is_object(document: str) -> str:
-    # The cheap first-character test comes first: DuckDB evaluates `and` lazily per row.
+    # The cheap first-character test comes first: DuckDB evaluates `and` lazily per row. JSON
+    # may open with any of its whitespace (space, tab, CR, LF), not only spaces.
     return (
-        f"(starts_with({document}, '{{') or starts_with(ltrim({document}), '{{')) "
+        f"(starts_with({document}, '{{') or starts_with(ltrim({document}, E' \t\r\n'), '{{')) "
         f"and json_valid({document})"
     )
 
