@@ -30,6 +30,10 @@ class Settings:
     outbox_dir: Path
     dbt_project_dir: Path
     environment: str
+    # A landing file modified more recently than this is still being written: a later run
+    # reads it. One whose last line has no line break waits up to the grace period.
+    landing_settle_seconds: float = 5.0
+    landing_unterminated_grace_seconds: float = 600.0
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -48,4 +52,8 @@ def get_settings() -> Settings:
         outbox_dir=_path("OMS_OUTBOX_DIR", data_dir / "outbox"),
         dbt_project_dir=_path("OMS_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project"),
         environment=os.environ.get("OMS_ENV", "local"),
+        landing_settle_seconds=float(os.environ.get("OMS_LANDING_SETTLE_SECONDS", "5")),
+        landing_unterminated_grace_seconds=float(
+            os.environ.get("OMS_LANDING_UNTERMINATED_GRACE_SECONDS", "600")
+        ),
     )

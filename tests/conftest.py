@@ -95,3 +95,11 @@ def small_landing(tmp_path: Path) -> Path:
     target = tmp_path / "landing"
     shutil.copytree(FIXTURES / "landing_small", target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _files_written_by_tests_are_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests write landing files and load them at once: no settle time, no wait for a final
+    line break (the tests of those rules set them explicitly)."""
+    monkeypatch.setenv("OMS_LANDING_SETTLE_SECONDS", "0")
+    monkeypatch.setenv("OMS_LANDING_UNTERMINATED_GRACE_SECONDS", "0")

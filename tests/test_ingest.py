@@ -407,7 +407,8 @@ def _contents(warehouse: Path, same_bytes: bool = True) -> dict[str, list[tuple[
             else "exclude (rejected_at, batch_id)",
             "_batches": "exclude (load_id, loaded_at, load_seconds)"
             if same_bytes
-            else "exclude (batch_id, sha256, bytes, mtime_ns, load_id, loaded_at, load_seconds)",
+            else "exclude (batch_id, sha256, bytes, mtime_ns, ctime_ns, load_id, loaded_at, "
+            "load_seconds)",
         }
         return {
             t: sorted(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -46,6 +48,7 @@ class LandingWriter:
             path = self.root / "reference" / f"{name}_{ymd}.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             frame.write_csv(path, float_precision=None)
+            _delivered(path)
             self.files += 1
             self.records[name] += frame.height
 
@@ -57,7 +60,19 @@ class LandingWriter:
         body = lines.to_series().str.join("\n").item()
         text = f"{header}\n{body}\n" if header is not None else f"{body}\n"
         path.write_bytes(text.encode())
+        _delivered(path)
         self.files += 1
+
+
+# A source delivers a file whole (it writes elsewhere and moves it in). Files written here are
+# dated this far back so that a run started right after generation does not take the newest
+# for files still being written (`OMS_LANDING_SETTLE_SECONDS`).
+DELIVERED_AGO_S = 60
+
+
+def _delivered(path: Path) -> None:
+    then = time.time() - DELIVERED_AGO_S
+    os.utime(path, (then, then))
 
 
 def _wrap_fixed(name: str, details: pl.DataFrame) -> pl.DataFrame:

@@ -8,13 +8,8 @@ re-run picks up exactly what is missing.
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import os
-import stat
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,11 +18,14 @@ import duckdb
 import polars as pl
 
 from pipelines.db import scalar
+from pipelines.ingest.discovery import Discovery, discover
 from pipelines.ingest.readers import Scan, collect_malformed, scan_source, struct_texts
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import (
+    LEDGER_COLUMNS,
     LEDGER_DDL,
+    REJECT_COLUMNS,
     lit,
     q,
     raw_table_ddl,
@@ -36,6 +34,7 @@ from pipelines.ingest.sql import (
     source_table_ddl,
     typed_expr,
 )
+from pipelines.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,10 @@ class SourceResult:
     source: str
     batches: list[BatchResult] = field(default_factory=list)
     seconds: float = 0.0
+    # files left for a later run, with why (still being written)
+    waiting: list[tuple[str, str]] = field(default_factory=list)
+    # files refused, with why (a link leaving the landing folder)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     def total(self, attr: str) -> int:
         return sum(getattr(b, attr) for b in self.batches)
@@ -71,87 +74,6 @@ def connect(warehouse_path: Path | str) -> duckdb.DuckDBPyConnection:
     for ddl in LEDGER_DDL:
         con.execute(ddl)
     return con
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def _sha256_many(paths: list[str]) -> list[str]:
-    return [_sha256(p) for p in paths]
-
-
-def _sha256_all(paths: list[str]) -> list[str]:
-    """Fingerprints of many files, hashed on every core (hashlib releases the GIL). Each
-    worker takes an interleaved share in one task: tens of thousands of small files would
-    otherwise cost more in task hand-offs than in hashing."""
-    workers = min(os.cpu_count() or 2, len(paths))
-    if workers < 2:
-        return _sha256_many(paths)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        shares = list(pool.map(_sha256_many, [paths[i::workers] for i in range(workers)]))
-    digests = [""] * len(paths)
-    for i, share in enumerate(shares):
-        digests[i::workers] = share
-    return digests
-
-
-def discover_new_files(
-    con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Path
-) -> pl.DataFrame:
-    """Files of a source not yet in the ledger, with their batch id.
-
-    A file already loaded with the same path, size and modification time is not hashed again
-    (a long history is not re-read on every run); anything else is fingerprinted by content.
-    """
-    root = str(landing_dir)
-    # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
-    rels = sorted(
-        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
-        key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
-    )
-    known = con.execute(
-        "select file, bytes, mtime_ns, sha256 from raw._batches where source = ?", [source.name]
-    ).fetchall()
-    known_stat = {(f, b, m) for f, b, m, _ in known}
-    known_sha = {s for *_, s in known}
-    unknown = []
-    for rel in rels:
-        path = os.path.join(root, rel)
-        try:
-            st = os.stat(path)
-        except OSError:  # a broken link, or a file gone since the listing
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        rel = rel.replace(os.sep, "/")
-        if (rel, st.st_size, st.st_mtime_ns) not in known_stat:
-            unknown.append((path, rel, st))
-    rows = []
-    for (path, rel, st), sha in zip(unknown, _sha256_all([p for p, _, _ in unknown]), strict=True):
-        if sha in known_sha:
-            continue
-        known_sha.add(sha)  # the same bytes twice in one load are one batch
-        rows.append(
-            {
-                "path": path,
-                "rel": rel,
-                "batch_id": f"{source.name}:{sha[:16]}",
-                "sha256": sha,
-                "bytes": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-            }
-        )
-    schema = {
-        "path": pl.String,
-        "rel": pl.String,
-        "batch_id": pl.String,
-        "sha256": pl.String,
-        "bytes": pl.Int64,
-        "mtime_ns": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema)
 
 
 def _header_ok(source: Source, path: Path) -> tuple[bool, str]:
@@ -416,7 +338,7 @@ def _write(
             from raw.{q(child.table)} r join _files f on r._file = f.rel
             where r._loaded_at = cast(? as TIMESTAMP) group by f._file"""
     con.execute(
-        f"""insert into raw._rejects
+        f"""insert into raw._rejects ({REJECT_COLUMNS})
         select {lit(source.name)}, f.batch_id, f.rel, null,
                case when {is_dup} then 'duplicate' else 'rejected' end,
                split_part(_reason, ':', 1), _reason, c._raw, cast(? as TIMESTAMP)
@@ -429,7 +351,7 @@ def _write(
         [now, now],
     )
     con.execute(
-        f"""insert into raw._batches
+        f"""insert into raw._batches ({LEDGER_COLUMNS})
         select {lit(source.name)}, f.batch_id, f.rel, f.sha256, f.bytes, f.mtime_ns,
                {lit(load_id)},
                coalesce(c.seen, 0) + coalesce(m.n, 0),
@@ -437,7 +359,7 @@ def _write(
                coalesce(c.rejected, 0) + coalesce(m.n, 0),
                coalesce(c.duplicates, 0),
                coalesce(k.n, 0),
-               cast(? as TIMESTAMP), ?
+               cast(? as TIMESTAMP), ?, f.ctime_ns, null
         from _files f
         left join (select _file, count(*) as seen,
                           count(*) filter (where _reason is null) as loaded,
@@ -508,17 +430,70 @@ def _quarantine_files(
                 0,
                 now,
                 None,
+                row["ctime_ns"],
+                None,
             )
         )
+    _insert_ledger_rows(con, rejects, ledger)
+
+
+def _insert_ledger_rows(
+    con: duckdb.DuckDBPyConnection, rejects: list[tuple], ledger: list[tuple]
+) -> None:
+    """Quarantine and ledger rows built in Python, committed together."""
     con.execute("begin transaction")
     try:
         if rejects:
-            con.executemany(f"insert into raw._rejects values ({', '.join('?' * 9)})", rejects)
-        con.executemany(f"insert into raw._batches values ({', '.join('?' * 14)})", ledger)
+            con.executemany(
+                f"insert into raw._rejects ({REJECT_COLUMNS}) values ({', '.join('?' * 9)})",
+                rejects,
+            )
+        if ledger:
+            con.executemany(
+                f"insert into raw._batches ({LEDGER_COLUMNS}) values ({', '.join('?' * 16)})",
+                ledger,
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _record_files_not_read(
+    con: duckdb.DuckDBPyConnection, source: Source, found: Discovery, load_id: str, now: datetime
+) -> None:
+    """Ledger rows for the files a load does not read: refused links (with their reason in the
+    quarantine) and byte-identical copies of a batch (its records counted as duplicates); and
+    the new stat of files loaded before and touched since, so they are not hashed again."""
+    rejects: list[tuple] = []
+    ledger: list[tuple] = []
+    for r in found.refused:
+        batch_id = f"{source.name}:{r.fingerprint.removeprefix('refused:')[:16]}"
+        rejects.append(
+            (source.name, batch_id, r.rel, None, "rejected", "refused_file", r.reason, None, now)
+        )
+        ledger.append(
+            (source.name, batch_id, r.rel, r.fingerprint, r.stat.bytes, r.stat.mtime_ns,
+             load_id, 0, 0, 0, 0, 0, now, None, r.stat.ctime_ns, None)
+        )  # fmt: skip
+    for c in found.copies:
+        seen = scalar(
+            con,
+            "select records_seen from raw._batches where source = ? and batch_id = ?",
+            [source.name, c.original_batch_id],
+        )
+        batch_id = f"{c.original_batch_id}:{uuid.uuid5(uuid.NAMESPACE_URL, c.rel).hex[:8]}"
+        ledger.append(
+            (source.name, batch_id, c.rel, c.sha256, c.stat.bytes, c.stat.mtime_ns, load_id,
+             seen, 0, 0, seen, 0, now, None, c.stat.ctime_ns, c.original_batch_id)
+        )  # fmt: skip
+    _insert_ledger_rows(con, rejects, ledger)
+    for rel, sha, st in found.restat:
+        con.execute(
+            """update raw._batches set bytes = ?, mtime_ns = ?, ctime_ns = ?
+            where source = ? and file = ? and sha256 = ?""",
+            [st.bytes, st.mtime_ns, st.ctime_ns, source.name, rel, sha],
+        )
 
 
 def _load_timestamp(con: duckdb.DuckDBPyConnection) -> datetime:
@@ -676,8 +651,18 @@ def ingest_source(
     # have been delivered yet.
     ensure_tables(con)
     result = SourceResult(source.name)
-    files = discover_new_files(con, source, landing_dir)
-    if files.height:
+    settings = get_settings()
+    found = discover(
+        con,
+        source,
+        str(landing_dir),
+        settings.landing_settle_seconds,
+        settings.landing_unterminated_grace_seconds,
+    )
+    result.waiting = found.waiting
+    result.refused = [(r.rel, r.reason) for r in found.refused]
+    files = found.new
+    if files.height or found.copies or found.refused or found.restat:
         now = _load_timestamp(con)
         _refresh_reference_lookups(con)
         if source.format in ("csv", "tsv"):
@@ -691,6 +676,8 @@ def ingest_source(
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
             _load_readable(con, source, chunk, load_id, now)
+        # after the loads: a copy's counts are those of its original, possibly loaded just now
+        _record_files_not_read(con, source, found, load_id, now)
         result.batches = [
             BatchResult(source.name, *row)
             for row in con.execute(

@@ -25,7 +25,11 @@ import duckdb
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import lit, q, text_col
 
-_READ_OPTS = "auto_detect=false, strict_mode=true"
+# The longest line a record may be. It is stated explicitly: DuckDB's CSV reader left to its
+# default silently skipped a longer line (neither read nor rejected); stated, the line is kept
+# in its rejects (its text cut to the first 10,000 characters) and quarantined.
+MAX_LINE_BYTES = 16 << 20
+_READ_OPTS = f"auto_detect=false, strict_mode=true, max_line_size={MAX_LINE_BYTES}"
 _REJECTS = "store_rejects=true, rejects_table='_csv_rejects', rejects_scan='_csv_scans'"
 
 
@@ -221,8 +225,7 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
     rejects = f", {_REJECTS}" if keep_rejects else ""
     return f"""select {_FILE} as _file, line as _line
         from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
-                      columns={{'line': 'VARCHAR'}}, {_READ_OPTS}, max_line_size=16777216
-                      {rejects})
+                      columns={{'line': 'VARCHAR'}}, {_READ_OPTS}{rejects})
         where line is not null and (ascii(line) > 32 or trim(line) <> '')"""
 
 

@@ -9,19 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipelines.vocabularies import vocabulary
+
 # The reason codes a record can be rejected with, in the order they are checked: a record gets
-# the first that applies, so the reason points at the most basic problem.
-REASON_CODES = (
-    "malformed_record",
-    "missing_required",
-    "invalid_number",
-    "invalid_timestamp",
-    "invalid_value",
-    "invalid_quantity",
-    "unknown_sku",
-    "unknown_location",
-    "event_before_label",
-)
+# the first that applies, so the reason points at the most basic problem. The list and the
+# meaning of each code live in the seed `vocabularies.csv` (vocabulary `reject_reason`).
+REASON_CODES = vocabulary("reject_reason")
 
 FieldType = Literal[
     "text", "int", "bigint", "double", "money", "cents", "timestamp", "date", "yyyymmdd", "yn"
@@ -46,6 +39,13 @@ class Field:
     store: bool = True
     quantity: Literal["positive", "nonzero", "nonnegative"] | None = None
     reference: Literal["sku", "location"] | None = None
+    # Inclusive bounds of a numeric value; None takes the type's (`sql.DEFAULT_BOUNDS`). They
+    # keep every value within what the models downstream compute with (a quantity of
+    # -2147483648 cannot be negated as an INTEGER, a price of 1e15 overflows a line total).
+    bounds: tuple[float, float] | None = None
+    # The vocabulary (`pipelines/vocabularies.py`) a text value must belong to; `time_zone` is
+    # the time zones DuckDB knows.
+    vocabulary: str | None = None
 
 
 @dataclass(frozen=True)

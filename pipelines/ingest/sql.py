@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+import duckdb
+
 from pipelines.ingest.spec import Field, FieldType, Source
+from pipelines.vocabularies import vocabulary
 
 SQL_TYPES: dict[FieldType, str] = {
     "text": "VARCHAR",
@@ -19,6 +24,24 @@ SQL_TYPES: dict[FieldType, str] = {
 
 _NUMERIC = {"int", "bigint", "double", "money", "cents"}
 _TEMPORAL = {"timestamp", "date", "yyyymmdd"}
+_WHOLE = {"int", "bigint", "cents"}
+
+# A whole number as a person writes it: DuckDB's cast also takes `1.5` (rounded to 2), `1e3`,
+# `0x10` and `1_000`, none of which a source means as a count or an id.
+_WHOLE_NUMBER = "'[+-]?[0-9]+'"
+
+# The most units one record may carry: a quantity beyond it is a typo or a sentinel value
+# (-2147483648), never an order line, and would overflow the models' arithmetic.
+MAX_QUANTITY = 1_000_000
+
+# Bounds of a numeric field that states none (`Field.bounds`). Money is never negative in any
+# source (a return at the till is a negative quantity at a positive price) and never beyond a
+# billion, so line totals and sums over a long history stay exact in DECIMAL(18,2) / (38,2).
+DEFAULT_BOUNDS: dict[FieldType, tuple[float, float]] = {
+    "int": (-1_000_000_000, 1_000_000_000),
+    "money": (0, 1_000_000_000),
+    "cents": (0, 1_000_000_000),
+}
 
 
 def q(identifier: str) -> str:
@@ -42,15 +65,16 @@ def typed_expr(f: Field) -> str:
         case "text":
             return v
         case "int":
-            return f"try_cast({v} as INTEGER)"
+            return f"case when {_whole(v)} then try_cast({v} as INTEGER) end"
         case "bigint":
-            return f"try_cast({v} as BIGINT)"
+            return f"case when {_whole(v)} then try_cast({v} as BIGINT) end"
         case "double":
             return f"try_cast({v} as DOUBLE)"
         case "money":
             return f"try_cast({v} as DECIMAL(18,2))"
         case "cents":
-            return f"cast(try_cast({v} as BIGINT) / 100 as DECIMAL(18,2))"
+            cents = f"cast(try_cast({v} as BIGINT) / 100 as DECIMAL(18,2))"
+            return f"case when {_whole(v)} then {cents} end"
         case "timestamp":
             # Offsets are honoured; the session time zone is UTC, so values without an offset
             # are read as UTC. Stored naive in UTC.
@@ -84,9 +108,15 @@ def reason_cases(f: Field, references: bool = True) -> list[str]:
     if f.required:
         cases.append(f"when {v} is null then 'missing_required: ' || {name} || ' is empty'")
     if f.type in _NUMERIC:
+        what = "a whole number" if f.type in _WHOLE else "a number"
         cases.append(
             f"when {v} is not null and {col} is null then "
-            f"'invalid_number: ' || {name} || ' = ''' || {shown} || ''' is not a number'"
+            f"'invalid_number: ' || {name} || ' = ''' || {shown} || ''' is not {what}'"
+        )
+    if f.type == "double":
+        cases.append(
+            f"when not isfinite({col}) then "
+            f"'invalid_number: ' || {name} || ' = ''' || {shown} || ''' is not a finite number'"
         )
     if f.type in _TEMPORAL:
         cases.append(
@@ -106,7 +136,45 @@ def reason_cases(f: Field, references: bool = True) -> list[str]:
             f"when {bad[f.quantity]} then 'invalid_quantity: ' || {name} || ' = ' || "
             f"cast({col} as VARCHAR) || ', must be {rule}'"
         )
+        cases.append(
+            f"when abs(cast({col} as BIGINT)) > {MAX_QUANTITY} then 'invalid_quantity: ' || "
+            f"{name} || ' = ' || cast({col} as VARCHAR) || ', must be at most {MAX_QUANTITY} "
+            f"units'"
+        )
+    bounds = f.bounds or (DEFAULT_BOUNDS.get(f.type) if f.quantity is None else None)
+    if bounds is not None:
+        lo, hi = (_number(b) for b in bounds)
+        cases.append(
+            f"when {col} < {lo} or {col} > {hi} then 'out_of_range: ' || {name} || ' = ' || "
+            f"{shown} || ' is outside [{lo}, {hi}]'"
+        )
+    if f.vocabulary is not None:
+        values = ", ".join(lit(x) for x in vocabulary_values(f.vocabulary))
+        cases.append(
+            f"when {col} is not null and {col} not in ({values}) then 'invalid_value: ' || "
+            f"{name} || ' = ''' || {shown} || ''' is not in the vocabulary {f.vocabulary}'"
+        )
     return cases + (reference_cases(f) if references else [])
+
+
+def _whole(v: str) -> str:
+    return f"regexp_full_match({v}, {_WHOLE_NUMBER})"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+@cache
+def _time_zones() -> tuple[str, ...]:
+    """The time zones DuckDB converts with: a location's zone must be one of them."""
+    with duckdb.connect() as con:
+        return tuple(r[0] for r in con.execute("select name from pg_timezone_names()").fetchall())
+
+
+def vocabulary_values(name: str) -> tuple[str, ...]:
+    """The allowed values of a field's vocabulary (see `Field.vocabulary`)."""
+    return _time_zones() if name == "time_zone" else vocabulary(name)
 
 
 def reference_cases(f: Field) -> list[str]:
@@ -140,6 +208,13 @@ def source_table_ddl(source: Source) -> str:
     return raw_table_ddl("raw", source.table, source.stored_fields, extra)
 
 
+# The ledger's columns in the order every insert names them.
+LEDGER_COLUMNS = (
+    "source, batch_id, file, sha256, bytes, mtime_ns, load_id, records_seen, loaded, rejected, "
+    "duplicates, children_loaded, loaded_at, load_seconds, ctime_ns, duplicate_of"
+)
+REJECT_COLUMNS = "source, batch_id, file, record_no, kind, reason_code, reason, record, rejected_at"
+
 LEDGER_DDL = (
     "create schema if not exists raw",
     """create table if not exists raw._batches (
@@ -157,8 +232,13 @@ LEDGER_DDL = (
   children_loaded BIGINT not null,
   loaded_at TIMESTAMP not null,
   load_seconds DOUBLE,
+  ctime_ns BIGINT,
+  duplicate_of VARCHAR,
   primary key (source, batch_id)
 )""",
+    # ledgers written before these columns existed gain them (NULL for their rows)
+    "alter table raw._batches add column if not exists ctime_ns BIGINT",
+    "alter table raw._batches add column if not exists duplicate_of VARCHAR",
     """create table if not exists raw._rejects (
   source VARCHAR not null,
   batch_id VARCHAR not null,

@@ -16,43 +16,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.ingest.spec import Source
-
-# Documented vocabularies (docs/landing_contract.md), checked on every load.
-VALUE_SETS: dict[str, dict[str, list[str]]] = {
-    "webshop": {
-        "financial_status": ["pending", "paid", "refunded", "partially_refunded", "voided"],
-        "fulfillment_status": ["partial", "fulfilled"],
-        "shipping_code": ["standard", "express"],
-    },
-    "marketplace": {
-        "order_status": ["Pending", "Unshipped", "Shipped", "Canceled"],
-        "ship_service_level": ["Standard", "Expedited"],
-    },
-    "carrier_events": {
-        "status": [
-            "label_created",
-            "picked_up",
-            "in_transit",
-            "out_for_delivery",
-            "delivered",
-            "exception",
-        ],
-    },
-    "returns": {
-        "reason_code": [
-            "damaged",
-            "wrong_item",
-            "not_as_described",
-            "no_longer_needed",
-            "size_fit",
-            "late_delivery",
-        ],
-        "condition": ["new", "opened", "damaged"],
-        "refund_status": ["pending", "refunded", "rejected"],
-        "channel": ["webshop", "marketplace", "pos", "wholesale"],
-    },
-    "locations": {"kind": ["warehouse", "store"]},
-}
+from pipelines.ingest.sql import MAX_QUANTITY, vocabulary_values
 
 
 @dataclass(frozen=True)
@@ -78,24 +42,38 @@ def _context() -> Any:
 
 
 def build_expectations(source: Source) -> list[Any]:
-    """The expectations for a source, derived from its spec plus the documented vocabularies."""
+    """The expectations for a source, derived from its spec: required fields, quantities,
+    keys, and the vocabularies the spec names (`pipelines/vocabularies.py`)."""
     gx, _ = _context()
     exp = gx.expectations
     out: list[Any] = []
     for f in source.stored_fields:
         if f.required:
             out.append(exp.ExpectColumnValuesToNotBeNull(column=f.name))
-        if f.quantity == "positive":
-            out.append(exp.ExpectColumnValuesToBeBetween(column=f.name, min_value=1))
-        if f.quantity == "nonnegative":
-            out.append(exp.ExpectColumnValuesToBeBetween(column=f.name, min_value=0))
+        if f.quantity is not None:
+            low = {"positive": 1, "nonnegative": 0, "nonzero": -MAX_QUANTITY}[f.quantity]
+            out.append(
+                exp.ExpectColumnValuesToBeBetween(
+                    column=f.name, min_value=low, max_value=MAX_QUANTITY
+                )
+            )
+        if f.bounds is not None:
+            out.append(
+                exp.ExpectColumnValuesToBeBetween(
+                    column=f.name, min_value=f.bounds[0], max_value=f.bounds[1]
+                )
+            )
+        if f.vocabulary is not None:
+            out.append(
+                exp.ExpectColumnValuesToBeInSet(
+                    column=f.name, value_set=list(vocabulary_values(f.vocabulary))
+                )
+            )
     if source.key is not None:
         if len(source.key) == 1:
             out.append(exp.ExpectColumnValuesToBeUnique(column=source.key[0]))
         else:
             out.append(exp.ExpectCompoundColumnsToBeUnique(column_list=list(source.key)))
-    for column, values in VALUE_SETS.get(source.name, {}).items():
-        out.append(exp.ExpectColumnValuesToBeInSet(column=column, value_set=values))
     return out
 
 

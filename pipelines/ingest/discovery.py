@@ -1,0 +1,213 @@
+"""Which landing files a load reads: new, complete files inside the landing folder.
+
+A file is read once it is complete and new by content:
+- **inside the landing folder**: a symbolic link whose target lies outside it is refused (never
+  opened), so no file of the machine can reach the quarantine or the published copy;
+- **complete**: a file modified within the last `settle` seconds, one that changes while it is
+  fingerprinted, or one whose last line has no line break yet (for up to `unterminated_grace`
+  seconds, after which its writer is taken to be done) waits for a later run;
+- **new by content**: the ledger's path, size, modification and change times skip a file
+  already loaded without reading it; anything else is fingerprinted (SHA-256). The change time
+  (`ctime`) cannot be set by a writer, so a file edited in place with its size and modification
+  time restored is still read again. Bytes already loaded under another name are a copy: a
+  ledger row of its own (`duplicate_of`), its records counted as duplicates, nothing re-read.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from pipelines.ingest.spec import Source
+
+
+@dataclass(frozen=True)
+class Stat:
+    bytes: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A file whose bytes are a batch already loaded (or loaded earlier in this load)."""
+
+    rel: str
+    sha256: str
+    stat: Stat
+    original_batch_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A file the load must not read, with the reason a person can act on."""
+
+    rel: str
+    fingerprint: str
+    stat: Stat
+    reason: str
+
+
+@dataclass
+class Discovery:
+    new: pl.DataFrame
+    copies: list[Copy] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    # (relative path, why it waits): not read now, read by a later run once complete
+    waiting: list[tuple[str, str]] = field(default_factory=list)
+    # (relative path, sha256, stat): loaded before with these bytes, now with another stat
+    restat: list[tuple[str, str, Stat]] = field(default_factory=list)
+
+
+NEW_FILE_SCHEMA = {
+    "path": pl.String,
+    "rel": pl.String,
+    "batch_id": pl.String,
+    "sha256": pl.String,
+    "bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "ctime_ns": pl.Int64,
+}
+
+
+def _digest_and_tail(path: str) -> tuple[str, bytes]:
+    """SHA-256 of the file and its last byte (b'' when empty)."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        size = fh.seek(0, os.SEEK_END)
+        if not size:
+            return digest, b""
+        fh.seek(size - 1)
+        return digest, fh.read(1)
+
+
+def _digest_many(paths: list[str]) -> list[tuple[str, bytes]]:
+    return [_digest_and_tail(p) for p in paths]
+
+
+def digest_all(paths: list[str]) -> list[tuple[str, bytes]]:
+    """Fingerprints of many files, hashed on every core (hashlib releases the GIL). Each
+    worker takes an interleaved share in one task: tens of thousands of small files would
+    otherwise cost more in task hand-offs than in hashing."""
+    workers = min(os.cpu_count() or 2, len(paths))
+    if workers < 2:
+        return _digest_many(paths)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        shares = list(pool.map(_digest_many, [paths[i::workers] for i in range(workers)]))
+    digests: list[tuple[str, bytes]] = [("", b"")] * len(paths)
+    for i, share in enumerate(shares):
+        digests[i::workers] = share
+    return digests
+
+
+def _stat(st: os.stat_result) -> Stat:
+    return Stat(st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _outside(path: str, root_real: str) -> str | None:
+    """The real path of a file that lies outside the landing folder (through a link), or None."""
+    real = os.path.realpath(path)
+    return None if real == root_real or real.startswith(root_real + os.sep) else real
+
+
+def discover(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    landing_dir: str,
+    settle_seconds: float,
+    unterminated_grace_seconds: float,
+) -> Discovery:
+    """The files of a source to load now, and what becomes of the others (see module doc)."""
+    root = str(landing_dir)
+    root_real = os.path.realpath(root)
+    # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
+    rels = sorted(
+        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
+        key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
+    )
+    known = con.execute(
+        """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
+               coalesce(duplicate_of, batch_id)
+        from raw._batches where source = ?""",
+        [source.name],
+    ).fetchall()
+    known_stat = {(f, Stat(b, m, c)) for f, b, m, c, _, _ in known}
+    batch_of_sha = {s: batch for *_, s, batch in known if not s.startswith("refused:")}
+    known_file_sha = {(f, s) for f, *_, s, _ in known}
+    now_ns = time.time_ns()
+    found = Discovery(new=pl.DataFrame(schema=NEW_FILE_SCHEMA))
+    candidates: list[tuple[str, str, Stat]] = []
+    for rel in rels:
+        path = os.path.join(root, rel)
+        try:
+            st = os.stat(path)
+        except OSError:  # a broken link, or a file gone since the listing
+            continue
+        if not stat.S_ISREG(st.st_mode):  # a folder, or a pipe that would block a reader
+            continue
+        rel_key = rel.replace(os.sep, "/")
+        current = _stat(st)
+        if (rel_key, current) in known_stat:
+            continue
+        target = _outside(path, root_real)
+        if target is not None:
+            fingerprint = "refused:" + hashlib.sha256(target.encode()).hexdigest()
+            if (rel_key, fingerprint) not in known_file_sha:
+                found.refused.append(
+                    Refused(
+                        rel_key,
+                        fingerprint,
+                        current,
+                        f"refused_file: a link to {target}, outside the landing folder, is "
+                        "never read",
+                    )
+                )
+            continue
+        age = (now_ns - st.st_mtime_ns) / 1e9
+        if age < settle_seconds:
+            found.waiting.append((rel_key, f"modified {max(age, 0):.1f} s ago, still settling"))
+            continue
+        candidates.append((path, rel_key, current))
+    rows = []
+    digests = digest_all([p for p, _, _ in candidates])
+    for (path, rel, before), (sha, tail) in zip(candidates, digests, strict=True):
+        try:
+            after = _stat(os.stat(path))
+        except OSError:
+            continue
+        if after != before:
+            found.waiting.append((rel, "changed while it was read"))
+            continue
+        age = (now_ns - before.mtime_ns) / 1e9
+        if tail not in (b"\n", b"") and age < unterminated_grace_seconds:
+            found.waiting.append((rel, "its last line has no line break yet"))
+            continue
+        if (rel, sha) in known_file_sha:
+            found.restat.append((rel, sha, before))
+            continue
+        if sha in batch_of_sha:
+            found.copies.append(Copy(rel, sha, before, batch_of_sha[sha]))
+            continue
+        batch_id = f"{source.name}:{sha[:16]}"
+        batch_of_sha[sha] = batch_id  # the same bytes twice in one load: one batch, one copy
+        rows.append(
+            {
+                "path": path,
+                "rel": rel,
+                "batch_id": batch_id,
+                "sha256": sha,
+                "bytes": before.bytes,
+                "mtime_ns": before.mtime_ns,
+                "ctime_ns": before.ctime_ns,
+            }
+        )
+    found.new = pl.DataFrame(rows, schema=NEW_FILE_SCHEMA)
+    return found
