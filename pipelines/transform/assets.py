@@ -59,13 +59,43 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         op_tags={"oms/writes": "warehouse"},
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        """`dbt build`: every model, seed and test, in dependency order."""
+        """`dbt build`: every model, seed and test, in dependency order.
+
+        A model that fails, or a test that fails on data, stops only what is built on it: dbt
+        skips those nodes and builds the rest, this step yields what was built, and Dagster
+        skips the steps downstream of what was not (routing when its marts were not rebuilt,
+        the publish step when a published mart was not, so the dashboards keep the last
+        consistent copy). What failed is logged with where its records are.
+        """
         # dbt reads the warehouse path from the environment (profiles.yml); set it for this
         # invocation only, so a long-lived process never keeps a stale path.
         with scoped_env(dbt_env()):
-            yield from dbt.cli(["build"], context=context).stream()
+            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+            yield from invocation.stream()
+            if not invocation.is_successful():
+                results = invocation.get_artifact("run_results.json")
+                for problem in dbt_problems(results):
+                    context.log.error(problem)
 
     return dbt_models
+
+
+def dbt_problems(run_results: Mapping[str, Any]) -> list[str]:
+    """One line per node of a dbt run that errored, failed or was skipped because of one:
+    what it is, why, and for a failing test the view listing its failing records."""
+    lines = []
+    for r in run_results.get("results", []):
+        if r.get("status") not in ("error", "fail", "skipped"):
+            continue
+        node = r["unique_id"]
+        message = (r.get("message") or "").strip().splitlines()
+        where = (
+            f"; failing records: select * from {r['relation_name']}"
+            if r.get("relation_name") and r["status"] == "fail"
+            else ""
+        )
+        lines.append(f"dbt {r['status']}: {node}: {message[0] if message else ''}{where}")
+    return lines
 
 
 def _published_nodes() -> list[dict[str, Any]]:

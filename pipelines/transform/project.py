@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,39 @@ def ensure_manifest() -> Path:
         env=dbt_env(),
     )
     return manifest
+
+
+def source_selectors(raw_tables: list[str]) -> list[str]:
+    """dbt selectors of the sources reading these raw tables and every model built on them."""
+    manifest = json.loads(ensure_manifest().read_text())
+    wanted = set(raw_tables)
+    return sorted(
+        f"source:{node['source_name']}.{node['name']}+"
+        for node in manifest["sources"].values()
+        if (node.get("identifier") or node["name"]) in wanted
+    )
+
+
+def rebuild(selectors: list[str]) -> int:
+    """`dbt build --full-refresh` of the selected models: incremental models forget what they
+    once read, so a record moved out of `raw` leaves them too. Returns dbt's exit code."""
+    if not selectors:
+        return 0
+    settings = get_settings()
+    return subprocess.call(
+        [
+            dbt_executable(),
+            "build",
+            "--full-refresh",
+            "--select",
+            *selectors,
+            "--project-dir",
+            str(settings.dbt_project_dir),
+            "--profiles-dir",
+            str(settings.dbt_project_dir),
+        ],
+        env=dbt_env(),
+    )
 
 
 @cache

@@ -16,7 +16,7 @@ renamed as (
         order_id,
         ship_from as ship_from_location_id,
         lower(service_level) as service_level,
-        line_ref,
+        {{ canonical_line_ref('channel', 'line_ref') }} as line_ref,
         sku,
         quantity,
         _batch_id,

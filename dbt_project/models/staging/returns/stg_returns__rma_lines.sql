@@ -14,7 +14,7 @@ renamed as (
         rma_line,
         channel,
         order_id,
-        line_ref,
+        {{ canonical_line_ref('channel', 'line_ref') }} as line_ref,
         sku,
         quantity,
         reason_code,
