@@ -181,3 +181,19 @@ def test_a_line_longer_than_the_reader_takes_is_quarantined_not_lost(
     (reason,) = con.execute("select reason from raw._rejects where file = ?", [POS]).fetchone()
     con.close()
     assert reason.startswith("malformed_record: line 3: Maximum line size")
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_by_name_and_never_stops_the_load(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    odd = os.path.join(os.fsencode(small_landing), b"pos", b"ST-NYC", b"sales_2026\xff.csv")
+    with open(odd, "wb") as fh:
+        fh.write((HEADER + _row(1)).encode())
+    warehouse = tmp_path / "w.duckdb"
+    result = _load(warehouse, small_landing)["pos"]
+    assert [rel for rel, _ in result.refused] == ["pos/ST-NYC/sales_2026\\xff.csv"]
+    assert [b.file for b in result.batches] == [
+        "pos/ST-NYC/sales_20260801.csv",
+        "pos/ST-NYC/sales_2026\\xff.csv",
+    ]
+    assert not _load(warehouse, small_landing)["pos"].batches

@@ -38,6 +38,7 @@ POS_CASES: dict[str, tuple[str, str, str, str | None]] = {
     "r11": ("2", "-1.00", "USD", "out_of_range"),
     "r12": ("2", "1000000000000000", "USD", "out_of_range"),
     "r13": ("2", "inf", "USD", "invalid_number"),
+    "r17": ("2", "1.00", "USD", "invalid_timestamp"),  # sold at `infinity`
     # loaded: a return at the till, the largest quantity allowed, a signed whole number
     "r14": ("-3", "4.50", "USD", None),
     "r15": (str(MAX_QUANTITY), "0.01", "USD", None),
@@ -47,7 +48,8 @@ POS_CASES: dict[str, tuple[str, str, str, str | None]] = {
 
 def _pos_file(landing: Path) -> None:
     rows = [
-        f"ST-NYC,R1,{receipt},1,{SOLD_AT},SKU-1,{qty},{price},{currency}"
+        f"ST-NYC,R1,{receipt},1,{'infinity' if receipt == 'r17' else SOLD_AT},SKU-1,{qty},"
+        f"{price},{currency}"
         for receipt, (qty, price, currency, _) in POS_CASES.items()
     ]
     (landing / "pos" / "ST-NYC" / "sales_20260802.csv").write_text(

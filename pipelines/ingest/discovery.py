@@ -112,6 +112,16 @@ def _stat(st: os.stat_result) -> Stat:
     return Stat(st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def _utf8(name: str) -> bool:
+    """Whether a name (as the OS gave it, undecodable bytes as surrogates) is valid UTF-8: the
+    ledger, the warehouse and the dashboards hold names as text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _outside(path: str, root_real: str) -> str | None:
     """The real path of a file that lies outside the landing folder (through a link), or None."""
     real = os.path.realpath(path)
@@ -156,6 +166,20 @@ def discover(
         rel_key = rel.replace(os.sep, "/")
         current = _stat(st)
         if (rel_key, current) in known_stat:
+            continue
+        if not _utf8(rel_key):
+            shown = os.fsencode(rel_key).decode("utf-8", "backslashreplace")
+            fingerprint = "refused:" + hashlib.sha256(os.fsencode(rel_key)).hexdigest()
+            if (shown, fingerprint) not in known_file_sha:
+                found.refused.append(
+                    Refused(
+                        shown,
+                        fingerprint,
+                        current,
+                        "refused_file: the file name is not UTF-8 (shown with its bytes "
+                        "escaped); rename the file to load it",
+                    )
+                )
             continue
         target = _outside(path, root_real)
         if target is not None:

@@ -77,7 +77,8 @@ def connect(warehouse_path: Path | str) -> duckdb.DuckDBPyConnection:
 
 
 def _header_ok(source: Source, path: Path) -> tuple[bool, str]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    # a byte-order mark is not part of the header (DuckDB's reader skips it too)
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline().rstrip("\r\n")
     sep = "\t" if source.format == "tsv" else ","
     expected = [f.path for f in source.fields]

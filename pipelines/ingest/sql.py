@@ -39,6 +39,8 @@ MAX_QUANTITY = 1_000_000
 # billion, so line totals and sums over a long history stay exact in DECIMAL(18,2) / (38,2).
 DEFAULT_BOUNDS: dict[FieldType, tuple[float, float]] = {
     "int": (-1_000_000_000, 1_000_000_000),
+    # ids: never negative, and clear of BIGINT's lowest value (which has no negation)
+    "bigint": (0, 9_000_000_000_000_000_000),
     "money": (0, 1_000_000_000),
     "cents": (0, 1_000_000_000),
 }
@@ -93,7 +95,8 @@ def typed_expr(f: Field) -> str:
 
 def _plausible(f: Field) -> str:
     col = q(f.name)
-    return f"year({col}) between 2000 and 2100"
+    # `infinity` parses as a timestamp and a date, and has no year: not plausible either
+    return f"coalesce(year({col}) between 2000 and 2100, false)"
 
 
 def reason_cases(f: Field, references: bool = True) -> list[str]:
