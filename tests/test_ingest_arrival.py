@@ -197,3 +197,13 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_name_and_never_stops_the_loa
         "pos/ST-NYC/sales_2026\\xff.csv",
     ]
     assert not _load(warehouse, small_landing)["pos"].batches
+
+
+def test_two_links_to_the_same_outside_file_are_two_refused_files(
+    small_landing: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "outside.csv").write_text(HEADER + _row(1))
+    for day in ("20260802", "20260803"):
+        (small_landing / "pos" / "ST-NYC" / f"sales_{day}.csv").symlink_to(tmp_path / "outside.csv")
+    result = _load(tmp_path / "w.duckdb", small_landing)["pos"]
+    assert len(result.refused) == 2

@@ -469,7 +469,8 @@ def _record_files_not_read(
     rejects: list[tuple] = []
     ledger: list[tuple] = []
     for r in found.refused:
-        batch_id = f"{source.name}:{r.fingerprint.removeprefix('refused:')[:16]}"
+        # one row per refused file: two links to the same target are two files
+        batch_id = f"{source.name}:refused:{uuid.uuid5(uuid.NAMESPACE_URL, r.rel).hex[:16]}"
         rejects.append(
             (source.name, batch_id, r.rel, None, "rejected", "refused_file", r.reason, None, now)
         )
