@@ -41,11 +41,37 @@ def build_summary(warehouse_path: Path) -> str:
             """select reason_code, count(*) from raw._rejects group by 1 order by 2 desc"""
         ).fetchall():
             lines.append(f"  {code:<22}{n:>8,}")
+        lines += _attention_lines(con)
         lines += _kpi_lines(con)
         lines += _routing_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
+
+
+def _attention_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What a person should look at: refused files, and loaded lines referring to nothing."""
+    out = []
+    refused = con.execute(
+        "select file, reason from raw._rejects where reason_code = 'refused_file' order by file"
+    ).fetchall()
+    if refused:
+        out.append(f"Files refused ({len(refused)}; never read, see raw._rejects):")
+        out += [
+            f"  {file}: {reason.removeprefix('refused_file: ')}" for file, reason in refused[:5]
+        ]
+    try:
+        unmatched = con.execute(
+            "select line_kind, count(*) from marts.fct_unmatched_lines group by 1 order by 1"
+        ).fetchall()
+    except duckdb.Error:  # not built yet
+        unmatched = []
+    if unmatched:
+        counts = ", ".join(f"{kind} {n:,}" for kind, n in unmatched)
+        out.append(
+            f"Lines referring to no known order or PO line: {counts} (marts.fct_unmatched_lines)"
+        )
+    return out
 
 
 def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
