@@ -1,6 +1,9 @@
 """Entry point of the OMS dashboards: `streamlit run dashboards/app.py` from the repo root.
 
-Pages live in `dashboards/app_pages/`, queries in `dashboards/lib/`.
+Pages live in `dashboards/app_pages/`, queries in `dashboards/lib/`. Every page is readable
+without signing in while the app listens on loopback only; beyond it (or with
+OMS_DASHBOARD_SIGN_IN_TO_VIEW=1) nothing shows before a sign-in. Write actions always need a
+signed-in user whose role grants them (`dashboards/lib/auth.py`).
 """
 
 import sys
@@ -15,6 +18,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboards.lib.signin import sign_in_panel, viewing_requires_sign_in  # noqa: E402
+
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
 st.set_page_config(
@@ -22,6 +27,16 @@ st.set_page_config(
     page_icon=":material/local_shipping:",
     layout="wide",
 )
+
+user = sign_in_panel()
+if user is None and viewing_requires_sign_in():
+    st.title("OMS dashboards")
+    st.info(
+        "Sign in (left) to see the dashboards: this app is reachable beyond this machine, so "
+        "every page needs a signed-in user.",
+        icon=":material/lock:",
+    )
+    st.stop()
 
 navigation = st.navigation(
     {

@@ -5,7 +5,8 @@ generate   write demo landing files (size, span, seed, fault rate)
 run        run the whole flow once on whatever is in the landing folder
 summary    print the report of the warehouse as it is
 ui         start the Dagster UI (lineage, runs, checks, schedules, sensors)
-dashboard  start the Streamlit dashboards
+dashboard  start the Streamlit dashboards (on 127.0.0.1 unless --address says otherwise)
+users      add, list or remove the dashboard's users (roles: viewer, operator, planner, admin)
 test       run the whole test suite (lint, type check, pytest)
 """
 
@@ -108,6 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"Generating demo data into {settings.landing_dir} ...")
         cmd_generate(args)
     code = cmd_run(args)
+    _ensure_demo_users()
     print(f"Demo finished in {time.perf_counter() - started:.1f} s in all.")
     return code
 
@@ -131,24 +133,89 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    exe = Path(sys.executable).with_name("streamlit")
-    return subprocess.call(
-        [
-            str(exe),
-            "run",
-            str(PROJECT_ROOT / "dashboards" / "app.py"),
-            "--server.port",
-            str(args.port),
-            "--server.headless",
-            "true",
-            # the app is for operations teams, not for editing or deploying the app itself
-            "--client.toolbarMode",
-            "viewer",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=PROJECT_ROOT,
-    )
+    from dashboards.lib.auth import is_loopback
+
+    address = args.address or get_settings().dashboard_address
+    if not is_loopback(address):
+        print(
+            f"note: the dashboards listen on {address!r}, beyond this machine: every page needs "
+            "a signed-in user (python3 -m pipelines users add NAME --role ROLE)."
+        )
+    print(f"Dashboards: http://{address}:{args.port}")
+    return subprocess.call(dashboard_command(address, args.port), cwd=PROJECT_ROOT)
+
+
+def dashboard_command(address: str, port: int) -> list[str]:
+    """`streamlit run` of the app, bound to `address` (Streamlit's own default is every
+    interface, so the address is always given)."""
+    return [
+        str(Path(sys.executable).with_name("streamlit")),
+        "run",
+        str(PROJECT_ROOT / "dashboards" / "app.py"),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        # the app is for operations teams, not for editing or deploying the app itself
+        "--client.toolbarMode",
+        "viewer",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def _ensure_demo_users() -> None:
+    """The demo's documented users (docs/dashboards.md), only when there is no users file."""
+    from dashboards.lib.users import DEMO_USERS, ensure_demo_users
+
+    path = get_settings().users_file
+    if ensure_demo_users(path):
+        print(f"Demo dashboard users written to {path} (demo only, see docs/dashboards.md):")
+        for name, (role, password) in DEMO_USERS.items():
+            print(f"  {name:<14} role {role:<9} password {password}")
+        print("Sign in on the dashboard's sidebar; retrying a delivery needs operator or admin.")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise SystemExit("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from dashboards.lib import users
+
+    path = get_settings().users_file
+    try:
+        if args.users_command == "add":
+            account = users.add_user(
+                path,
+                args.name,
+                args.role,
+                _read_password(args),
+                display_name=args.display_name,
+                replace=args.replace,
+            )
+            print(f"{account.username} ({account.role}) saved in {path}")
+        elif args.users_command == "remove":
+            users.remove_user(path, args.name)
+            print(f"{args.name} removed from {path}")
+        else:
+            found = users.accounts(path)
+            print(f"{len(found)} user(s) in {path}")
+            for account in found.values():
+                print(f"  {account.username:<24} {account.role:<9} {account.display_name}")
+    except users.UsersFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _ensure_chromium() -> None:
@@ -188,6 +255,37 @@ def _generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from-day", type=int, default=0)
 
 
+def _users_parser(sub: argparse._SubParsersAction) -> None:
+    from dashboards.lib.auth import ROLES
+
+    p = sub.add_parser("users", help="add, list or remove the dashboard's users")
+    p.set_defaults(func=cmd_users)
+    users = p.add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user (password asked twice, stored as a hash)")
+    add.add_argument("name", help="user name: lower-case letters, digits, . _ @ -")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--display-name", help="name shown on the dashboard (default: the name)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--replace", action="store_true", help="overwrite an existing user")
+    users.add_parser("list", help="list users and their roles")
+    remove = users.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+
+
+def _wait_options(p: argparse.ArgumentParser) -> None:
+    """While another run writes the warehouse, a run waits for it (see docs/operations.md)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--wait-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up (exit code 75) if another run still writes after SECONDS; default: wait",
+    )
+    g.add_argument(
+        "--no-wait", action="store_true", help="give up at once if another run is writing"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m pipelines",
@@ -209,7 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ui)
     p = sub.add_parser("dashboard", help="start the Streamlit dashboards")
     p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--address",
+        help="address to listen on (default 127.0.0.1, or OMS_DASHBOARD_ADDRESS); "
+        "0.0.0.0 exposes the dashboards to the network and then every page needs a sign-in",
+    )
     p.set_defaults(func=cmd_dashboard)
+    _users_parser(sub)
     p = sub.add_parser("test", help="run lint, type check and the whole test suite")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_test)

@@ -34,6 +34,12 @@ class Settings:
     # reads it. One whose last line has no line break waits up to the grace period.
     landing_settle_seconds: float = 5.0
     landing_unterminated_grace_seconds: float = 600.0
+    # The dashboard: its users file (outside the repository's tracked files), the address it
+    # listens on (loopback unless someone exposes it on purpose), and whether reading any page
+    # needs a sign-in too (always the case once it listens beyond loopback).
+    users_file: Path = PROJECT_ROOT / "data" / "users.yaml"
+    dashboard_address: str = "127.0.0.1"
+    dashboard_sign_in_to_view: bool = False
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -56,4 +62,8 @@ def get_settings() -> Settings:
         landing_unterminated_grace_seconds=float(
             os.environ.get("OMS_LANDING_UNTERMINATED_GRACE_SECONDS", "600")
         ),
+        users_file=_path("OMS_USERS_FILE", data_dir / "users.yaml"),
+        dashboard_address=os.environ.get("OMS_DASHBOARD_ADDRESS") or "127.0.0.1",
+        dashboard_sign_in_to_view=os.environ.get("OMS_DASHBOARD_SIGN_IN_TO_VIEW", "").lower()
+        in ("1", "true", "yes"),
     )

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
 from dashboards.lib.schema import RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
+from dashboards.lib.users import add_user
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "dashboards" / "app.py"
@@ -622,12 +624,29 @@ def test_tiles_show_rates_as_percent_and_deltas_in_points():
 
 
 @pytest.fixture
-def app_env(monkeypatch) -> Iterator[None]:
+def app_env(monkeypatch, tmp_path) -> Iterator[None]:
+    """Fresh caches; the app as `python3 -m pipelines dashboard` serves it (on loopback, so pages
+    are readable without signing in) with a users file of its own (none yet)."""
     import streamlit as st
 
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+    monkeypatch.setenv("OMS_USERS_FILE", str(tmp_path / "users.yaml"))
+    with loopback_server():
+        st.cache_data.clear()
+        yield
+        st.cache_data.clear()
+
+
+@contextmanager
+def loopback_server(address: str | None = "127.0.0.1") -> Iterator[None]:
+    """Streamlit's `server.address` as the app sees it (AppTest runs in this process)."""
+    from streamlit import config
+
+    previous = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        yield
+    finally:
+        config.set_option("server.address", previous)
 
 
 def run_app(published_dir: Path, monkeypatch, page: str | None = None) -> AppTest:
@@ -637,6 +656,16 @@ def run_app(published_dir: Path, monkeypatch, page: str | None = None) -> AppTes
     if page is not None:
         at.switch_page(page)
         at.run()
+    return at
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    """Sign in through the sidebar form, as a person would."""
+    user_box, password_box = at.sidebar.text_input[0], at.sidebar.text_input[1]
+    user_box.input(username)
+    password_box.input(password)
+    next(b for b in at.sidebar.button if b.label == "Sign in").click().run()
+    assert not at.exception
     return at
 
 
@@ -734,3 +763,36 @@ def test_rate_definitions_match_the_rates_the_marts_publish(published_dir):
         recomputed = defined[num].cast(pl.Float64) / defined[den].cast(pl.Float64)
         largest_gap = (recomputed - defined[rate]).abs().max()
         assert largest_gap is None or largest_gap < 1e-9, rate
+
+
+@pytest.mark.parametrize("exposed_by", ["0.0.0.0", "unset", "sign-in setting"])
+def test_pages_need_a_sign_in_when_the_app_is_reachable_beyond_loopback(
+    exposed_by, synthetic_published, monkeypatch, app_env, tmp_path
+):
+    add_user(tmp_path / "users.yaml", "vera", "viewer", "vera-views-42")  # app_env's users file
+    if exposed_by == "sign-in setting":
+        monkeypatch.setenv("OMS_DASHBOARD_SIGN_IN_TO_VIEW", "1")
+    address = {"0.0.0.0": "0.0.0.0", "unset": None}.get(exposed_by, "127.0.0.1")
+    with loopback_server(address):
+        at = run_app(synthetic_published, monkeypatch)
+        assert not at.exception
+        assert [t.value for t in at.title] == ["OMS dashboards"]
+        assert any("Sign in" in i.value for i in at.info)
+        assert not at.metric and not at.dataframe  # no figure before the sign-in
+
+        sign_in(at, "vera", "not-her-password")
+        assert any("incorrect" in e.value for e in at.sidebar.error)
+        assert not at.metric
+
+        sign_in(at, "vera", "vera-views-42")
+        assert [t.value for t in at.title] == ["Fulfillment overview"]
+        assert len(at.metric) >= 6
+
+
+def test_pages_are_readable_without_signing_in_on_loopback(
+    synthetic_published, monkeypatch, app_env
+):
+    at = run_app(synthetic_published, monkeypatch)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Fulfillment overview"]
+    assert any("Sign-in is off: no users file" in c.value for c in at.sidebar.caption)

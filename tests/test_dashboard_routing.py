@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -22,6 +23,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.lib import routing
+from dashboards.lib.users import add_user
 from ops_actions.delivery.adapters.file_drop import FileDropAdapter
 from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
@@ -33,13 +35,25 @@ from ops_actions.testing.fake_warehouse import FakeWarehouse
 from ops_actions.testing.synthetic import make_inputs
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.transform.publish import publish
-from tests.test_dashboard_pages import _synthetic_tables, metrics, run_app
+from tests.test_dashboard_pages import (
+    _synthetic_tables,
+    loopback_server,
+    metrics,
+    run_app,
+)
+from tests.test_dashboard_pages import sign_in as sign_in_as
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "dashboards" / "app.py"
 PAGE = "app_pages/routing.py"
 FAILING_LOCATION = "LOC001"
 RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
+# Users of the dashboard in these tests: (role, password).
+USERS = {
+    "olga": ("operator", "olga-operates-42"),
+    "victor": ("viewer", "victor-views-42"),
+    "paula": ("planner", "paula-plans-42"),
+}
 PAGE_TITLES = {
     "overview.py": "Fulfillment overview",
     "data_quality.py": "Data quality",
@@ -135,20 +149,49 @@ def routed(tmp_path_factory: pytest.TempPathFactory) -> RoutedWarehouse:
     return build_routed_warehouse(tmp_path_factory.mktemp("routed"))
 
 
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A users file with an operator, a viewer and a planner (bcrypt is slow: made once)."""
+    path = tmp_path_factory.mktemp("users") / "users.yaml"
+    for name, (role, password) in USERS.items():
+        add_user(path, name, role, password)
+    return path
+
+
 @pytest.fixture
-def app_env(monkeypatch, tmp_path) -> Iterator[Path]:
-    """Fresh caches and an empty operational store per test; yields the store path."""
+def app_env(monkeypatch, tmp_path, users_file) -> Iterator[Path]:
+    """Fresh caches, an empty operational store and the test users, on a loopback server;
+    yields the store path."""
     import streamlit as st
 
     store = tmp_path / "ops_store.sqlite"
     monkeypatch.setenv("OMS_OPS_STORE_PATH", str(store))
-    st.cache_data.clear()
-    yield store
-    st.cache_data.clear()
+    monkeypatch.setenv("OMS_USERS_FILE", str(users_file))
+    with loopback_server():
+        st.cache_data.clear()
+        yield store
+        st.cache_data.clear()
 
 
 def run_page(published_dir: Path, monkeypatch, page: str | None = PAGE) -> AppTest:
     return run_app(published_dir, monkeypatch, page)
+
+
+def sign_in(at: AppTest, username: str, password: str | None = None) -> AppTest:
+    """Sign in through the sidebar form as one of USERS (with their password unless given)."""
+    return sign_in_as(at, username, password if password is not None else USERS[username][1])
+
+
+def retry_buttons(at: AppTest) -> dict[str, Any]:
+    return {b.key: b for b in at.button if str(b.key).startswith("retry_")}
+
+
+def forged_click(at: AppTest, action_id: str) -> AppTest:
+    """Click a Retry button even if it is disabled, as a hand-made request to the server
+    could: AppTest refuses to click disabled widgets, so the flag is lifted first."""
+    button = at.button(key=f"retry_{action_id}")
+    button.proto.disabled = False
+    return button.click().run()
 
 
 def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
@@ -290,24 +333,28 @@ def test_dead_letter_table_lists_exactly_the_dead_lettered_actions(routed, monke
     assert set(dead["action_id"]) == routed.dead_letter_ids
     assert set(dead["destination"]) == {FAILING_LOCATION}
     assert set(dead["last_error"]) == {"HTTP 500"}
-    assert {b.key for b in at.button} == {f"retry_{a}" for a in routed.dead_letter_ids}
+    assert set(retry_buttons(at)) == {f"retry_{a}" for a in routed.dead_letter_ids}
 
     attempts = table_with(at, "attempt_no")  # the first dead letter, selected by default
     assert attempts.height == 1
     assert attempts.row(0, named=True)["http_status"] == 500
 
 
-def test_retry_writes_one_open_request_to_the_operational_store(routed, monkeypatch, app_env):
+def test_retry_by_an_operator_writes_one_open_request_naming_them(routed, monkeypatch, app_env):
     store = app_env
-    at = run_page(routed.published_dir, monkeypatch)
+    at = sign_in(run_page(routed.published_dir, monkeypatch), "olga")
+    assert any("Signed in as **olga** · operator" in m.value for m in at.sidebar.markdown)
     action_id = sorted(routed.dead_letter_ids)[0]
     assert not store.exists()  # viewing the page writes nothing
+    assert not retry_buttons(at)[f"retry_{action_id}"].disabled
 
     at.button(key=f"retry_{action_id}").click().run()
     assert not at.exception
     assert any(RETRY_MESSAGE in s.value for s in at.success)
     requests = open_retry_requests(store)
-    assert [(r.action_id, r.requested_by) for r in requests] == [(action_id, "dashboard")]
+    assert [(r.action_id, r.requested_by, r.requested_role) for r in requests] == [
+        (action_id, "olga", "operator")
+    ]
 
     at.run()  # a plain rerun shows the request next to the button, without requesting again
     assert any("retry requested" in c.value for c in at.caption)
@@ -323,6 +370,56 @@ def test_retry_writes_one_open_request_to_the_operational_store(routed, monkeypa
     finally:
         con.close()
     assert state == [("dead_letter",)]
+
+
+@pytest.mark.parametrize("username", [None, "victor", "paula"])
+def test_retry_is_refused_without_the_operator_role_even_if_clicked(
+    username, routed, monkeypatch, app_env
+):
+    """Not signed in, a viewer, a planner: the buttons are disabled, and a click sent anyway
+    writes nothing (Streamlit discards it, and the action checks the role itself: see
+    tests/test_auth.py for the action called directly)."""
+    store = app_env
+    at = run_page(routed.published_dir, monkeypatch)
+    if username:
+        sign_in(at, username)
+    action_id = sorted(routed.dead_letter_ids)[0]
+    buttons = retry_buttons(at)
+    assert buttons and all(b.disabled for b in buttons.values())
+    assert any("Retrying needs a signed-in operator or admin" in c.value for c in at.caption)
+
+    forged_click(at, action_id)
+    assert not at.exception
+    assert not any(RETRY_MESSAGE in s.value for s in at.success)
+    assert not store.exists() or open_retry_requests(store) == []
+
+
+def test_a_wrong_password_is_refused(routed, monkeypatch, app_env):
+    at = sign_in(run_page(routed.published_dir, monkeypatch), "olga", "not-her-password")
+    assert any("incorrect" in e.value for e in at.sidebar.error)
+    assert not any("Signed in as" in m.value for m in at.sidebar.markdown)
+    assert all(b.disabled for b in retry_buttons(at).values())
+    at = sign_in(at, "nobody", "olga-operates-42")  # an unknown user with a real password
+    assert any("incorrect" in e.value for e in at.sidebar.error)
+    assert all(b.disabled for b in retry_buttons(at).values())
+
+
+def test_a_removed_user_loses_the_right_to_retry_at_the_next_click(
+    routed, monkeypatch, app_env, tmp_path
+):
+    users = tmp_path / "users.yaml"
+    add_user(users, "otto", "operator", "otto-operates-42")
+    monkeypatch.setenv("OMS_USERS_FILE", str(users))
+    at = sign_in(run_page(routed.published_dir, monkeypatch), "otto", "otto-operates-42")
+    action_id = sorted(routed.dead_letter_ids)[0]
+    assert not retry_buttons(at)[f"retry_{action_id}"].disabled
+    add_user(users, "otto", "viewer", "otto-operates-42", replace=True)  # demoted meanwhile
+    forged_click(at, action_id)  # the button on their screen was still enabled
+    assert not at.exception
+    assert not any(RETRY_MESSAGE in s.value for s in at.success)
+    assert not app_env.exists() or open_retry_requests(app_env) == []
+    assert retry_buttons(at)[f"retry_{action_id}"].disabled
+    assert any("otto is a viewer" in c.value for c in at.caption)
 
 
 def test_empty_state_when_no_routing_run_was_published(tmp_path, monkeypatch, app_env):

@@ -11,11 +11,14 @@ import polars as pl
 import streamlit as st
 
 from dashboards.lib import routing_cached as cached
+from dashboards.lib.actions import retry_dead_letter
+from dashboards.lib.auth import RETRY_DELIVERY, PermissionDenied, can, roles_with
 from dashboards.lib.routing import DecisionFilters, explanation_view, parse_figures, stage_figures
 from dashboards.lib.schema import DEAD_LETTER, OUTBOX_STATES
+from dashboards.lib.signin import current_user
 from dashboards.lib.tiles import NO_VALUE, fmt_int, fmt_pct
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
-from ops_actions.store import open_retry_requests, request_retry
+from ops_actions.store import open_retry_requests
 from pipelines.settings import get_settings
 
 NO_ROUTING_TITLE = "No routing run published yet"
@@ -447,6 +450,14 @@ with data_section():
         )
         show(dead, DEAD_LETTER_COLUMNS)
         requested = _open_retry_requests()
+        user = current_user()
+        may_retry = can(user, RETRY_DELIVERY)
+        if not may_retry:
+            who = " or ".join(roles_with(RETRY_DELIVERY))
+            st.caption(
+                f"Retrying needs a signed-in {who}"
+                + (f"; {user.username} is a {user.role}." if user else " (sign in, left).")
+            )
         shown_rows = dead.head(MAX_RETRY_ROWS)
         if dead.height > MAX_RETRY_ROWS:
             st.caption(f"Retry buttons for the {MAX_RETRY_ROWS} most recent dead letters.")
@@ -463,10 +474,15 @@ with data_section():
             cells[3].markdown(
                 f"{row['last_error'] or NO_VALUE} · {fmt_int(row['total_attempts'])} attempt(s)"
             )
-            if cells[4].button("Retry", key=f"retry_{action_id}", icon=":material/replay:"):
+            if cells[4].button(
+                "Retry", key=f"retry_{action_id}", icon=":material/replay:", disabled=not may_retry
+            ):
                 store = get_settings().ops_store_path
                 try:
-                    request_retry(store, action_id, "dashboard")
+                    # checks the role again: a disabled button is no protection on its own
+                    retry_dead_letter(user, store, action_id)
+                except PermissionDenied as exc:
+                    retry_list.error(f"Not retried: {exc}.", icon=":material/lock:")
                 except (sqlite3.Error, OSError) as exc:
                     retry_list.error(f"Could not record the retry request in {store}: {exc}")
                 else:
