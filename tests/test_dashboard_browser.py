@@ -9,11 +9,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from dashboards.lib.users import add_user
 from tests.test_dashboard_pages import _synthetic_tables, publish
 
 if TYPE_CHECKING:
@@ -78,16 +80,12 @@ def published(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Path
     return "demo", Path(demo_run.published_dir)
 
 
-@pytest.fixture
-def app_url(published: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _streamlit_server(env_overrides: dict[str, str], log_path: Path) -> Iterator[str]:
     """`streamlit run dashboards/app.py` on a free loopback port; always terminated."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "OMS_PUBLISHED_DIR": str(published[1]),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    log = (tmp_path / "streamlit.log").open("wb")
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env_overrides}
+    log = log_path.open("wb")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -119,6 +117,15 @@ def app_url(published: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
             server.kill()
             server.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture
+def app_url(published: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
+    with _streamlit_server(
+        {"OMS_PUBLISHED_DIR": str(published[1]), "OMS_USERS_FILE": str(tmp_path / "users.yaml")},
+        tmp_path / "streamlit.log",
+    ) as url:
+        yield url
 
 
 def _screenshot_whole_page(page: Page, path: Path) -> None:
@@ -191,5 +198,65 @@ def test_app_shows_kpis_and_data_quality_in_a_real_browser(
                 assert page.locator('[data-testid="stException"]').count() == 0
                 assert "Traceback" not in page.inner_text("body")
                 _screenshot_whole_page(page, ARTIFACTS / "dashboard_routing.png")
+        finally:
+            browser.close()
+
+
+def test_sign_in_in_a_real_browser_when_every_page_needs_it(tmp_path: Path) -> None:
+    """The sign-in widget (form, cookie component) in Chromium: nothing shows before a sign-in,
+    a wrong password is refused, the right one opens the pages, signing out closes them."""
+    from playwright.sync_api import expect, sync_playwright
+
+    folder = tmp_path / "published"
+    publish(folder, "synthetic-1", _synthetic_tables(seed=7))
+    users_file = tmp_path / "users.yaml"
+    add_user(users_file, "vera", "viewer", "vera-views-42")
+    env = {
+        "OMS_PUBLISHED_DIR": str(folder),
+        "OMS_USERS_FILE": str(users_file),
+        "OMS_DASHBOARD_SIGN_IN_TO_VIEW": "1",
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        _streamlit_server(env, tmp_path / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(url)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(page.get_by_text("Sign in (left) to see the dashboards")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stMetric"]').count() == 0
+
+            def submit(username: str, password: str) -> None:
+                sidebar.get_by_role("textbox", name="User name").fill(username)
+                sidebar.get_by_role("textbox", name="Password").fill(password)
+                sidebar.get_by_role("button", name="Sign in").click()
+
+            submit("vera", "not-her-password")
+            expect(sidebar.get_by_text("User name or password is incorrect")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stMetric"]').count() == 0
+
+            submit("vera", "vera-views-42")
+            expect(page.get_by_role("heading", name="Fulfillment overview")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            expect(sidebar.get_by_text("Signed in as")).to_contain_text("vera")
+            expect(page.locator('[data-testid="stMetric"]')).to_have_count(
+                10, timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stException"]').count() == 0
+            _screenshot_whole_page(page, ARTIFACTS / "dashboard_signed_in.png")
+
+            sidebar.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_text("Sign in (left) to see the dashboards")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stMetric"]').count() == 0
         finally:
             browser.close()
