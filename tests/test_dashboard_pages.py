@@ -30,7 +30,7 @@ from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
 from dashboards.lib.schema import RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
-from dashboards.lib.users import add_user
+from dashboards.lib.users import add_user, remove_user
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "dashboards" / "app.py"
@@ -796,3 +796,29 @@ def test_pages_are_readable_without_signing_in_on_loopback(
     assert not at.exception
     assert [t.value for t in at.title] == ["Fulfillment overview"]
     assert any("Sign-in is off: no users file" in c.value for c in at.sidebar.caption)
+
+
+def test_a_user_removed_from_the_users_file_is_signed_out_at_the_next_rerun(
+    synthetic_published, monkeypatch, app_env, tmp_path
+):
+    users_file = tmp_path / "users.yaml"  # app_env's users file
+    add_user(users_file, "otto", "operator", "otto-operates-42")
+    at = sign_in(run_app(synthetic_published, monkeypatch), "otto", "otto-operates-42")
+    assert any("Signed in as **otto**" in m.value for m in at.sidebar.markdown)
+    remove_user(users_file, "otto")
+    at.run()
+    assert not at.exception
+    assert not any("Signed in as" in m.value for m in at.sidebar.markdown)
+    at.run()  # and stays signed out: the sign-in form is back
+    assert any(b.label == "Sign in" for b in at.sidebar.button)
+    assert not any("Signed in as" in m.value for m in at.sidebar.markdown)
+
+
+def test_a_broken_users_file_turns_sign_in_off_without_breaking_the_pages(
+    synthetic_published, monkeypatch, app_env, tmp_path
+):
+    (tmp_path / "users.yaml").write_text("credentials: [unclosed\n")
+    at = run_app(synthetic_published, monkeypatch)
+    assert not at.exception
+    assert any("Sign-in is unavailable" in e.value for e in at.sidebar.error)
+    assert [t.value for t in at.title] == ["Fulfillment overview"]

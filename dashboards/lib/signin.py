@@ -89,6 +89,8 @@ def sign_in_panel(location: str = "sidebar") -> User | None:
         authenticator.login(location=location, fields=SIGN_IN_FIELDS, key="oms_sign_in")
     except LoginError as exc:  # e.g. a cookie naming a user who was removed since
         container.error(f"Sign-in refused: {exc}", icon=":material/lock:")
+        # forget that cookie, or every rerun would try it again until it expires
+        authenticator.cookie_controller.delete_cookie()
     if st.session_state.get("authentication_status") is False:
         container.error("User name or password is incorrect.", icon=":material/lock:")
     user = current_user()

@@ -91,7 +91,10 @@ def load_config(path: Path) -> dict[str, Any]:
     """
     if not path.exists():
         return _empty_config()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UsersFileError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise UsersFileError(f"{path}: expected a mapping at the top level")
     config = _empty_config()
