@@ -16,6 +16,7 @@ from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
 from pipelines.db import scalar
+from pipelines.run_control import locked_in_process_executor
 from pipelines.settings import PROJECT_ROOT, get_settings
 
 GROUP = "actions"
@@ -23,6 +24,8 @@ ROUTING_INPUTS = [
     dg.AssetKey(["marts", "ops_open_order_lines"]),
     dg.AssetKey(["marts", "fct_available_to_promise"]),
     dg.AssetKey(["marts", "dim_locations"]),
+    # built only when the three passed their tests in the same build
+    dg.AssetKey(["gates", "gate_routing"]),
 ]
 ROUTING_KEY = dg.AssetKey(["ops", "routing_run"])
 DELIVERY_KEY = dg.AssetKey(["ops", "fulfillment_deliveries"])
@@ -192,7 +195,7 @@ routing_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*ROUTING_INPUTS, ROUTING_KEY, DELIVERY_KEY, PUBLISH_KEY),
     description="Rebuild and test the action marts, route open lines, deliver, publish.",
     tags=ACTION_TAGS,
-    executor_def=dg.in_process_executor,
+    executor_def=locked_in_process_executor,
 )
 
 deliver_job = dg.define_asset_job(
@@ -200,7 +203,7 @@ deliver_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(DELIVERY_KEY, PUBLISH_KEY),
     description="Deliver what is due (retries, requeued dead letters) and publish the states.",
     tags=ACTION_TAGS,
-    executor_def=dg.in_process_executor,
+    executor_def=locked_in_process_executor,
 )
 
 routing_schedule = dg.ScheduleDefinition(

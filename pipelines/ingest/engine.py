@@ -525,6 +525,10 @@ def _refresh_reference_lookups(con: duckdb.DuckDBPyConnection) -> None:
         "create or replace temp table _known_locations as "
         "select distinct location_id from raw.reference__locations"
     )
+    con.execute(
+        "create or replace temp table _known_suppliers as "
+        "select distinct supplier_id from raw.reference__suppliers"
+    )
 
 
 # New files are read in chunks of about this many bytes: few scans for a long history, and a

@@ -262,7 +262,7 @@ CARRIER_EVENTS = Source(
             vocabulary="shipping_channel",
         ),
         Field("order_id", "shipment.order_id", required=False, store=False),
-        Field("ship_from", "shipment.ship_from", required=False, store=False),
+        Field("ship_from", "shipment.ship_from", required=False, store=False, reference="location"),
         Field("service_level", "shipment.service_level", required=False, store=False),
     ),
     key=("event_id",),
@@ -285,7 +285,7 @@ CARRIER_EVENTS = Source(
         when="status = 'label_created'",
     ),
     check_event_order=True,
-    depends_on=("products",),
+    depends_on=("products", "locations"),
 )
 
 RETURNS = Source(
@@ -323,7 +323,7 @@ PURCHASE_ORDERS = Source(
     fields=(
         _f("po_id"),
         _f("po_line", "int"),
-        _f("supplier_id"),
+        _f("supplier_id", reference="supplier"),
         _f("location_id", reference="location"),
         _f("sku", reference="sku"),
         _f("ordered_qty", "int", quantity="positive"),
@@ -333,7 +333,7 @@ PURCHASE_ORDERS = Source(
         _f("expected_date", "date"),
     ),
     key=("po_id", "po_line"),
-    depends_on=("products", "locations"),
+    depends_on=("products", "locations", "suppliers"),
 )
 
 RECEIPTS = Source(

@@ -38,7 +38,7 @@ class Field:
     required: bool = True
     store: bool = True
     quantity: Literal["positive", "nonzero", "nonnegative"] | None = None
-    reference: Literal["sku", "location"] | None = None
+    reference: Literal["sku", "location", "supplier"] | None = None
     # Inclusive bounds of a numeric value; None takes the type's (`sql.DEFAULT_BOUNDS`). They
     # keep every value within what the models downstream compute with (a quantity of
     # -2147483648 cannot be negated as an INTEGER, a price of 1e15 overflows a line total).

@@ -194,6 +194,11 @@ def reference_cases(f: Field) -> list[str]:
             f"when {col} is not null and {col} not in (select location_id from _known_locations) "
             f"then 'unknown_location: ' || {shown} || ' is not in the location reference'"
         ]
+    if f.reference == "supplier":
+        return [
+            f"when {col} is not null and {col} not in (select supplier_id from _known_suppliers) "
+            f"then 'unknown_supplier: ' || {shown} || ' is not in the supplier reference'"
+        ]
     return []
 
 
