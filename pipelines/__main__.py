@@ -3,6 +3,8 @@
 This file uses the standard library only: it runs under a bare Python 3.11, creates the
 project's virtual environment from the pinned lock file when it is missing or out of date, and
 then hands over to the real command-line interface (`pipelines.cli`) inside that environment.
+It hands over by replacing itself (exec), not by starting a child: the process the user started
+is the run, so stopping it (Ctrl-C, `kill PID`) stops the run instead of leaving an orphan.
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ def main() -> int:
     env = dict(os.environ)
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"  # dbt, dagster, streamlit
     env["VIRTUAL_ENV"] = str(VENV)
-    return subprocess.call([str(python), "-m", "pipelines.cli", *args], cwd=ROOT, env=env)
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(python, [str(python), "-m", "pipelines.cli", *args], env)  # does not return
 
 
 if __name__ == "__main__":

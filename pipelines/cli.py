@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -64,32 +65,107 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_flow() -> tuple[bool, float]:
-    """One real Dagster run of the full flow, recorded in the instance the UI shows."""
-    from dagster import DagsterInstance
+def run_flow(
+    wait_timeout_s: float | None = None, command: str = "python3 -m pipelines run"
+) -> tuple[bool, float]:
+    """One real Dagster run of the full flow, recorded in the instance the UI shows.
 
-    from pipelines.definitions import defs
-    from pipelines.transform.project import ensure_manifest
+    The run holds the warehouse writer lock throughout: started while another run writes, it
+    says whom it waits for and waits (at most `wait_timeout_s`, then `LockTimeout`). SIGTERM
+    or SIGINT stop it (`RunStopped`): the Dagster run ends failed or canceled, not STARTED.
+    """
+    from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
+
+    from pipelines.run_control import (
+        RunStopped,
+        child_pids,
+        fail_abandoned_runs,
+        process_tags,
+        stop_signals,
+        terminate_children,
+        wait_for_warehouse_file,
+    )
+    from pipelines.runlock import Holder, warehouse_lock
+
+    def say_waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another process"
+        print(f"Another run is writing the warehouse: {who}. Waiting for it to finish...")
+        print("(stop waiting with Ctrl-C)", flush=True)
 
     dagster_home()
-    ensure_manifest()
-    started = time.perf_counter()
-    job = defs().resolve_job_def("full_flow")
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            # Progress at INFO: one line per source and per dbt node, not every engine event.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
+    warehouse = get_settings().warehouse_path
+    run_id = make_new_run_id()
+    before = child_pids(os.getpid())
+    with stop_signals() as stops:
+        try:
+            # The lock first: a run that has to wait says so at once, and the manifest is
+            # prepared by one run at a time.
+            with warehouse_lock(
+                warehouse,
+                command=command,
+                timeout_s=wait_timeout_s,
+                on_wait=say_waiting,
+                check_stop=stops.check,
+            ):
+                from pipelines.definitions import defs
+                from pipelines.transform.project import ensure_manifest
+
+                ensure_manifest()
+                started = time.perf_counter()
+                job = defs().resolve_job_def("full_flow")
+                with DagsterInstance.get() as instance:
+                    for gone in fail_abandoned_runs(instance, by=command):
+                        print(
+                            f"Run {gone} was left STARTED by a process that is gone: marked failed."
+                        )
+                    wait_for_warehouse_file(warehouse, check_stop=stops.check)
+                    result = job.execute_in_process(
+                        instance=instance,
+                        run_id=run_id,
+                        tags=process_tags(),
+                        raise_on_error=False,
+                        # Progress at INFO: one line per source and per dbt node, not every event.
+                        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                    )
+                # Nothing the run started may outlive it: dagster-dbt stops `dbt` on an
+                # interrupt, but not when the step fails otherwise, and a `dbt` left running
+                # keeps the warehouse file locked for the next run.
+                terminate_children(spare=before)
+                signum = stops.received()
+                if signum is not None and not result.success:
+                    raise RunStopped(signum, run_id)
+        except KeyboardInterrupt:
+            terminate_children(spare=before)
+            raise RunStopped(stops.received() or signal.SIGINT, None) from None
     return result.success, time.perf_counter() - started
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from pipelines.run_control import RunStopped
+    from pipelines.runlock import LockTimeout
     from pipelines.summary import build_summary
 
     settings = get_settings()
-    ok, seconds = run_flow()
+    wait_timeout_s = 0.0 if getattr(args, "no_wait", False) else getattr(args, "wait_timeout", None)
+    try:
+        ok, seconds = run_flow(wait_timeout_s, command=f"python3 -m pipelines {args.command}")
+    except LockTimeout as exc:
+        print(f"Not started: {exc}.")
+        return 75  # EX_TEMPFAIL: try again later
+    except RunStopped as exc:
+        status = "not started"
+        if exc.run_id:
+            with DagsterInstance.get() as instance:
+                run = instance.get_run_by_id(exc.run_id)
+                status = f"Dagster run {exc.run_id}: {run.status.value if run else 'unknown'}"
+        print(
+            f"Run stopped ({exc}; {status}). Every ingest chunk and routing run committed "
+            "before the stop stays; the next run picks up from there (docs/operations.md)."
+        )
+        return exc.exit_code
     print(build_summary(settings.warehouse_path))
     print(
         f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s "
@@ -121,11 +197,24 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail_abandoned_runs(by: str) -> None:
+    """Runs left STARTED by a killed process are marked failed, so the UI does not show them
+    running for ever."""
+    from dagster import DagsterInstance
+
+    from pipelines.run_control import fail_abandoned_runs
+
+    with DagsterInstance.get() as instance:
+        for gone in fail_abandoned_runs(instance, by=by):
+            print(f"Run {gone} was left STARTED by a process that is gone: marked failed.")
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from pipelines.transform.project import ensure_manifest
 
     dagster_home()
     ensure_manifest()
+    _fail_abandoned_runs("python3 -m pipelines ui")
     exe = Path(sys.executable).with_name("dagster")
     return subprocess.call(
         [str(exe), "dev", "-m", "pipelines.definitions", "-p", str(args.port)], cwd=PROJECT_ROOT
@@ -296,11 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="generate demo data if missing, then run the whole flow")
     _generation_options(p)
     p.add_argument("--regenerate", action="store_true", help="wipe and regenerate landing data")
+    _wait_options(p)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("generate", help="write demo landing files")
     _generation_options(p)
     p.set_defaults(func=cmd_generate)
-    sub.add_parser("run", help="run the whole flow once").set_defaults(func=cmd_run)
+    p = sub.add_parser("run", help="run the whole flow once")
+    _wait_options(p)
+    p.set_defaults(func=cmd_run)
     sub.add_parser("summary", help="print the warehouse report").set_defaults(func=cmd_summary)
     p = sub.add_parser("ui", help="start the Dagster UI")
     p.add_argument("--port", type=int, default=3000)

@@ -12,11 +12,13 @@ from pipelines.actions.assets import (
 )
 from pipelines.ingest.assets import INGEST_ASSETS
 from pipelines.ingest.sensors import build_landing_sensor
+from pipelines.run_control import locked_in_process_executor
 from pipelines.transform.assets import build_dbt_assets, build_publish_asset, dbt_resource
 
 # Everything that writes the warehouse runs one step at a time in one process: DuckDB allows a
 # single writing process per file. Runs are serialised by the run queue (see the instance's
-# dagster.yaml written by `oms`), steps by the in-process executor.
+# dagster.yaml written by `oms`) and, with the command line's runs too, by the warehouse writer
+# lock the executor holds for the whole run (pipelines/runlock.py); steps by the executor.
 WAREHOUSE_TAGS = {"oms/warehouse": "write"}
 
 full_flow = dg.define_asset_job(
@@ -25,7 +27,7 @@ full_flow = dg.define_asset_job(
     description="Ingest every new landing batch, dbt build (models + tests), route open lines, "
     "deliver to warehouses, publish the marts.",
     tags=WAREHOUSE_TAGS,
-    executor_def=dg.in_process_executor,
+    executor_def=locked_in_process_executor,
 )
 
 daily_build = dg.ScheduleDefinition(
@@ -52,5 +54,5 @@ def defs() -> dg.Definitions:
         schedules=[daily_build, routing_schedule, deliver_schedule],
         sensors=[build_landing_sensor(full_flow)],
         resources={"dbt": dbt_resource()},
-        executor=dg.in_process_executor,
+        executor=locked_in_process_executor,
     )
