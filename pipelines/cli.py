@@ -7,6 +7,7 @@ summary    print the report of the warehouse as it is
 ui         start the Dagster UI (lineage, runs, checks, schedules, sensors)
 dashboard  start the Streamlit dashboards (on 127.0.0.1 unless --address says otherwise)
 users      add, list or remove the dashboard's users (roles: viewer, operator, planner, admin)
+repair     move loaded records to the quarantine and rebuild what they reached
 test       run the whole test suite (lint, type check, pytest)
 """
 
@@ -22,6 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from pipelines.repair_command import add_repair_parser
 from pipelines.settings import PROJECT_ROOT, get_settings
 
 DAGSTER_YAML = """# Written by `oms`. Runs that write the warehouse queue one at a time:
@@ -406,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_dashboard)
     _users_parser(sub)
+    add_repair_parser(sub)
     p = sub.add_parser("test", help="run lint, type check and the whole test suite")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_test)
