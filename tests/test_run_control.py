@@ -119,7 +119,10 @@ def _alive(pid: int) -> bool:
 def _run_statuses(data_dir: Path) -> list[str]:
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+    home = data_dir / "dagster_home"
+    if not (home / "history").is_dir():
+        return []  # the run has not created its instance's storage yet
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         return [r.status.value for r in instance.get_runs()]
 
 
