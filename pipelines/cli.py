@@ -130,11 +130,19 @@ def run_flow(
                         # Progress at INFO: one line per source and per dbt node, not every event.
                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
                     )
+                    signum = stops.received()
+                    stopped_run = instance.get_run_by_id(run_id)
+                    if signum is not None and not result.success and stopped_run:
+                        # Dagster's own message says no termination was requested; say who.
+                        name = signal.Signals(signum).name
+                        instance.report_engine_event(
+                            f"Stopped by {name} sent to pid {os.getpid()} ({command}).",
+                            stopped_run,
+                        )
                 # Nothing the run started may outlive it: dagster-dbt stops `dbt` on an
                 # interrupt, but not when the step fails otherwise, and a `dbt` left running
                 # keeps the warehouse file locked for the next run.
                 terminate_children(spare=before)
-                signum = stops.received()
                 if signum is not None and not result.success:
                     raise RunStopped(signum, run_id)
         except KeyboardInterrupt:
