@@ -46,6 +46,23 @@ with data_section():
         charts.show_table(batches, charts.BATCH_COLUMNS)
 
 with data_section():
+    st.subheader("Lines referring to nothing known")
+    unmatched = cached.unmatched_lines(*source)
+    if unmatched.is_empty():
+        st.success(
+            "Every shipment, return and receipt line matches a known order or PO line.",
+            icon=":material/check:",
+        )
+    else:
+        st.warning(
+            f"{unmatched.height} loaded line(s) refer to an order or purchase-order line the "
+            "platform does not know: they count for nothing until it arrives (a late order "
+            "file) or the reference is corrected (docs/operations.md).",
+            icon=":material/link_off:",
+        )
+        charts.show_table(unmatched, charts.UNMATCHED_COLUMNS)
+
+with data_section():
     st.subheader("Rejected and duplicate records")
     rejects = cached.rejects(*source)
     if rejects.is_empty():

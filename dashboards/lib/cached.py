@@ -52,5 +52,10 @@ def source_summary(published_dir: str, run_id: str) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def unmatched_lines(published_dir: str, run_id: str) -> pl.DataFrame:
+    return quality.unmatched_lines(Path(published_dir))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def rejects(published_dir: str, run_id: str) -> pl.DataFrame:
     return quality.rejects(Path(published_dir))

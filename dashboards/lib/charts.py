@@ -151,6 +151,17 @@ REJECT_COLUMNS: dict[str, Any] = {
 }
 
 
+UNMATCHED_COLUMNS: dict[str, Any] = {
+    "line_kind": st.column_config.TextColumn("Line"),
+    "record_id": st.column_config.TextColumn("Record"),
+    "reason": st.column_config.TextColumn("Refers to", width="large"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "quantity": _count("Units"),
+    "file": st.column_config.TextColumn("File"),
+    "loaded_at": st.column_config.DatetimeColumn("Loaded at", format="YYYY-MM-DD HH:mm"),
+}
+
+
 def rejects_chart(rejects: pl.DataFrame) -> alt.Chart:
     """Records set aside per reason, stacked by source (rejects and duplicates)."""
     data = rejects.with_columns(

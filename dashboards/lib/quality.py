@@ -58,6 +58,20 @@ def source_summary(published_dir: Path) -> pl.DataFrame:
     )
 
 
+def unmatched_lines(published_dir: Path) -> pl.DataFrame:
+    """Shipment, RMA and receipt lines that refer to no known order or PO line, newest first."""
+    return query(
+        published_dir,
+        """
+        select line_kind, record_id, channel, order_id, line_ref, sku, quantity, reason, file,
+               loaded_at
+        from unmatched_lines
+        order by loaded_at desc, line_kind, record_id
+        """,
+        ["unmatched_lines"],
+    )
+
+
 def rejects(published_dir: Path) -> pl.DataFrame:
     """One row per source, kind ('rejected' or 'duplicate') and reason, most records first."""
     return query(

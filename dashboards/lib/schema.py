@@ -143,6 +143,23 @@ INGEST_REJECTS = PublishedTable(
     },
 )
 
+UNMATCHED_LINES = PublishedTable(
+    file="fct_unmatched_lines",
+    grain="one row per shipment, RMA or receipt line referring to no known order or PO line",
+    columns={
+        "line_kind": "line_kind",
+        "record_id": "record_id",
+        "channel": "channel",
+        "order_id": "order_id",
+        "line_ref": "line_ref",
+        "sku": "sku",
+        "quantity": "quantity",
+        "reason": "reason",
+        "file": "_file",
+        "loaded_at": "_loaded_at",
+    },
+)
+
 # Routing and delivery state (`ops` schema of the warehouse), published once a routing run has
 # happened; see docs/routing.md. JSON documents (`figures`, `explanation`, `payload`, `ack`) are
 # JSON text.
@@ -227,6 +244,7 @@ TABLES: dict[str, PublishedTable] = {
     "channels": CHANNELS,
     "ingest_batches": INGEST_BATCHES,
     "ingest_rejects": INGEST_REJECTS,
+    "unmatched_lines": UNMATCHED_LINES,
     "routing_runs": ROUTING_RUNS,
     "routing_decisions": ROUTING_DECISIONS,
     "outbox": OUTBOX,
