@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pipelines.repair_command import add_repair_parser
 from pipelines.settings import PROJECT_ROOT, get_settings
@@ -70,7 +71,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def run_flow(
     wait_timeout_s: float | None = None, command: str = "python3 -m pipelines run"
 ) -> tuple[bool, float]:
-    """One real Dagster run of the full flow, recorded in the instance the UI shows.
+    """One real Dagster run of the full flow; whether it did everything, and its seconds.
+
+    "Everything": a run goes on past a model or test that fails, building the rest, so Dagster
+    calls it a success; it is complete only when every planned asset was built and no check
+    failed with an error (`pipelines.run_report`).
+    """
+    from pipelines.run_report import report
+
+    result, seconds = flow_result(wait_timeout_s, command)
+    return result.success and report(result).complete, seconds
+
+
+def flow_result(
+    wait_timeout_s: float | None = None, command: str = "python3 -m pipelines run"
+) -> tuple[Any, float]:
+    """One real Dagster run of the full flow, recorded in the instance the UI shows: its
+    result (`ExecuteInProcessResult`) and seconds.
 
     The run holds the warehouse writer lock throughout: started while another run writes, it
     says whom it waits for and waits (at most `wait_timeout_s`, then `LockTimeout`). SIGTERM
@@ -148,20 +165,23 @@ def run_flow(
         except KeyboardInterrupt:
             terminate_children(spare=before)
             raise RunStopped(stops.received() or signal.SIGINT, None) from None
-    return result.success, time.perf_counter() - started
+    return result, time.perf_counter() - started
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from pipelines.run_control import RunStopped
+    from pipelines.run_report import report
     from pipelines.runlock import LockTimeout
     from pipelines.summary import build_summary
 
     settings = get_settings()
     wait_timeout_s = 0.0 if getattr(args, "no_wait", False) else getattr(args, "wait_timeout", None)
     try:
-        ok, seconds = run_flow(wait_timeout_s, command=f"python3 -m pipelines {args.command}")
+        result, seconds = flow_result(
+            wait_timeout_s, command=f"python3 -m pipelines {args.command}"
+        )
     except LockTimeout as exc:
         print(f"Not started: {exc}.")
         return 75  # EX_TEMPFAIL: try again later
@@ -177,6 +197,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return exc.exit_code
     print(build_summary(settings.warehouse_path))
+    problems = report(result)
+    for warning in problems.warnings:
+        print(f"warning: {warning}")
+    for error in problems.errors:
+        print(f"error: {error}")
+    ok = result.success and problems.complete
+    if result.success and not ok:
+        print(
+            "What was not built keeps its last version; the dashboards keep their last "
+            "consistent copy. See docs/operations.md (When a check fails)."
+        )
     print(
         f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s "
         f"(warehouse: {settings.warehouse_path})"
