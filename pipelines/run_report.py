@@ -32,10 +32,8 @@ def report(result: Any) -> RunReport:
     import dagster as dg
 
     out = RunReport()
-    planned = {
-        _key(e.event_specific_data.asset_key)
-        for e in result.get_asset_materialization_planned_events()
-    }
+    # every asset the job is made of (an in-process run records no "planned" events)
+    planned = {_key(k) for k in result.job_def.asset_layer.executable_asset_keys}
     built = {_key(e.asset_key) for e in result.get_asset_materialization_events()}
     missing = sorted(planned - built)
     if missing:
@@ -45,6 +43,8 @@ def report(result: Any) -> RunReport:
         )
     for step in result.get_failed_step_keys():
         out.errors.append(f"step failed: {step}")
+    for event in result.get_step_skipped_events():
+        out.errors.append(f"step skipped (what it reads was not built): {event.step_key}")
     for check in result.get_asset_check_evaluations():
         if check.passed:
             continue
