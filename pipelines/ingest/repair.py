@@ -73,20 +73,18 @@ def _move(
         from raw.{q(table)} t join {marked} m on t.rowid = m._rid""",
         [now],
     )
-    if table == source.table:  # a parent record is a record of its batch; children are not
-        con.execute(
-            f"""update raw._batches b set loaded = b.loaded - n.n, rejected = b.rejected + n.n
-            from (select t._batch_id, count(*) as n from raw.{q(table)} t
-                  join {marked} m on t.rowid = m._rid group by t._batch_id) n
-            where b.source = {lit(source.name)} and b.batch_id = n._batch_id"""
-        )
-    else:
-        con.execute(
-            f"""update raw._batches b set children_loaded = b.children_loaded - n.n
-            from (select t._batch_id, count(*) as n from raw.{q(table)} t
-                  join {marked} m on t.rowid = m._rid group by t._batch_id) n
-            where b.source = {lit(source.name)} and b.batch_id = n._batch_id"""
-        )
+    # a parent record is a record of its batch; nested records are counted apart
+    counts = (
+        "loaded = b.loaded - n.n, rejected = b.rejected + n.n"
+        if table == source.table
+        else "children_loaded = b.children_loaded - n.n"
+    )
+    con.execute(
+        f"""update raw._batches b set {counts}
+        from (select t._batch_id, count(*) as n from raw.{q(table)} t
+              join {marked} m on t.rowid = m._rid group by t._batch_id) n
+        where b.source = {lit(source.name)} and b.batch_id = n._batch_id"""
+    )
     moved = con.execute(f"select count(*) from {marked}").fetchall()[0][0]
     con.execute(f"delete from raw.{q(table)} where rowid in (select _rid from {marked})")
     return int(moved)
