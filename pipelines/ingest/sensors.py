@@ -1,6 +1,8 @@
 """A sensor that starts the flow when new landing files appear."""
 
 import hashlib
+import os
+import time
 from typing import Any
 
 import dagster as dg
@@ -10,21 +12,32 @@ from pipelines.settings import get_settings
 
 
 def landing_fingerprint() -> tuple[str, int]:
-    """A hash over every landing file's path, size and modification time, and the file count.
+    """A hash over every settled landing file's path, size and modification time, and the
+    file count.
 
     The sensor compares fingerprints instead of asking the warehouse which files are loaded:
-    it must never open the warehouse, which a running job may hold for writing.
+    it must never open the warehouse, which a running job may hold for writing. A file still
+    settling (modified within `OMS_LANDING_SETTLE_SECONDS`) is left out until it has settled,
+    so the run the sensor requests finds it complete instead of leaving it waiting with no
+    later change to request another run. Nothing in the folder may stop the sensor: a broken
+    link is skipped, a name that is not UTF-8 is hashed by its bytes.
     """
-    landing = get_settings().landing_dir
+    settings = get_settings()
+    landing = settings.landing_dir
+    settled_before = time.time_ns() - int(settings.landing_settle_seconds * 1e9)
     digest = hashlib.sha256()
     count = 0
     for source in SOURCES:
         for pattern in source.globs:
             for path in sorted(landing.glob(pattern)):
-                stat = path.stat()
-                digest.update(
-                    f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
-                )
+                try:
+                    stat = path.stat()
+                except OSError:  # a broken link, or gone since the listing
+                    continue
+                if stat.st_mtime_ns > settled_before:
+                    continue
+                digest.update(os.fsencode(path.relative_to(landing)))
+                digest.update(f"|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
                 count += 1
     return digest.hexdigest()[:24], count
 
