@@ -12,6 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.settings import get_settings
 from pipelines.transform.project import (
     dbt_env,
     dbt_executable,
@@ -19,6 +20,7 @@ from pipelines.transform.project import (
     ensure_manifest,
     scoped_env,
 )
+from pipelines.transform.test_failures import record_failing_tests
 
 
 class OmsDbtTranslator(DagsterDbtTranslator):
@@ -90,28 +92,26 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         with scoped_env(dbt_env()):
             invocation = dbt.cli(["build"], context=context, raise_on_error=False)
             yield from invocation.stream()
-            if not invocation.is_successful():
-                results = invocation.get_artifact("run_results.json")
-                for problem in dbt_problems(results):
-                    context.log.error(problem)
+            results = invocation.get_artifact("run_results.json")
+            views = record_failing_tests(get_settings().warehouse_path, results)
+            for problem in dbt_problems(results, views):
+                context.log.error(problem)
 
     return dbt_models
 
 
-def dbt_problems(run_results: Mapping[str, Any]) -> list[str]:
-    """One line per node of a dbt run that errored, failed or was skipped because of one:
-    what it is, why, and for a failing test the view listing its failing records."""
+def dbt_problems(run_results: Mapping[str, Any], views: Mapping[str, str]) -> list[str]:
+    """One line per node of a dbt build that errored, failed, warned or was skipped because
+    of one: what it is, why, and for a test the view listing its records (`views`, by test
+    name, from `record_failing_tests`)."""
     lines = []
     for r in run_results.get("results", []):
-        if r.get("status") not in ("error", "fail", "skipped"):
+        if r.get("status") not in ("error", "fail", "warn", "skipped"):
             continue
         node = r["unique_id"]
         message = (r.get("message") or "").strip().splitlines()
-        where = (
-            f"; failing records: select * from {r['relation_name']}"
-            if r.get("relation_name") and r["status"] == "fail"
-            else ""
-        )
+        view = views.get(node.split(".")[2]) if node.startswith("test.") else None
+        where = f"; its records: select * from {view}" if view else ""
         lines.append(f"dbt {r['status']}: {node}: {message[0] if message else ''}{where}")
     return lines
 
@@ -138,7 +138,6 @@ def published_models() -> list[tuple[str, str]]:
 
 def build_publish_asset() -> dg.AssetsDefinition:
     from pipelines.ingest.engine import connect
-    from pipelines.settings import get_settings
     from pipelines.transform.publish import publish
 
     @dg.asset(
