@@ -293,7 +293,7 @@ def test_a_crash_during_commit_leaves_nothing_half_written(
 def test_carrier_events_arriving_out_of_order_are_kept(small_landing: Path, tmp_path: Path) -> None:
     """`delivered` arrives before `label_created` in the file; only the impossible one goes."""
     warehouse = tmp_path / "w.duckdb"
-    ingest_all(warehouse, small_landing, ["products", "carrier_events"])
+    ingest_all(warehouse, small_landing, ["products", "locations", "carrier_events"])
     con = duckdb.connect(str(warehouse), read_only=True)
     statuses = {
         s for (s,) in con.execute("select status from raw.carrier__tracking_events").fetchall()
