@@ -707,6 +707,12 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at
 
 
+def unexpected_warnings(at: AppTest) -> list[str]:
+    """Warnings other than those about the data itself (lines referring to nothing known,
+    which is the page doing its job): a missing column, a stale copy, … are failures."""
+    return [w.value for w in at.warning if w.icon != ":material/link_off:"]
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -715,10 +721,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_every_page_renders_without_exception(page, published_dir, monkeypatch, app_env):
     at = run_app(published_dir, monkeypatch, page)
     assert not at.exception
-    # a warning about the data itself (lines referring to nothing known) is the page working;
-    # any other warning (a missing column, a stale copy) is a failure
-    unexpected = [w.value for w in at.warning if w.icon != ":material/link_off:"]
-    assert not unexpected, unexpected
+    assert not unexpected_warnings(at), unexpected_warnings(at)
     assert any("Data as of" in c.value for c in at.caption)
     assert len(at.metric) >= 6
 

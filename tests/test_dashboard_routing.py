@@ -40,6 +40,7 @@ from tests.test_dashboard_pages import (
     loopback_server,
     metrics,
     run_app,
+    unexpected_warnings,
 )
 from tests.test_dashboard_pages import sign_in as sign_in_as
 
@@ -237,7 +238,7 @@ def latest_run_id(published_dir: Path) -> str:
 def test_routing_page_renders_latest_run_from_the_entry_point(routed, monkeypatch, app_env):
     at = run_page(routed.published_dir, monkeypatch)
     assert not at.exception
-    assert not at.warning, [w.value for w in at.warning]
+    assert not unexpected_warnings(at), unexpected_warnings(at)
     assert [t.value for t in at.title] == ["Routing"]
     assert any("Data as of" in c.value for c in at.caption)
 
@@ -451,7 +452,7 @@ def test_every_page_of_the_navigation_renders(routed, monkeypatch, app_env):
         at.switch_page(f"app_pages/{page}")
         at.run()
         assert not at.exception, page
-        assert not at.warning, (page, [w.value for w in at.warning])
+        assert not unexpected_warnings(at), (page, unexpected_warnings(at))
         assert [t.value for t in at.title] == [PAGE_TITLES[page]]
         assert at.metric, page
 
