@@ -209,7 +209,7 @@ def compare_with_native(landing: Path, scratch: Path, repeats: int = 3) -> dict[
 
 
 def run_size(order_lines: int, work: Path, native: bool, incremental: bool) -> dict[str, object]:
-    from pipelines.generator import generate
+    from demo_generator import generate
     from pipelines.transform.project import ensure_manifest
 
     data = work / f"lines_{order_lines}"

@@ -34,8 +34,8 @@ from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
 from ops_actions.routing.router import route
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
-from ops_actions.testing.fake_warehouse import FakeWarehouse
-from ops_actions.testing.synthetic import make_inputs
+from tests.doubles.fake_warehouse import FakeWarehouse
+from tests.doubles.synthetic import make_inputs
 
 
 def bench_routing(args: argparse.Namespace) -> dict[str, object]:

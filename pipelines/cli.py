@@ -51,7 +51,7 @@ def dagster_home() -> Path:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generator import generate
+    from demo_generator import generate
 
     settings = get_settings()
     report = generate(

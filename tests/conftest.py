@@ -58,8 +58,8 @@ def _restore(previous: dict[str, str | None]) -> None:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """Generate a small demo dataset and run the real full flow on it, once per session."""
+    from demo_generator import generate
     from pipelines.cli import run_flow
-    from pipelines.generator import generate
     from pipelines.settings import get_settings
 
     data_dir = tmp_path_factory.mktemp("demo_run")

@@ -39,7 +39,7 @@ SETTLED_AGO_SECONDS = 120
 HUGE_LINE_BYTES = 40 << 20  # over DuckDB's CSV line limit (about 32 MB) and our 16 MB
 
 # A valid record of every source (native field path -> text). SKUs and locations are in the
-# generated reference data (`pipelines.generator`, any seed).
+# generated reference data (`demo_generator`, any seed).
 TEMPLATES: dict[str, dict[str, str]] = {
     "products": {
         "sku": "SKU-00001",

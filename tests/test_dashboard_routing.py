@@ -4,7 +4,7 @@ The module fixture routes synthetic open lines twice into a temporary DuckDB war
 (`run_routing`), delivers the first run's requests (`dispatch_due`) through a file drop for every
 location but one, whose HTTP endpoint (the loopback fault-injecting server) answers 500 with one
 attempt allowed, so its requests end as dead letters; the second run's requests stay pending.
-Synthetic marts go into the same warehouse, and `pipelines.transform.publish.publish` exports
+Synthetic marts go into the same warehouse, and `pipelines.publish.publish.publish` exports
 marts, ledger and `ops` tables into a published folder, as a pipeline run does. Expected figures
 are recomputed here with polars straight from the published Parquet files.
 """
@@ -31,10 +31,10 @@ from ops_actions.delivery.retry import RetryPolicy
 from ops_actions.routing.rules import DEFAULT_RULES_PATH
 from ops_actions.run_routing import run_routing
 from ops_actions.store import open_retry_requests
-from ops_actions.testing.fake_warehouse import FakeWarehouse
-from ops_actions.testing.synthetic import make_inputs
 from pipelines.ingest.sql import LEDGER_DDL
-from pipelines.transform.publish import publish
+from pipelines.publish.publish import publish
+from tests.doubles.fake_warehouse import FakeWarehouse
+from tests.doubles.synthetic import make_inputs
 from tests.test_dashboard_pages import (
     _synthetic_tables,
     loopback_server,

@@ -1,4 +1,4 @@
-"""Behaviour of the demo-data generator (pipelines.generator) against docs/landing_contract.md."""
+"""Behaviour of the demo-data generator (demo_generator) against docs/landing_contract.md."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generator import GenerationReport, generate
-from pipelines.generator.demand import derive_scale
-from pipelines.generator.faults import applicable_kinds
-from pipelines.generator.landing import SOURCES
+from demo_generator import GenerationReport, generate
+from demo_generator.demand import derive_scale
+from demo_generator.faults import applicable_kinds
+from demo_generator.landing import SOURCES
 
 SMALL = {"days": 12, "order_lines": 3_000, "seed": 7}
 
@@ -406,7 +406,7 @@ def test_webshop_orders_are_rewritten_when_cancelled_or_refunded(long_run):
 
 
 def test_cli_prints_the_report(tmp_path, capsys):
-    from pipelines.generator.__main__ import main
+    from demo_generator.__main__ import main
 
     main(
         [

@@ -249,8 +249,8 @@ def _fates(
 def test_hostile_files_in_every_source_never_stop_the_flow_nor_leak(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from demo_generator import generate
     from pipelines.cli import run_flow
-    from pipelines.generator import generate
     from pipelines.settings import get_settings
 
     # the real rules for files still being written (the suite's default turns them off)

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generator import generate
+from demo_generator import generate
 from pipelines.ingest.engine import ingest_all
 from pipelines.settings import PROJECT_ROOT
 from pipelines.transform.project import dbt_executable

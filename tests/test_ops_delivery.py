@@ -19,7 +19,7 @@ from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue, outbox_counts, requeue_dead_letters
 from ops_actions.delivery.retry import RetryPolicy
-from ops_actions.testing.fake_warehouse import FakeWarehouse
+from tests.doubles.fake_warehouse import FakeWarehouse
 
 T0 = dt.datetime(2026, 1, 15, 8, 0)
 

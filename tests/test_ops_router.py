@@ -11,7 +11,7 @@ import pytest
 from ops_actions.routing.inputs import InputContractError, conform_open_lines
 from ops_actions.routing.router import route
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
-from ops_actions.testing.synthetic import make_inputs
+from tests.doubles.synthetic import make_inputs
 
 TODAY = dt.date(2026, 1, 15)
 

@@ -19,9 +19,9 @@ from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
 from ops_actions.run_routing import run_routing
-from ops_actions.testing.crash_child import CHILD_INPUTS
-from ops_actions.testing.fake_warehouse import FakeWarehouse
-from ops_actions.testing.synthetic import make_inputs
+from tests.doubles.crash_child import CHILD_INPUTS
+from tests.doubles.fake_warehouse import FakeWarehouse
+from tests.doubles.synthetic import make_inputs
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -135,7 +135,7 @@ def _child(wh: Path, url: str, *extra: str, crash_at: str | None = None) -> subp
     if crash_at:
         env[CRASH_ENV] = crash_at
     return subprocess.Popen(
-        [sys.executable, "-m", "ops_actions.testing.crash_child", str(wh), url, *extra],
+        [sys.executable, "-m", "tests.doubles.crash_child", str(wh), url, *extra],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

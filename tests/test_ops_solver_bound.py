@@ -16,7 +16,7 @@ from ops_actions.routing.inputs import conform_atp, conform_locations, conform_o
 from ops_actions.routing.problem import StageProblem, build_problem
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
 from ops_actions.routing.solver import solve_stage
-from ops_actions.testing.synthetic import make_inputs
+from tests.doubles.synthetic import make_inputs
 
 
 def stage_problem(n_lines: int, seed: int, stock_ratio: float = 1.1) -> StageProblem:

@@ -26,8 +26,8 @@ def _count(warehouse: Path, sql: str) -> int:
 def test_a_bad_loaded_record_stops_only_what_it_reaches_and_repair_clears_it(
     tmp_path: Path,
 ) -> None:
+    from demo_generator import generate
     from pipelines.cli import flow_result
-    from pipelines.generator import generate
     from pipelines.ingest.engine import connect
     from pipelines.ingest.repair import rebuild_selection, recheck
     from pipelines.run_report import report

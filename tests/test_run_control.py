@@ -28,7 +28,7 @@ RUN_TIMEOUT_S = 900  # a whole flow takes tens of seconds, minutes on a busy sha
 
 @pytest.fixture(scope="module")
 def landing_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipelines.generator import generate
+    from demo_generator import generate
 
     landing = tmp_path_factory.mktemp("run_control_landing") / "landing"
     generate(landing, days=3, order_lines=400, seed=11)

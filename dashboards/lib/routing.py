@@ -1,7 +1,7 @@
 """Routing runs, their decisions and the delivery of those decisions to the warehouses, for the
 routing page: plain functions of the published folder (plus pure helpers for the JSON documents).
 
-What is published (see `pipelines/transform/publish.py`): the `ops` tables of the warehouse,
+What is published (see `pipelines/publish/publish.py`): the `ops` tables of the warehouse,
 cumulative over every run, as `ops_routing_runs`, `ops_routing_decisions`, `ops_outbox` (with its
 payload JSON text) and `ops_delivery_attempts`. A pipeline run that never routed publishes none
 of them; `has_routing_runs` tells the page so.

@@ -138,7 +138,7 @@ def published_models() -> list[tuple[str, str]]:
 
 def build_publish_asset() -> dg.AssetsDefinition:
     from pipelines.ingest.engine import connect
-    from pipelines.transform.publish import publish
+    from pipelines.publish.publish import publish
 
     @dg.asset(
         key=dg.AssetKey(["published", "dashboard_marts"]),

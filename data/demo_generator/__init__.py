@@ -3,7 +3,7 @@
 `generate()` writes the files described in docs/landing_contract.md; see docs/demo_data.md.
 """
 
-from pipelines.generator.report import GenerationReport
-from pipelines.generator.runner import generate
+from demo_generator.report import GenerationReport
+from demo_generator.runner import generate
 
 __all__ = ["GenerationReport", "generate"]

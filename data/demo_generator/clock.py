@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from pipelines.generator.geography import format_offset, utc_offset_seconds
+from demo_generator.geography import format_offset, utc_offset_seconds
 
 DAY = 86_400
 HOUR = 3_600

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.generator.catalog import Catalog, Promotion
+from demo_generator.catalog import Catalog, Promotion
 
 # Orders per day are steered by a daily line rate that is rounded onto a 6 % grid, so that a run
 # one day longer with the same `order_lines` keeps the same rate (and so the same days) as the

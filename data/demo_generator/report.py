@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.generator.faults import TRUTH_COLUMNS
+from demo_generator.faults import TRUTH_COLUMNS
 
 
 @dataclass

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.generator.clock import DAY, HOUR, Clock
-from pipelines.generator.geography import CHANNELS
-from pipelines.generator.landing import money
+from demo_generator.clock import DAY, HOUR, Clock
+from demo_generator.geography import CHANNELS
+from demo_generator.landing import money
 
 REASONS = ("damaged", "wrong_item", "not_as_described", "no_longer_needed", "size_fit")
 LATE_DELIVERY = "late_delivery"

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.generator.clock import HOUR, Clock
-from pipelines.generator.faults import TRUTH_COLUMNS, FaultInjector
-from pipelines.generator.landing import SOURCES
-from pipelines.generator.report import GenerationReport, fault_counts, write_truth
-from pipelines.generator.simulation import RECORD_STREAMS, Simulation
-from pipelines.generator.writer import LandingWriter
+from demo_generator.clock import HOUR, Clock
+from demo_generator.faults import TRUTH_COLUMNS, FaultInjector
+from demo_generator.landing import SOURCES
+from demo_generator.report import GenerationReport, fault_counts, write_truth
+from demo_generator.simulation import RECORD_STREAMS, Simulation
+from demo_generator.writer import LandingWriter
 
 
 def _stamp_before_label(clock: Clock):

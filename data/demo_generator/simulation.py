@@ -14,22 +14,22 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from pipelines.generator.agenda import Agenda
-from pipelines.generator.catalog import (
+from demo_generator.agenda import Agenda
+from demo_generator.catalog import (
     SUPPLIERS,
     Catalog,
     build_catalog,
     build_promotions,
     disruption_days,
 )
-from pipelines.generator.channel_files import (
+from demo_generator.channel_files import (
     ChannelDay,
     marketplace_rows,
     webshop_documents,
     wholesale_details,
 )
-from pipelines.generator.clock import DAY, HOUR, Clock
-from pipelines.generator.demand import (
+from demo_generator.clock import DAY, HOUR, Clock
+from demo_generator.demand import (
     CHANNEL_MODELS,
     DayOrders,
     derive_scale,
@@ -37,7 +37,7 @@ from pipelines.generator.demand import (
     sku_weights,
     weekly_factor,
 )
-from pipelines.generator.geography import (
+from demo_generator.geography import (
     CHANNELS,
     LOCATIONS,
     SHIP_FROM_STORE_PENALTY_KM,
@@ -45,15 +45,15 @@ from pipelines.generator.geography import (
     build_postcodes,
     haversine_km,
 )
-from pipelines.generator.inventory import Inventory
-from pipelines.generator.landing import (
+from demo_generator.inventory import Inventory
+from demo_generator.landing import (
     const,
     money,
     pick,
     text,
 )
-from pipelines.generator.returns import plan_returns
-from pipelines.generator.shipping import carrier_events, draw_delay, plan_shipments
+from demo_generator.returns import plan_returns
+from demo_generator.shipping import carrier_events, draw_delay, plan_shipments
 
 RECORD_STREAMS = (
     "webshop",

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.generator.catalog import CATEGORIES, SUPPLIERS
-from pipelines.generator.geography import LOCATIONS
-from pipelines.generator.landing import LandingSource
-from pipelines.generator.simulation import Simulation
+from demo_generator.catalog import CATEGORIES, SUPPLIERS
+from demo_generator.geography import LOCATIONS
+from demo_generator.landing import LandingSource
+from demo_generator.simulation import Simulation
 
 
 class LandingWriter:

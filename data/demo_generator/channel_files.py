@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from pipelines.generator.clock import DAY, HOUR
-from pipelines.generator.demand import DayOrders
-from pipelines.generator.landing import (
+from demo_generator.clock import DAY, HOUR
+from demo_generator.demand import DayOrders
+from demo_generator.landing import (
     MARKETPLACE_COLUMNS,
     WEBSHOP_LINE_COLUMNS,
     WEBSHOP_ORDER_COLUMNS,
@@ -25,7 +25,7 @@ from pipelines.generator.landing import (
 )
 
 if TYPE_CHECKING:
-    from pipelines.generator.simulation import Simulation
+    from demo_generator.simulation import Simulation
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.generator.catalog import SUPPLIERS
+from demo_generator.catalog import SUPPLIERS
 
 
 @dataclass

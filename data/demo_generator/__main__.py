@@ -1,4 +1,4 @@
-"""Command line: `python -m pipelines.generator --landing data/landing --days 90 ...`."""
+"""Command line: `python -m demo_generator --landing data/landing --days 90 ...`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from pipelines.generator.runner import generate
+from demo_generator.runner import generate
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.generator", description="Write demo landing files."
+        prog="python -m demo_generator", description="Write demo landing files."
     )
     parser.add_argument("--landing", type=Path, default=Path("data/landing"))
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 8, 1))

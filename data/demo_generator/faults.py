@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from pipelines.generator.landing import SOURCES, LandingSource
+from demo_generator.landing import SOURCES, LandingSource
 
 DUPLICATE = "duplicate"
 UNKNOWN_SKU = "unknown_sku"

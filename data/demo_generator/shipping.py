@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.generator.clock import DAY, HOUR, Clock
-from pipelines.generator.geography import CHANNELS
+from demo_generator.clock import DAY, HOUR, Clock
+from demo_generator.geography import CHANNELS
 
 CARRIERS = (("Parcelway", "PW"), ("SwiftShip", "SS"), ("Northline Freight", "NL"))
 EXCEPTION_CODES = ("WEATHER_DELAY", "ADDRESS_CORRECTION", "MISSED_DELIVERY", "DAMAGED_LABEL")

@@ -1,6 +1,6 @@
 """Child process for crash-safety tests: route synthetic inputs, then deliver everything.
 
-    python -m ops_actions.testing.crash_child <warehouse> <server_url> [--no-dispatch]
+    python -m tests.doubles.crash_child <warehouse> <server_url> [--no-dispatch]
 
 Set `OMS_OPS_CRASH_AT` to a crash point to be killed there (see `ops_actions.crashpoints`).
 """
@@ -17,7 +17,7 @@ from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.retry import RetryPolicy
 from ops_actions.routing.rules import DEFAULT_RULES_PATH
 from ops_actions.run_routing import run_routing
-from ops_actions.testing.synthetic import make_inputs
+from tests.doubles.synthetic import make_inputs
 
 CHILD_INPUTS = {"n_lines": 240, "n_locations": 6, "n_skus": 40, "seed": 11}
 CHILD_POLICY = RetryPolicy(max_attempts=50, base_delay_s=0.01, max_delay_s=0.05, lease_s=0.3)
