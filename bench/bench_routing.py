@@ -22,18 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops_actions.db import open_warehouse
 from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
 from ops_actions.routing.router import route
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
+from pipelines.warehouse import Warehouse, create_schemas
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
 
@@ -130,9 +129,8 @@ def strong_bound(rules, args: argparse.Namespace, n_lines: int = 10_000) -> dict
 
 def bench_delivery(n_actions: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, FakeWarehouse() as server:
-        con = duckdb.connect(str(Path(tmp) / "wh.duckdb"))
-        with open_warehouse(con):
-            pass
+        con = Warehouse(Path(tmp) / "wh.duckdb").open()
+        create_schemas(con)
         now = dt.datetime(2026, 1, 15)
         rows = []
         for i in range(n_actions):

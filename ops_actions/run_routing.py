@@ -33,7 +33,7 @@ import duckdb
 import polars as pl
 
 from ops_actions.crashpoints import crashpoint
-from ops_actions.db import Warehouse, open_warehouse
+from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
 from ops_actions.routing.inputs import conform_atp, conform_locations, conform_open_lines
@@ -300,13 +300,12 @@ def run_routing(
     today: dt.date | None = None,
     method: Method = "solver",
     max_attempts: int = 20,
-    lock_timeout_s: float = 120.0,
     now: dt.datetime | None = None,
 ) -> RunReport:
     """Route the open lines and commit the run; retried from scratch on a concurrent commit.
 
-    `warehouse` is the DuckDB file path (waits for another process's lock) or a connection
-    whose database this thread shares (takes its own cursor). Inputs follow the contracts in
+    `warehouse` is a connection to the warehouse with the `ops` schema in place
+    (`pipelines.warehouse`); this thread takes its own cursor of it. Inputs follow the contracts in
     `ops_actions.routing.inputs`."""
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     lines = conform_open_lines(lines)
@@ -315,7 +314,7 @@ def run_routing(
     run_id = f"{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:10]}"
     started_at = now or _utcnow()
     today = today or started_at.date()
-    with open_warehouse(warehouse, lock_timeout_s) as con:
+    with cursor(warehouse) as con:
         for attempt in range(1, max_attempts + 1):
             try:
                 version, before, result = _decide(

@@ -24,30 +24,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.instance import dagster_home
 from pipelines.repair_command import add_repair_parser
 from pipelines.settings import PROJECT_ROOT, get_settings
-
-DAGSTER_YAML = """# Written by `oms`. Runs that write the warehouse queue one at a time:
-# DuckDB allows one writing process per file.
-concurrency:
-  runs:
-    tag_concurrency_limits:
-      - key: "oms/warehouse"
-        value: "write"
-        limit: 1
-telemetry:
-  enabled: false
-"""
-
-
-def dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -26,13 +26,12 @@ def _match(values: list[str]) -> dict[str, str]:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from pipelines.cli import run_flow
-    from pipelines.ingest.engine import connect
     from pipelines.ingest.repair import quarantine, rebuild_selection, recheck
-    from pipelines.settings import get_settings
     from pipelines.transform.project import rebuild
+    from pipelines.warehouse import Warehouse, create_schemas
 
-    con = connect(get_settings().warehouse_path)
-    try:
+    with Warehouse.from_settings().connect() as con:
+        create_schemas(con)
         if args.action == "recheck":
             moved = recheck(con, args.source or None)
         else:
@@ -42,8 +41,6 @@ def cmd_repair(args: argparse.Namespace) -> int:
                 moved = quarantine(con, args.source[0], _match(args.match), args.reason or "")
             except ValueError as exc:
                 raise SystemExit(str(exc)) from None
-    finally:
-        con.close()
     if not moved:
         print("Nothing to move: no loaded record matched.")
         return 0

@@ -221,12 +221,16 @@ def wait_for_warehouse_file(
     """
     import duckdb
 
+    from pipelines.warehouse import Warehouse
+
+    # no lock wait of its own: this loop waits, and says so
+    warehouse = Warehouse(warehouse_path, lock_timeout_s=0)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     tell_after = time.monotonic() + 3.0
     told = False
     while True:
         try:
-            duckdb.connect(str(warehouse_path)).close()
+            warehouse.open().close()
             return
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():

@@ -40,6 +40,18 @@ class Settings:
     users_file: Path = PROJECT_ROOT / "data" / "users.yaml"
     dashboard_address: str = "127.0.0.1"
     dashboard_sign_in_to_view: bool = False
+    # Dagster's instance (runs, schedules, sensor cursors).
+    dagster_home: Path = PROJECT_ROOT / "data" / "dagster_home"
+    # How the warehouse is opened (pipelines/warehouse.py): DuckDB's memory limit (unset:
+    # DuckDB's default) and how long a writer waits for another process's lock.
+    duckdb_memory_limit: str | None = None
+    warehouse_lock_timeout_s: float = 120.0
+    # Routing: the merchant's rules file, the business day it plans for (`data`, `today` or an
+    # ISO date, see pipelines/actions/assets.routing_today) and where fulfillment requests go
+    # (JSON {location: endpoint}, see pipelines/actions/destinations.py; empty: file drop).
+    routing_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
+    routing_today: str = "data"
+    fulfillment_destinations: str = ""
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -66,4 +78,12 @@ def get_settings() -> Settings:
         dashboard_address=os.environ.get("OMS_DASHBOARD_ADDRESS") or "127.0.0.1",
         dashboard_sign_in_to_view=os.environ.get("OMS_DASHBOARD_SIGN_IN_TO_VIEW", "").lower()
         in ("1", "true", "yes"),
+        dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
+        duckdb_memory_limit=os.environ.get("OMS_DUCKDB_MEMORY_LIMIT") or None,
+        warehouse_lock_timeout_s=float(os.environ.get("OMS_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "120")),
+        routing_rules_path=_path(
+            "OMS_ROUTING_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
+        ),
+        routing_today=os.environ.get("OMS_ROUTING_TODAY", "data"),
+        fulfillment_destinations=os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip(),
     )

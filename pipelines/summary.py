@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import fetch_row, scalar
+from pipelines.warehouse import Warehouse
 
 
 def _pct(value: float | None) -> str:
@@ -19,7 +20,7 @@ def _num(value: float | None, unit: str = "") -> str:
 
 def build_summary(warehouse_path: Path) -> str:
     """Read the warehouse (after a run, when nothing else holds it) and format the report."""
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = Warehouse(warehouse_path).open(read_only=True)
     try:
         lines = [
             "Sources (all batches so far)",

@@ -35,6 +35,7 @@ from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.publish.publish import publish
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
+from tests.doubles.warehouse import open_ops_warehouse
 from tests.test_dashboard_pages import (
     _synthetic_tables,
     loopback_server,
@@ -107,26 +108,26 @@ def build_routed_warehouse(root: Path, *, with_ops: bool = True) -> RoutedWareho
     dead: frozenset[str] = frozenset()
     if with_ops:
         data = make_inputs(n_lines=300, n_locations=6, n_skus=40, seed=3)
-        run_routing(
-            warehouse, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today
-        )
+        ops = open_ops_warehouse(warehouse)
+        run_routing(ops, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today)
         with FakeWarehouse() as server:
             server.fail_next("500", count=10_000)
             adapters = {
                 FAILING_LOCATION: HttpJsonAdapter(server.url),
                 "*": FileDropAdapter(root / "drop", "json"),
             }
-            report = dispatch_due(warehouse, adapters, policy=RetryPolicy(max_attempts=1))
+            report = dispatch_due(ops, adapters, policy=RetryPolicy(max_attempts=1))
         assert report.dead_lettered > 0 and report.delivered > 0
         new_lines, stock = _second_wave(data.atp)
         run_routing(
-            warehouse,
+            ops,
             DEFAULT_RULES_PATH,
             pl.concat([data.lines, new_lines]),
             stock,
             data.locations,
             today=data.today,
         )
+        ops.close()
     con = duckdb.connect(str(warehouse))
     try:
         for statement in LEDGER_DDL:

@@ -14,6 +14,7 @@ from pipelines.ingest import engine
 from pipelines.ingest.engine import ingest_all
 from pipelines.ingest.readers import NOT_AN_OBJECT
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
+from pipelines.warehouse import Warehouse
 
 # source -> (loaded, rejected, duplicates, reason codes expected among its rejects)
 EXPECTED = {
@@ -265,7 +266,7 @@ def test_a_crash_during_commit_leaves_nothing_half_written(
     warehouse = tmp_path / "w.duckdb"
     ingest_all(warehouse, small_landing, ["products", "locations"])
     before = _table_counts(warehouse)
-    real_connect = engine.connect
+    real_open = Warehouse.open
 
     class CrashingConnection:
         """Fails on the ledger insert, after the raw rows and rejects were written."""
@@ -281,11 +282,13 @@ def test_a_crash_during_commit_leaves_nothing_half_written(
         def __getattr__(self, name: str) -> object:
             return getattr(self._con, name)
 
-    monkeypatch.setattr(engine, "connect", lambda path: CrashingConnection(real_connect(path)))
+    monkeypatch.setattr(
+        Warehouse, "open", lambda self, read_only=False: CrashingConnection(real_open(self))
+    )
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest_all(warehouse, small_landing, ["pos"])
     assert _table_counts(warehouse) == before
-    monkeypatch.setattr(engine, "connect", real_connect)
+    monkeypatch.setattr(Warehouse, "open", real_open)
     (result,) = ingest_all(warehouse, small_landing, ["pos"])
     assert result.total("loaded") == 2
 

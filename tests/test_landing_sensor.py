@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.definitions import full_flow
+from pipelines.flow import full_flow
 from pipelines.ingest.sensors import build_landing_sensor, landing_fingerprint
 
 CSV = "store_id,register_id,receipt_no,line_no,sold_at,sku,qty,unit_price,currency\n"

@@ -12,7 +12,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from ops_actions.db import open_warehouse
 from ops_actions.delivery.adapters.file_drop import FileDropAdapter
 from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
@@ -20,6 +19,7 @@ from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue, outbox_counts, requeue_dead_letters
 from ops_actions.delivery.retry import RetryPolicy
 from tests.doubles.fake_warehouse import FakeWarehouse
+from tests.doubles.warehouse import open_ops_warehouse
 
 T0 = dt.datetime(2026, 1, 15, 8, 0)
 
@@ -39,9 +39,7 @@ class Clock:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    with open_warehouse(con):
-        pass
+    con = open_ops_warehouse(tmp_path / "wh.duckdb")
     yield con
     con.close()
 

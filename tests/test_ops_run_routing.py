@@ -22,6 +22,7 @@ from ops_actions.run_routing import run_routing
 from tests.doubles.crash_child import CHILD_INPUTS
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
+from tests.doubles.warehouse import open_ops_warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = load_rules(DEFAULT_RULES_PATH)
@@ -58,7 +59,12 @@ def assert_never_oversold(
 def test_run_commits_decisions_allocations_and_outbox_with_rules_version(tmp_path, data) -> None:
     wh = tmp_path / "wh.duckdb"
     report = run_routing(
-        wh, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today
+        open_ops_warehouse(wh),
+        DEFAULT_RULES_PATH,
+        data.lines,
+        data.atp,
+        data.locations,
+        today=data.today,
     )
     con = duckdb.connect(str(wh))
     run = con.execute("select rules_version, rules_sha, status from ops.routing_runs").fetchall()
@@ -79,8 +85,12 @@ def test_run_commits_decisions_allocations_and_outbox_with_rules_version(tmp_pat
 
 def test_second_run_does_not_reallocate_or_duplicate_requests(tmp_path, data) -> None:
     wh = tmp_path / "wh.duckdb"
-    first = run_routing(wh, RULES, data.lines, data.atp, data.locations, today=data.today)
-    second = run_routing(wh, RULES, data.lines, data.atp, data.locations, today=data.today)
+    first = run_routing(
+        open_ops_warehouse(wh), RULES, data.lines, data.atp, data.locations, today=data.today
+    )
+    second = run_routing(
+        open_ops_warehouse(wh), RULES, data.lines, data.atp, data.locations, today=data.today
+    )
     assert second.actions_created == 0
     assert second.figures["units_allocated"] == 0  # stock already promised to run 1
     con = duckdb.connect(str(wh))
@@ -92,9 +102,11 @@ def test_allocations_expire_once_the_snapshot_reflects_the_acknowledged_request(
     tmp_path, data
 ) -> None:
     wh = tmp_path / "wh.duckdb"
-    run_routing(wh, RULES, data.lines, data.atp, data.locations, today=data.today)
+    run_routing(
+        open_ops_warehouse(wh), RULES, data.lines, data.atp, data.locations, today=data.today
+    )
     with FakeWarehouse() as server:
-        dispatch_due(wh, {"*": HttpJsonAdapter(server.url)})
+        dispatch_due(open_ops_warehouse(wh), {"*": HttpJsonAdapter(server.url)})
     con = duckdb.connect(str(wh))
     from ops_actions.run_routing import outstanding_allocations
 
@@ -105,7 +117,7 @@ def test_allocations_expire_once_the_snapshot_reflects_the_acknowledged_request(
 
 
 def test_two_concurrent_runs_never_oversell(tmp_path, data) -> None:
-    db = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    db = open_ops_warehouse(tmp_path / "wh.duckdb")
     barrier = threading.Barrier(2)
     reports, errors = [], []
 

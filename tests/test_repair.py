@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.ingest.engine import connect, ingest_all
+from pipelines.ingest.engine import ingest_all
 from pipelines.ingest.repair import quarantine, rebuild_selection, recheck
+from pipelines.warehouse import Warehouse
 
 
 def _reconciled(con: duckdb.DuckDBPyConnection) -> None:
@@ -33,7 +34,7 @@ def _reconciled(con: duckdb.DuckDBPyConnection) -> None:
 def _loaded(small_landing: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
     warehouse = tmp_path / "w.duckdb"
     ingest_all(warehouse, small_landing, ["products", "locations", "pos", "webshop"])
-    return connect(warehouse)
+    return Warehouse(warehouse).open()
 
 
 def test_recheck_moves_rows_an_older_version_let_through_with_their_reason(

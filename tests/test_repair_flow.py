@@ -28,11 +28,11 @@ def test_a_bad_loaded_record_stops_only_what_it_reaches_and_repair_clears_it(
 ) -> None:
     from demo_generator import generate
     from pipelines.cli import flow_result
-    from pipelines.ingest.engine import connect
     from pipelines.ingest.repair import rebuild_selection, recheck
     from pipelines.run_report import report
     from pipelines.settings import get_settings
     from pipelines.transform.project import rebuild
+    from pipelines.warehouse import Warehouse
 
     previous = _point_settings_at(tmp_path)
     try:
@@ -43,7 +43,7 @@ def test_a_bad_loaded_record_stops_only_what_it_reaches_and_repair_clears_it(
         published = os.readlink(settings.published_dir / "current")
         routing_runs = _count(settings.warehouse_path, "select count(*) from ops.routing_runs")
 
-        con = connect(settings.warehouse_path)
+        con = Warehouse(settings.warehouse_path).open()
         con.execute(
             """insert into raw.pos__sales
             select * replace ('HX-1' as receipt_no, -2147483648 as qty,
@@ -61,7 +61,7 @@ def test_a_bad_loaded_record_stops_only_what_it_reaches_and_repair_clears_it(
         # ... and the dashboards kept their last consistent copy
         assert os.readlink(settings.published_dir / "current") == published
 
-        con = connect(settings.warehouse_path)
+        con = Warehouse(settings.warehouse_path).open()
         moved = recheck(con)
         con.close()
         assert [(m.table, m.rows) for m in moved] == [("pos__sales", 1)]

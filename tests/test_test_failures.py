@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.transform.test_failures import record_failing_tests
+from pipelines.warehouse import Warehouse
 
 
 def _results(*tests: tuple[str, str, str]) -> dict:
@@ -25,7 +26,7 @@ def test_failing_and_warning_tests_get_a_view_of_their_records(tmp_path: Path) -
     con.execute("create table t as select * from (values (1), (-2), (-3)) v(q)")
     con.close()
     views = record_failing_tests(
-        warehouse,
+        Warehouse(warehouse),
         _results(
             ("not_negative_t_q", "fail", "select * from t where q < 0\n"),
             ("has_no_rows_t", "warn", "select * from t"),
@@ -38,7 +39,10 @@ def test_failing_and_warning_tests_get_a_view_of_their_records(tmp_path: Path) -
     con.close()
     assert rows == [(-3,), (-2,)]
     # the next build passes: no view is left describing a failure that is gone
-    assert record_failing_tests(warehouse, _results(("not_negative_t_q", "pass", "x"))) == {}
+    assert (
+        record_failing_tests(Warehouse(warehouse), _results(("not_negative_t_q", "pass", "x")))
+        == {}
+    )
     con = duckdb.connect(str(warehouse), read_only=True)
     left = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'test_failures'"

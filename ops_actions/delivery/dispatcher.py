@@ -19,7 +19,7 @@ from itertools import groupby
 import polars as pl
 
 from ops_actions.crashpoints import crashpoint
-from ops_actions.db import Warehouse, open_warehouse
+from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.adapters.base import Action, Adapter, Outcome
 from ops_actions.delivery.outbox import ClaimedAction, claim_due, record_results
 from ops_actions.delivery.retry import RetryPolicy
@@ -111,7 +111,7 @@ def dispatch_due(
     policy = policy or RetryPolicy()
     rng = rng or random.Random()
     report = DispatchReport()
-    with open_warehouse(warehouse) as con:
+    with cursor(warehouse) as con:
         known = [
             d
             for (d,) in con.execute(

@@ -13,7 +13,6 @@ CSV files per batch into `<data>/outbox/fulfillment/`.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,10 +33,11 @@ def adapter_for(endpoint: str) -> Adapter:
 
 
 def fulfillment_adapters() -> dict[str, Adapter]:
-    raw = os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip()
+    settings = get_settings()
+    raw = settings.fulfillment_destinations
     mapping: dict[str, str] = json.loads(raw) if raw else {}
     if not isinstance(mapping, dict):
         raise ValueError("OMS_FULFILLMENT_DESTINATIONS must be a JSON object {location: url}")
     adapters = {dest: adapter_for(url) for dest, url in mapping.items()}
-    adapters.setdefault("*", FileDropAdapter(get_settings().outbox_dir / "fulfillment", "csv"))
+    adapters.setdefault("*", FileDropAdapter(settings.outbox_dir / "fulfillment", "csv"))
     return adapters

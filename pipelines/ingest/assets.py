@@ -3,23 +3,22 @@
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 
 from pipelines.db import frame, scalar
-from pipelines.ingest.engine import SourceResult, connect, ingest_source
+from pipelines.ingest.engine import SourceResult, ingest_source
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Source
+from pipelines.keys import raw_key
 from pipelines.quality.suites import validate_load
 from pipelines.settings import get_settings
+from pipelines.warehouse import WarehouseResource
 
 GROUP = "ingest"
 # Great Expectations works on pandas in memory; past this many rows a load is validated on a
 # deterministic sample (every n-th row) so a 10-million-line history stays affordable. The
 # engine itself checks every record; this is the independent second opinion.
 MAX_VALIDATED_ROWS = 100_000
-
-
-def raw_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", table])
 
 
 def _check_specs(source: Source) -> list[dg.AssetCheckSpec]:
@@ -52,7 +51,9 @@ def _reconcile(result: SourceResult) -> dg.AssetCheckResult:
     )
 
 
-def _validate(source: Source, load_batches: list[str]) -> dg.AssetCheckResult:
+def _validate(
+    con: duckdb.DuckDBPyConnection, source: Source, load_batches: list[str]
+) -> dg.AssetCheckResult:
     key = raw_key(source.table)
     if not load_batches:
         return dg.AssetCheckResult(
@@ -61,23 +62,19 @@ def _validate(source: Source, load_batches: list[str]) -> dg.AssetCheckResult:
             passed=True,
             metadata={"rows_validated": 0, "note": "no new batch"},
         )
-    con = connect(get_settings().warehouse_path)
-    try:
-        total = scalar(
-            con,
-            f"select count(*) from raw.{source.table} where list_contains(?, _batch_id)",
-            [load_batches],
-        )
-        step = max(1, -(-total // MAX_VALIDATED_ROWS))
-        rows = frame(
-            con,
-            f"""select * exclude (_batch_id, _file, _loaded_at) from (
-                  select *, row_number() over () as _n from raw.{source.table}
-                  where list_contains(?, _batch_id)) where _n % {step} = 0 or {step} = 1""",
-            [load_batches],
-        )
-    finally:
-        con.close()
+    total = scalar(
+        con,
+        f"select count(*) from raw.{source.table} where list_contains(?, _batch_id)",
+        [load_batches],
+    )
+    step = max(1, -(-total // MAX_VALIDATED_ROWS))
+    rows = frame(
+        con,
+        f"""select * exclude (_batch_id, _file, _loaded_at) from (
+              select *, row_number() over () as _n from raw.{source.table}
+              where list_contains(?, _batch_id)) where _n % {step} = 0 or {step} = 1""",
+        [load_batches],
+    )
     outcome = validate_load(source, rows.drop("_n", strict=False))
     return dg.AssetCheckResult(
         check_name="great_expectations",
@@ -122,13 +119,12 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         check_specs=_check_specs(source),
         op_tags={"oms/writes": "warehouse"},
     )
-    def _ingest(context: dg.AssetExecutionContext) -> Iterator[object]:
-        settings = get_settings()
-        con = connect(settings.warehouse_path)
-        try:
-            result = ingest_source(con, source, settings.landing_dir, context.run.run_id[:12])
-        finally:
-            con.close()
+    def _ingest(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[object]:
+        with warehouse.connect() as con:
+            result = ingest_source(con, source, get_settings().landing_dir, context.run.run_id[:12])
+            validation = _validate(con, source, [b.batch_id for b in result.batches if b.loaded])
         loaded = result.total("loaded")
         context.log.info(
             f"{source.name}: {len(result.batches)} new batches, {result.total('records_seen')} "
@@ -150,7 +146,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
                 metadata={"rows_loaded": result.total("children_loaded")},
             )
         yield _reconcile(result)
-        yield _validate(source, [b.batch_id for b in result.batches if b.loaded])
+        yield validation
 
     return _ingest
 

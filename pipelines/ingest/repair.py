@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from pipelines.ingest.engine import _child_fields, _refresh_reference_lookups, ensure_tables
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Child, Field, Source
 from pipelines.ingest.sql import REJECT_COLUMNS, lit, q, reason_cases, text_col
+from pipelines.ingest.tables import child_fields, ensure_tables, refresh_reference_lookups
 
 OPERATOR = "quarantined_by_operator"
 
@@ -109,7 +109,7 @@ def _with_children(
             f"""insert into _bad_parents
             select p.rowid, 'invalid nested record: ' || c._reason || ' (in ' ||
                    {lit(child.array_path)} || ')'
-            from ({_judged(child.table, _child_fields(source, child))}) c
+            from ({_judged(child.table, child_fields(source, child))}) c
             join raw.{q(source.table)} p on {on}
             where c._reason is not null and p.rowid not in (select _rid from _bad_parents)
             qualify row_number() over (partition by p.rowid order by c._rid) = 1"""
@@ -128,7 +128,7 @@ def _with_children(
 def recheck(con: duckdb.DuckDBPyConnection, sources: list[str] | None = None) -> list[Moved]:
     """Judge every loaded row again by today's rules; move those that break one."""
     ensure_tables(con)
-    _refresh_reference_lookups(con)
+    refresh_reference_lookups(con)
     now = datetime.now(UTC).replace(tzinfo=None)
     moved: list[Moved] = []
     con.execute("begin transaction")

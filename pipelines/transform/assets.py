@@ -12,7 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.settings import get_settings
+from pipelines.keys import raw_key
 from pipelines.transform.project import (
     dbt_env,
     dbt_executable,
@@ -21,6 +21,7 @@ from pipelines.transform.project import (
     scoped_env,
 )
 from pipelines.transform.test_failures import record_failing_tests
+from pipelines.warehouse import WarehouseResource
 
 
 class OmsDbtTranslator(DagsterDbtTranslator):
@@ -29,7 +30,7 @@ class OmsDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
-            return dg.AssetKey(["raw", table])
+            return raw_key(table)
         return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -57,10 +58,6 @@ def _layer(props: Mapping[str, Any]) -> str:
     return fqn[1] if len(fqn) > 2 else "dbt"
 
 
-# Built only when the marts a step reads passed their tests (see dbt_project/models/gates/).
-ROUTING_GATE = dg.AssetKey(["gates", "gate_routing"])
-PUBLISH_GATE = dg.AssetKey(["gates", "gate_publish"])
-
 TRANSLATOR = OmsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -78,7 +75,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         dagster_dbt_translator=TRANSLATOR,
         op_tags={"oms/writes": "warehouse"},
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    def dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
         """`dbt build`: every model, seed and test, in dependency order.
 
         A model that fails, or a test that fails on data, stops only what is built on it: dbt
@@ -93,7 +92,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             invocation = dbt.cli(["build"], context=context, raise_on_error=False)
             yield from invocation.stream()
             results = invocation.get_artifact("run_results.json")
-            views = record_failing_tests(get_settings().warehouse_path, results)
+            views = record_failing_tests(warehouse.warehouse, results)
             for problem in dbt_problems(results, views):
                 context.log.error(problem)
 
@@ -134,37 +133,3 @@ def published_model_keys() -> list[dg.AssetKey]:
 def published_models() -> list[tuple[str, str]]:
     """(schema, table) of every published model, as built in the warehouse."""
     return sorted((n["schema"], n.get("alias") or n["name"]) for n in _published_nodes())
-
-
-def build_publish_asset() -> dg.AssetsDefinition:
-    from pipelines.ingest.engine import connect
-    from pipelines.publish.publish import publish
-
-    @dg.asset(
-        key=dg.AssetKey(["published", "dashboard_marts"]),
-        group_name="publish",
-        kinds={"parquet"},
-        # After the routing run and deliveries too, so their state is published with the marts.
-        deps=[
-            *published_model_keys(),
-            PUBLISH_GATE,
-            dg.AssetKey(["ops", "fulfillment_deliveries"]),
-        ],
-        op_tags={"oms/writes": "warehouse"},
-    )
-    def dashboard_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        """Read-only Parquet copy of the published marts, swapped in atomically for dashboards."""
-        settings = get_settings()
-        con = connect(settings.warehouse_path)
-        try:
-            result = publish(con, published_models(), settings.published_dir, context.run.run_id)
-        finally:
-            con.close()
-        return dg.MaterializeResult(
-            metadata={
-                "version": str(result.version_dir),
-                "tables": dg.MetadataValue.json(result.tables),
-            }
-        )
-
-    return dashboard_marts

@@ -11,11 +11,10 @@ always describes the latest one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from ops_actions.db import connect
 from pipelines.ingest.sql import q
+from pipelines.warehouse import Warehouse
 
 SCHEMA = "test_failures"
 
@@ -31,11 +30,10 @@ def _failing_tests(run_results: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def record_failing_tests(warehouse: Path, run_results: Mapping[str, Any]) -> dict[str, str]:
+def record_failing_tests(warehouse: Warehouse, run_results: Mapping[str, Any]) -> dict[str, str]:
     """Replace the views of failing tests with this build's; test name -> view to query."""
     failing = _failing_tests(run_results)
-    con = connect(warehouse)
-    try:
+    with warehouse.connect() as con:
         con.execute(f"drop schema if exists {SCHEMA} cascade")
         views = {}
         if failing:
@@ -45,5 +43,3 @@ def record_failing_tests(warehouse: Path, run_results: Mapping[str, Any]) -> dic
             con.execute(f"create view {view} as {sql.strip().rstrip(';')}")
             views[name] = view
         return views
-    finally:
-        con.close()

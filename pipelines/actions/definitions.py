@@ -1,0 +1,40 @@
+"""The actions domain: routing decisions and their delivery to warehouses, with their jobs and
+schedules."""
+
+import dagster as dg
+
+from pipelines.flow import warehouse_job
+from pipelines.keys import DELIVERY_KEY, PUBLISH_KEY, ROUTING_KEY
+
+
+def defs() -> dg.Definitions:
+    from pipelines.actions.assets import ROUTING_INPUTS, fulfillment_deliveries, routing_run
+
+    routing_job = warehouse_job(
+        "routing",
+        dg.AssetSelection.assets(*ROUTING_INPUTS, ROUTING_KEY, DELIVERY_KEY, PUBLISH_KEY),
+        "Rebuild and test the action marts, route open lines, deliver, publish.",
+    )
+    deliver_job = warehouse_job(
+        "deliver_due",
+        dg.AssetSelection.assets(DELIVERY_KEY, PUBLISH_KEY),
+        "Deliver what is due (retries, requeued dead letters) and publish the states.",
+    )
+    return dg.Definitions(
+        assets=[routing_run, fulfillment_deliveries],
+        jobs=[routing_job, deliver_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="routing_every_5_minutes",
+                job=routing_job,
+                cron_schedule="*/5 * * * *",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            ),
+            dg.ScheduleDefinition(
+                name="deliver_due_every_minute",
+                job=deliver_job,
+                cron_schedule="* * * * *",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            ),
+        ],
+    )

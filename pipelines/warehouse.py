@@ -1,0 +1,119 @@
+"""The warehouse DuckDB file: the one owner of how it is opened and which schemas it holds.
+
+Every asset, check, publish step, CLI command, bench and test that opens the warehouse goes
+through `Warehouse.connect` (in Dagster, through the `warehouse` resource, `WarehouseResource`),
+so the policy is written once:
+
+- DuckDB lets one process hold a file for writing; another process gets an IOException until
+  the holder closes it. A writing connection waits for that lock with backoff (a second scheduled
+  run queues up behind the first instead of failing); a read-only one does not need to.
+- Timestamps without an offset are read as UTC, never as the machine's local time.
+- A memory limit (`OMS_DUCKDB_MEMORY_LIMIT`, e.g. `4GB`), when set, bounds what DuckDB holds
+  (it spills to `<file>.tmp` beyond it); unset, DuckDB's own default applies (80 % of RAM).
+
+The schemas are created once, by `create_schemas` (the resource calls it when a run starts;
+the CLI's commands and the tests call it where they create a warehouse): `raw` (the ingest
+ledger, quarantine and one table per source, defined by `pipelines.ingest`) and `ops` (routing
+decisions, allocations, outbox, delivery attempts, defined by `ops_actions.schema`). Opening a
+connection creates nothing, so a publish or a read never writes DDL.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the warehouse file is and how it is opened."""
+
+    path: Path
+    memory_limit: str | None = None
+    lock_timeout_s: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Warehouse:
+        s = settings or get_settings()
+        return cls(s.warehouse_path, s.duckdb_memory_limit, s.warehouse_lock_timeout_s)
+
+    def open(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A new connection; the caller closes it (prefer `connect`, which does)."""
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 1.0)
+        con.execute("set TimeZone = 'UTC'")
+        if self.memory_limit:
+            con.execute(f"set memory_limit = '{self.memory_limit}'")
+        return con
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self.open(read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def create_schemas(self) -> None:
+        """Create every schema and table the platform writes, if missing (idempotent)."""
+        with self.connect() as con:
+            create_schemas(con)
+
+
+def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """The `raw` and `ops` schemas with all their tables, on an open writing connection."""
+    from ops_actions.schema import ensure_schema
+    from pipelines.ingest.tables import ensure_tables
+
+    ensure_tables(con)
+    ensure_schema(con)
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The warehouse as a Dagster resource: assets and checks take it as a parameter.
+
+    Its defaults come from the settings (the environment, read in `pipelines.settings`); tests
+    swap it for one on a temporary file instead of patching the environment.
+    """
+
+    path: str
+    memory_limit: str | None = None
+    lock_timeout_s: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
+        w = Warehouse.from_settings(settings)
+        return cls(path=str(w.path), memory_limit=w.memory_limit, lock_timeout_s=w.lock_timeout_s)
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.path), self.memory_limit, self.lock_timeout_s)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Once per run, before any step writes: every table a step may read exists.
+        self.warehouse.create_schemas()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.warehouse.connect(read_only) as con:
+            yield con
