@@ -1,28 +1,36 @@
 """Named crash points for crash-safety tests.
 
-`crashpoint("routing.before_commit")` kills the current process with SIGKILL when the
+`crashpoint(CrashPoint.ROUTING_BEFORE_COMMIT)` kills the current process with SIGKILL when the
 environment variable `OMS_OPS_CRASH_AT` names that point, so tests can prove that a crash
 anywhere in decide / commit / deliver neither loses nor duplicates an action. A no-op otherwise.
+
+`CrashPoint` is the one list of points, in the order a routing run reaches them: the code passes
+its members (never a bare string), and the crash-safety tests are parametrized over it, so a new
+point is tested as soon as it is added here.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from enum import StrEnum
 
 CRASH_ENV = "OMS_OPS_CRASH_AT"
 
-POINTS = (
-    "routing.after_decide",
-    "routing.before_commit",
-    "routing.after_commit",
-    "dispatch.after_claim",
-    "dispatch.after_send",
-    "dispatch.before_record",
-    "dispatch.after_record",
-)
+
+class CrashPoint(StrEnum):
+    """Where a routing run or a dispatch cycle can be killed; the value is what the environment
+    variable names."""
+
+    ROUTING_AFTER_DECIDE = "routing.after_decide"
+    ROUTING_BEFORE_COMMIT = "routing.before_commit"
+    ROUTING_AFTER_COMMIT = "routing.after_commit"
+    DISPATCH_AFTER_CLAIM = "dispatch.after_claim"
+    DISPATCH_AFTER_SEND = "dispatch.after_send"
+    DISPATCH_BEFORE_RECORD = "dispatch.before_record"
+    DISPATCH_AFTER_RECORD = "dispatch.after_record"
 
 
-def crashpoint(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
+def crashpoint(point: CrashPoint) -> None:
+    if os.environ.get(CRASH_ENV) == point.value:
         os.kill(os.getpid(), signal.SIGKILL)

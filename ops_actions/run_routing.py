@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ops_actions.crashpoints import crashpoint
+from ops_actions.crashpoints import CrashPoint, crashpoint
 from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
@@ -282,7 +282,7 @@ def _commit(
             """
         )
         created = enqueue(con, actions, now)
-        crashpoint("routing.before_commit")
+        crashpoint(CrashPoint.ROUTING_BEFORE_COMMIT)
         con.commit()
     except BaseException:
         con.rollback()
@@ -320,7 +320,7 @@ def run_routing(
                 version, before, result = _decide(
                     con, lines, atp, locations, ruleset, today, method
                 )
-                crashpoint("routing.after_decide")
+                crashpoint(CrashPoint.ROUTING_AFTER_DECIDE)
                 created = _commit(
                     con,
                     version,
@@ -336,7 +336,7 @@ def run_routing(
             except duckdb.TransactionException:
                 created = None  # a concurrent run wrote the state row first
             if created is not None:
-                crashpoint("routing.after_commit")
+                crashpoint(CrashPoint.ROUTING_AFTER_COMMIT)
                 return RunReport(
                     run_id=run_id,
                     rules_version=ruleset.version,

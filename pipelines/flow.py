@@ -17,9 +17,7 @@ from pipelines.run_control import locked_in_process_executor
 WAREHOUSE_TAGS = {"oms/warehouse": "write"}
 
 
-def warehouse_job(
-    name: str, selection: dg.AssetSelection, description: str
-) -> Any:
+def warehouse_job(name: str, selection: dg.AssetSelection, description: str) -> Any:
     """A job that writes the warehouse: tagged for the run queue and run under the writer lock."""
     return dg.define_asset_job(
         name,

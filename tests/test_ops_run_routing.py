@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import os
@@ -14,7 +15,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ops_actions.crashpoints import CRASH_ENV
+from ops_actions.crashpoints import CRASH_ENV, CrashPoint
 from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
@@ -142,7 +143,7 @@ def test_two_concurrent_runs_never_oversell(tmp_path, data) -> None:
     assert_never_oversold(db, data.atp, data.lines)
 
 
-def _child(wh: Path, url: str, *extra: str, crash_at: str | None = None) -> subprocess.Popen:
+def _child(wh: Path, url: str, *extra: str, crash_at: CrashPoint | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
     if crash_at:
         env[CRASH_ENV] = crash_at
@@ -167,35 +168,30 @@ def test_two_concurrent_processes_never_oversell(tmp_path) -> None:
     assert_never_oversold(con, child.atp, child.lines)
 
 
-CRASH_SEQUENCE = (
-    "routing.after_decide",
-    "routing.before_commit",
-    "routing.after_commit",
-    "dispatch.after_claim",
-    "dispatch.after_send",
-    "dispatch.before_record",
-    "dispatch.after_record",
-)
+def _wait(p: subprocess.Popen) -> int:
+    """The child's exit code (-9 when a crash point killed it), after it ended."""
+    p.wait(timeout=120)
+    return p.returncode
 
 
-def test_every_decision_delivered_exactly_once_across_crashes(tmp_path) -> None:
-    """Kill the process at every crash point in turn, restarting after each, against a
-    destination that does NOT deduplicate; then compare with an uninterrupted run."""
-    with FakeWarehouse(dedupes_by_key=False) as clean_server:
-        clean = tmp_path / "clean.duckdb"
-        p = _child(clean, clean_server.url)
-        assert p.wait(timeout=120) == 0, p.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-        expected = set(clean_server.stored)
+def _stderr(p: subprocess.Popen) -> str:
+    return p.stderr.read().decode()[-2000:] if p.stderr else ""
 
+
+@pytest.fixture(scope="module")
+def uninterrupted_deliveries(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The action keys a run that is never killed delivers (the reference for every crash)."""
     with FakeWarehouse(dedupes_by_key=False) as server:
-        wh = tmp_path / "crashy.duckdb"
-        for point in CRASH_SEQUENCE:
-            p = _child(wh, server.url, crash_at=point)
-            assert p.wait(timeout=120) == -9, (point, p.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-        p = _child(wh, server.url)
-        assert p.wait(timeout=120) == 0, p.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        p = _child(tmp_path_factory.mktemp("clean") / "clean.duckdb", server.url)
+        assert _wait(p) == 0, _stderr(p)
+        return set(server.stored)
 
-        con = duckdb.connect(str(wh))
+
+def _assert_delivered_once_like_the_uninterrupted_run(
+    wh: Path, server: FakeWarehouse, expected: set[str]
+) -> None:
+    con = duckdb.connect(str(wh))
+    try:
         keys = {k for (k,) in con.execute("select action_id from ops.outbox").fetchall()}
         decided = {
             k
@@ -210,3 +206,63 @@ def test_every_decision_delivered_exactly_once_across_crashes(tmp_path) -> None:
         assert states == [("delivered",)]
         child = make_inputs(**CHILD_INPUTS)  # type: ignore[arg-type]
         assert_never_oversold(con, child.atp, child.lines)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("point", list(CrashPoint), ids=str)
+def test_a_crash_at_each_point_then_a_restart_delivers_every_decision_exactly_once(
+    tmp_path: Path, uninterrupted_deliveries: set[str], point: CrashPoint
+) -> None:
+    """Killed at `point` (the list the code calls, so a new point is tested here), then
+    restarted, against a destination that does NOT deduplicate: the same requests as an
+    uninterrupted run, each delivered once."""
+    with FakeWarehouse(dedupes_by_key=False) as server:
+        wh = tmp_path / "crashy.duckdb"
+        p = _child(wh, server.url, crash_at=point)
+        assert _wait(p) == -9, (f"{point} was never reached", _stderr(p))
+        p = _child(wh, server.url)
+        assert _wait(p) == 0, _stderr(p)
+        _assert_delivered_once_like_the_uninterrupted_run(wh, server, uninterrupted_deliveries)
+
+
+def test_crashes_at_every_point_in_turn_still_deliver_every_decision_exactly_once(
+    tmp_path: Path, uninterrupted_deliveries: set[str]
+) -> None:
+    """Kill the process at every crash point in turn on the same warehouse, restarting after
+    each, so each restart also recovers from all the crashes before it."""
+    with FakeWarehouse(dedupes_by_key=False) as server:
+        wh = tmp_path / "crashy.duckdb"
+        for point in CrashPoint:
+            p = _child(wh, server.url, crash_at=point)
+            assert _wait(p) == -9, (point, _stderr(p))
+        p = _child(wh, server.url)
+        assert _wait(p) == 0, _stderr(p)
+        _assert_delivered_once_like_the_uninterrupted_run(wh, server, uninterrupted_deliveries)
+
+
+def _crash_points_named_in_calls() -> dict[str, list[str]]:
+    """Every `crashpoint(...)` call in the project's code -> what it passes, as source text."""
+    calls: dict[str, list[str]] = {}
+    for folder in ("ops_actions", "pipelines"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "crashpoint"
+                ):
+                    where = f"{path.relative_to(REPO)}:{node.lineno}"
+                    calls[where] = [ast.unparse(arg) for arg in node.args]
+    return calls
+
+
+def test_every_crash_point_the_code_calls_is_in_the_list_and_every_listed_one_is_called() -> None:
+    calls = _crash_points_named_in_calls()
+    assert calls, "no crashpoint() call found: the scan is looking in the wrong place"
+    listed = {f"CrashPoint.{point.name}" for point in CrashPoint}
+    for where, args in calls.items():
+        assert len(args) == 1 and args[0] in listed, (where, args, sorted(listed))
+    called = [args[0] for args in calls.values()]
+    assert sorted(called) == sorted(listed)  # each listed point is called exactly once

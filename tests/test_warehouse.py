@@ -114,7 +114,7 @@ def test_a_writer_waits_for_another_process_and_gives_up_after_its_timeout(
     holder = _hold(path, 60)
     try:
         started = time.monotonic()
-        with pytest.raises(duckdb.IOException, match="(?i)lock"):
+        with pytest.raises(duckdb.IOException, match=r"(?i)lock"):
             Warehouse(path, lock_timeout_s=0.5).open()
         assert time.monotonic() - started >= 0.5  # it waited before giving up
     finally:

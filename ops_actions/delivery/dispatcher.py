@@ -18,7 +18,7 @@ from itertools import groupby
 
 import polars as pl
 
-from ops_actions.crashpoints import crashpoint
+from ops_actions.crashpoints import CrashPoint, crashpoint
 from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.adapters.base import Action, Adapter, Outcome
 from ops_actions.delivery.outbox import ClaimedAction, claim_due, record_results
@@ -126,7 +126,7 @@ def dispatch_due(
             if not claimed:
                 break
             batches += 1
-            crashpoint("dispatch.after_claim")
+            crashpoint(CrashPoint.DISPATCH_AFTER_CLAIM)
             rows: list[dict[str, object]] = []
             for destination, group in groupby(claimed, key=lambda c: c.destination):
                 items = list(group)
@@ -137,17 +137,17 @@ def dispatch_due(
                     for c in items
                 ]
                 outcomes = {o.action_id: o for o in adapter.deliver(actions)}
-                crashpoint("dispatch.after_send")
+                crashpoint(CrashPoint.DISPATCH_AFTER_SEND)
                 finished = now()
                 for c in items:
                     o = outcomes.get(c.action_id) or Outcome(
                         c.action_id, "retry", error="no outcome"
                     )
                     rows.append(_result_row(c, o, policy, finished, rng))
-            crashpoint("dispatch.before_record")
+            crashpoint(CrashPoint.DISPATCH_BEFORE_RECORD)
             results = pl.DataFrame(rows, schema=RESULT_SCHEMA)
             record_results(con, results)
-            crashpoint("dispatch.after_record")
+            crashpoint(CrashPoint.DISPATCH_AFTER_RECORD)
             report.attempted += results.height
             states = results["new_state"].value_counts()
             counts = dict(zip(states["new_state"], states["count"], strict=True))

@@ -38,7 +38,13 @@ def routing_today(snapshot_at: dt.datetime | None) -> dt.date:
     if setting == "data":
         assert snapshot_at is not None
         return snapshot_at.date() + dt.timedelta(days=1)
-    return dt.date.fromisoformat(setting)
+    try:
+        return dt.date.fromisoformat(setting)
+    except ValueError:
+        raise ValueError(
+            f"OMS_ROUTING_TODAY={setting!r} is not a planning day: use 'data' (the day after "
+            "the newest stock snapshot), 'today' (the calendar, UTC) or a date as YYYY-MM-DD"
+        ) from None
 
 
 @dg.asset(

@@ -23,10 +23,23 @@ from pipelines.settings import get_settings
 
 
 def adapter_for(endpoint: str) -> Adapter:
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ValueError(f"a fulfillment destination must be a URL or a path, not {endpoint!r}")
     parts = urlsplit(endpoint)
     if parts.scheme in ("http", "https"):
         base = endpoint.split("#", 1)[0]
         return HttpJsonAdapter(base, dedupes_by_key=parts.fragment != "no-dedupe")
+    # Any other scheme would otherwise become a local folder named after the URL.
+    if parts.scheme not in ("", "file"):
+        raise ValueError(
+            f"fulfillment destination {endpoint!r}: unknown scheme {parts.scheme!r} "
+            "(use http://, https://, file:// or a folder path)"
+        )
+    if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+        raise ValueError(
+            f"fulfillment destination {endpoint!r} names host {parts.netloc!r}: a file:// "
+            "destination is a local folder, written file:///absolute/path"
+        )
     fmt = parse_qs(parts.query).get("format", ["csv"])[0]
     path = parts.path if parts.scheme == "file" else endpoint.split("?", 1)[0]
     return FileDropAdapter(Path(path), fmt)
@@ -35,7 +48,13 @@ def adapter_for(endpoint: str) -> Adapter:
 def fulfillment_adapters() -> dict[str, Adapter]:
     settings = get_settings()
     raw = settings.fulfillment_destinations
-    mapping: dict[str, str] = json.loads(raw) if raw else {}
+    try:
+        mapping: dict[str, str] = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"OMS_FULFILLMENT_DESTINATIONS is not valid JSON ({error}); expected an object "
+            '{"<location id or *>": "<url or folder>"}'
+        ) from None
     if not isinstance(mapping, dict):
         raise ValueError("OMS_FULFILLMENT_DESTINATIONS must be a JSON object {location: url}")
     adapters = {dest: adapter_for(url) for dest, url in mapping.items()}
