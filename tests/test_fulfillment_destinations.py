@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ops_actions.delivery.adapters.file_drop import FileDropAdapter
@@ -18,6 +17,7 @@ from ops_actions.run_routing import run_routing
 from pipelines.actions.destinations import fulfillment_adapters
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
+from tests.doubles.warehouse import open_ops_warehouse
 
 
 @pytest.fixture
@@ -112,24 +112,21 @@ def test_dispatch_sends_each_warehouses_requests_where_the_setting_says(
     """A real routing run, then a real dispatch with the adapters the setting selects: one
     warehouse's requests reach its HTTP API on loopback, all others land as JSON files."""
     data = make_inputs(n_lines=120, n_locations=4, n_skus=20, seed=3)
-    warehouse = tmp_path / "wh.duckdb"
-    run_routing(
-        warehouse, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today
-    )
-    con = duckdb.connect(str(warehouse))
+    con = open_ops_warehouse(tmp_path / "wh.duckdb")
+    run_routing(con, DEFAULT_RULES_PATH, data.lines, data.atp, data.locations, today=data.today)
     by_destination: dict[str, set[str]] = {}
     for action_id, destination in con.execute(
         "select action_id, destination from ops.outbox"
     ).fetchall():
         by_destination.setdefault(destination, set()).add(action_id)
-    con.close()
     assert len(by_destination) >= 2, "the synthetic run should ship from several locations"
     chosen = sorted(by_destination)[0]
     drop = tmp_path / "drop"
     with FakeWarehouse() as server:
         adapters = destinations({chosen: server.url, "*": f"file://{drop}?format=json"})
-        report = dispatch_due(warehouse, adapters)
+        report = dispatch_due(con, adapters)
         received = set(server.stored)
+    con.close()
     assert report.delivered == sum(len(keys) for keys in by_destination.values())
     assert received == by_destination[chosen]
     dropped: dict[str, set[str]] = {}
