@@ -12,7 +12,7 @@ import pytest
 
 from ops_actions.routing.candidates import haversine_km
 from ops_actions.routing.rules import load_rules
-from pipelines.actions.assets import rules_path
+from pipelines.settings import get_settings
 from tests.conftest import DemoRun
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def test_main_job_routes_every_open_line_and_records_the_rules_version(demo_run:
         "select run_id, rules_version, rules_sha from ops.routing_runs order by committed_at"
     ).fetchall()
     assert len(runs) >= 1
-    assert runs[0][1] == load_rules(rules_path()).version
+    assert runs[0][1] == load_rules(get_settings().routing_rules_path).version
     run_id = runs[0][0]
     open_units = dict(
         con.execute("select order_line_id, quantity from marts.ops_open_order_lines").fetchall()
@@ -75,7 +75,7 @@ def test_every_fulfillment_request_is_dropped_exactly_once(demo_run: DemoRun) ->
 
 def test_dbt_candidates_use_the_routers_distance_and_transit(demo_run: DemoRun) -> None:
     """The allocation-candidates mart and the router must not drift apart."""
-    rules = load_rules(rules_path())
+    rules = load_rules(get_settings().routing_rules_path)
     con = _con(demo_run)
     cand = pl.from_arrow(
         con.execute(
