@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +21,7 @@ import pytest
 
 from pipelines.run_control import locked_in_process_executor
 from pipelines.settings import PROJECT_ROOT
+from tests.pipeline_process import kill_started, run_output, start_run
 
 RUN_TIMEOUT_S = 900  # a whole flow takes tens of seconds, minutes on a busy shared machine
 
@@ -39,48 +39,7 @@ def landing_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data_dir(tmp_path: Path, landing_template: Path) -> Iterator[Path]:
     shutil.copytree(landing_template, tmp_path / "landing")
     yield tmp_path
-    _kill_leftovers(tmp_path)
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
-    env.update(
-        OMS_DATA_DIR=str(data_dir),
-        DAGSTER_HOME=str(data_dir / "dagster_home"),
-        OMS_LANDING_SETTLE_SECONDS="0",
-        OMS_LANDING_UNTERMINATED_GRACE_SECONDS="0",
-    )
-    return env
-
-
-_started: dict[Path, list[subprocess.Popen[bytes]]] = {}
-
-
-def _start(data_dir: Path, name: str) -> subprocess.Popen[bytes]:
-    """`python3 -m pipelines run`, as a user starts it, its output in `<name>.log`."""
-    log = (data_dir / f"{name}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "run"],
-        cwd=PROJECT_ROOT,
-        env=_env(data_dir),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so cleanup can reach what it leaves
-    )
-    _started.setdefault(data_dir, []).append(proc)
-    return proc
-
-
-def _output(data_dir: Path, name: str) -> str:
-    return (data_dir / f"{name}.log").read_text(errors="replace")
-
-
-def _kill_leftovers(data_dir: Path) -> None:
-    """Nothing a test started may outlive it, whatever the test found."""
-    for proc in _started.pop(data_dir, []):
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_started(tmp_path)
 
 
 def _descendants(pid: int) -> dict[int, str]:
@@ -149,10 +108,10 @@ def _wait_until(what: str, predicate, timeout_s: float = RUN_TIMEOUT_S):  # type
 
 @pytest.mark.e2e
 def test_two_runs_started_together_both_succeed_one_after_the_other(data_dir: Path) -> None:
-    first = _start(data_dir, "first")
-    second = _start(data_dir, "second")
+    first = start_run(data_dir, "first")
+    second = start_run(data_dir, "second")
     codes = [first.wait(RUN_TIMEOUT_S), second.wait(RUN_TIMEOUT_S)]
-    outputs = [_output(data_dir, "first"), _output(data_dir, "second")]
+    outputs = [run_output(data_dir, "first"), run_output(data_dir, "second")]
     assert codes == [0, 0], outputs
     waited = [out for out in outputs if "Another run is writing the warehouse" in out]
     assert len(waited) == 1, "exactly one of the two runs waits, and says so"
@@ -162,7 +121,7 @@ def test_two_runs_started_together_both_succeed_one_after_the_other(data_dir: Pa
 
 @pytest.mark.e2e
 def test_a_run_sent_sigterm_stops_with_its_dbt_and_the_next_run_succeeds(data_dir: Path) -> None:
-    run = _start(data_dir, "stopped")
+    run = start_run(data_dir, "stopped")
     # Stop it while dbt builds: the hardest moment, a second process writing the warehouse.
     dbt = _wait_until(
         "dbt to start",
@@ -172,7 +131,7 @@ def test_a_run_sent_sigterm_stops_with_its_dbt_and_the_next_run_succeeds(data_di
     tree = _descendants(run.pid)
     run.send_signal(signal.SIGTERM)
     code = run.wait(120)
-    out = _output(data_dir, "stopped")
+    out = run_output(data_dir, "stopped")
     assert code != 0, out
     assert "Run stopped" in out, out
     # helpers of the run (Python's resource tracker, Dagster's log watchers) end on their own
@@ -186,20 +145,20 @@ def test_a_run_sent_sigterm_stops_with_its_dbt_and_the_next_run_succeeds(data_di
     assert len(statuses) == 1
     assert statuses[0] in ("FAILURE", "CANCELED"), statuses
 
-    assert _start(data_dir, "next").wait(RUN_TIMEOUT_S) == 0, _output(data_dir, "next")
+    assert start_run(data_dir, "next").wait(RUN_TIMEOUT_S) == 0, run_output(data_dir, "next")
     assert sorted(_run_statuses(data_dir)) in (["FAILURE", "SUCCESS"], ["CANCELED", "SUCCESS"])
 
 
 @pytest.mark.e2e
 def test_a_run_killed_with_sigkill_is_marked_failed_by_the_next_run(data_dir: Path) -> None:
-    killed = _start(data_dir, "killed")
+    killed = start_run(data_dir, "killed")
     _wait_until("the run to start", lambda: _statuses_while_starting(data_dir) == ["STARTED"])
     killed.send_signal(signal.SIGKILL)
     killed.wait(60)
     assert _run_statuses(data_dir) == ["STARTED"], "a killed run cannot record its own end"
 
-    code = _start(data_dir, "next").wait(RUN_TIMEOUT_S)
-    out = _output(data_dir, "next")
+    code = start_run(data_dir, "next").wait(RUN_TIMEOUT_S)
+    out = run_output(data_dir, "next")
     assert code == 0, out
     assert "was left STARTED by a process that is gone: marked failed" in out
     assert sorted(_run_statuses(data_dir)) == ["FAILURE", "SUCCESS"]
