@@ -39,7 +39,7 @@ class DemandMatrix:
 
 
 def validate_demand(demand: pl.DataFrame) -> pl.DataFrame:
-    """Check columns, types and values; return (series_id str, date date, units f64, is_stockout)."""
+    """Check columns, types and values; return series_id, date, units (f64), is_stockout."""
     missing = [c for c in REQUIRED_COLUMNS if c not in demand.columns]
     if missing:
         raise DemandInputError(
@@ -134,7 +134,7 @@ def fill_calendar(demand: pl.DataFrame) -> pl.DataFrame:
     ).sort("series_id", "date")
 
 
-def _days(n: int):  # noqa: ANN202 - a timedelta
+def _days(n: int):
     from datetime import timedelta
 
     return timedelta(days=n)
