@@ -259,6 +259,139 @@ def seasonal_naive(
     return out
 
 
+def weekday_ses(
+    values: np.ndarray, start: np.ndarray, origins: list[int], horizon: int, alpha: float
+) -> np.ndarray:
+    """One SES level per weekday, each updated on its own weekday only; forecast of a day =
+    the level of its weekday (initial levels: that weekday's mean over the first 14 days)."""
+    n_days, n = values.shape
+    init = _weekday_means(values, start)
+    level = np.full((SEASON, n), np.nan)
+    steps = np.arange(horizon)
+    at = _recorder(origins)
+    out = np.empty((len(origins), horizon, n))
+    for t in range(n_days + 1):
+        for k in at.get(t, ()):
+            out[k] = np.nan_to_num(level[(t + steps) % SEASON])
+        if t == n_days:
+            break
+        y = values[t]
+        begin = np.isnan(level[0]) & (t >= start)
+        level = np.where(begin[None, :], init, level)
+        d = t % SEASON
+        level[d] = np.where(np.isnan(y), level[d], level[d] + alpha * (y - level[d]))
+    return np.maximum(out, 0.0)
+
+
+FIT_ALPHAS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)
+
+
+def weekday_ses_fit(
+    values: np.ndarray, start: np.ndarray, origins: list[int], horizon: int
+) -> np.ndarray:
+    """Weekday SES with alpha fitted per series and weekday: of FIT_ALPHAS, the one with the
+    least in-sample squared one-step error on that weekday's days before the origin."""
+    n_days, n = values.shape
+    init = _weekday_means(values, start)
+    alphas = np.asarray(FIT_ALPHAS)[:, None, None]
+    level = np.full((len(FIT_ALPHAS), SEASON, n), np.nan)
+    sse = np.zeros((len(FIT_ALPHAS), SEASON, n))
+    steps = np.arange(horizon)
+    at = _recorder(origins)
+    out = np.empty((len(origins), horizon, n))
+    for t in range(n_days + 1):
+        if t in at:
+            best = np.argmin(sse, axis=0)  # (7, n): first (smallest) alpha on ties
+            chosen = np.nan_to_num(np.take_along_axis(level, best[None], axis=0)[0])
+            for k in at[t]:
+                out[k] = chosen[(t + steps) % SEASON]
+        if t == n_days:
+            break
+        y = values[t]
+        begin = np.isnan(level[0, 0]) & (t >= start)
+        level = np.where(begin[None, None, :], init[None], level)
+        d = t % SEASON
+        obs = ~np.isnan(y)
+        err = y[None, :] - level[:, d]
+        sse[:, d] += np.where(obs[None, :] & ~np.isnan(err), err**2, 0.0)
+        level[:, d] = np.where(obs[None, :], level[:, d] + alphas[:, 0] * err, level[:, d])
+    return np.maximum(out, 0.0)
+
+
+def _weekday_means(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Mean of each weekday (grid day mod 7) over each series' first 14 days, (7, n_series);
+    a weekday not observed there gets the mean of the observed days."""
+    first = _window(values, start, 2 * SEASON)
+    overall = _nanmean0(first)
+    dow = (start[None, :] + np.arange(2 * SEASON)[:, None]) % SEASON
+    out = np.empty((SEASON, values.shape[1]))
+    for d in range(SEASON):
+        sel = np.where(dow == d, first, np.nan)
+        out[d] = np.where((~np.isnan(sel)).any(axis=0), _nanmean0(sel), overall)
+    return out
+
+
+CLOSED_SHARE = 0.05  # a weekday below 5 % of the average day is a closed day
+
+
+@dataclass(frozen=True)
+class WeekdayAdjusted:
+    """Demand divided by an online weekday profile, and the profile at each origin.
+
+    The profile is M_d / mean(M) where M_d is an exponentially smoothed mean of weekday d
+    (weight `gamma` per occurrence), updated after the day is adjusted, so an adjusted day
+    only uses the past. Days of a weekday with a profile under CLOSED_SHARE (a shop closed
+    on Saturdays) are unobserved in the adjusted series."""
+
+    values: np.ndarray  # (n_days, n_series)
+    profiles: np.ndarray  # (n_origins, 7, n_series)
+    origins: tuple[int, ...]
+
+
+def weekday_adjust(
+    values: np.ndarray, start: np.ndarray, origins: list[int], gamma: float = 0.1
+) -> WeekdayAdjusted:
+    n_days, n = values.shape
+    init = _weekday_means(values, start)
+    means = np.full((SEASON, n), np.nan)
+    adjusted = np.full_like(values, np.nan)
+    at = _recorder(origins)
+    profiles = np.ones((len(origins), SEASON, n))
+
+    def profile() -> np.ndarray:
+        avg = np.nanmean(means, axis=0) if not np.isnan(means).all() else np.zeros(n)
+        ok = avg > 0
+        return np.where(ok[None, :], means / np.where(ok, avg, 1.0)[None, :], 1.0)
+
+    for t in range(n_days + 1):
+        if t in at:
+            prof = np.nan_to_num(profile(), nan=1.0)
+            for k in at[t]:
+                profiles[k] = prof
+        if t == n_days:
+            break
+        begin = np.isnan(means[0]) & (t >= start)
+        means = np.where(begin[None, :], init, means)
+        d = t % SEASON
+        avg = means.mean(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(avg > 0, means[d] / np.where(avg > 0, avg, 1.0), 1.0)
+        y = values[t]
+        adjusted[t] = np.where(share >= CLOSED_SHARE, y / np.maximum(share, CLOSED_SHARE), np.nan)
+        means[d] = np.where(np.isnan(y), means[d], means[d] + gamma * (y - means[d]))
+    return WeekdayAdjusted(adjusted, profiles, tuple(origins))
+
+
+def reseasonalise(paths: np.ndarray, adj: WeekdayAdjusted, horizon: int) -> np.ndarray:
+    """Forecast paths of an adjusted series x the weekday profile at their origin."""
+    steps = np.arange(horizon)
+    out = np.empty_like(paths)
+    for k, o in enumerate(adj.origins):
+        prof = adj.profiles[k][(o + steps) % SEASON]
+        out[k] = paths[k] * np.where(prof >= CLOSED_SHARE, prof, 0.0)
+    return out
+
+
 FUNCTIONS = {
     "ses": ses,
     "holt_damped": holt_damped,
@@ -267,19 +400,36 @@ FUNCTIONS = {
     "croston_sba": croston_sba,
     "tsb": tsb,
     "seasonal_naive": seasonal_naive,
+    "weekday_ses": weekday_ses,
+    "weekday_ses_fit": weekday_ses_fit,
 }
+# Methods run on the weekday-adjusted series (name + "_dow" = the base method x the profile).
+ADJUSTABLE = ("ses", "holt_damped", "croston_sba", "tsb")
 
 
 def run(
-    method: Method, values: np.ndarray, start: np.ndarray, origins: list[int], horizon: int
+    method: Method,
+    values: np.ndarray,
+    start: np.ndarray,
+    origins: list[int],
+    horizon: int,
+    adjusted: WeekdayAdjusted | None = None,
 ) -> np.ndarray:
+    """Forecast paths (n_origins, horizon, n_series) of one candidate. `adjusted` (the weekday
+    adjustment for the same origins) is reused across the "_dow" candidates when given."""
+    if method.name.endswith("_dow"):
+        base = FUNCTIONS[method.name.removesuffix("_dow")]
+        if adjusted is None or list(adjusted.origins) != list(origins):
+            adjusted = weekday_adjust(values, start, origins)
+        paths = base(adjusted.values, start, origins, horizon, **method.params)  # type: ignore[operator]
+        return reseasonalise(paths, adjusted, horizon)
     fn = FUNCTIONS[method.name]
     return fn(values, start, origins, horizon, **method.params)  # type: ignore[operator]
 
 
 def candidate_grid() -> list[Method]:
     """The small parameter grid the backtest chooses from (per series)."""
-    grid = [Method("seasonal_naive")]
+    grid = [Method("weekday_ses_fit"), Method("seasonal_naive")]
     grid += [Method("ses", {"alpha": a}) for a in (0.02, 0.05, 0.1, 0.2, 0.4)]
     grid += [
         Method("holt_damped", {"alpha": a, "beta": b, "phi": p})
@@ -297,15 +447,24 @@ def candidate_grid() -> list[Method]:
     grid += [
         Method("tsb", {"alpha": a, "beta": b}) for a in (0.05, 0.2) for b in (0.02, 0.05, 0.15)
     ]
+    grid += [Method("weekday_ses", {"alpha": a}) for a in (0.05, 0.1, 0.2, 0.3, 0.5)]
+    grid += [Method(c.name + "_dow", c.params) for c in list(grid) if c.name in ADJUSTABLE]
     return grid
 
 
-# Which methods each demand class may use (codes of classify.CLASSES). Smooth and erratic series
-# get the level/trend/seasonal family; intermittent and lumpy ones the intermittent-demand
-# methods plus the flat and profile methods (a weekday profile still holds for sparse sales).
+# Which methods each demand class may use (codes of classify.CLASSES; a "_dow" variant goes with
+# its base method). Smooth and erratic series get the level/trend/seasonal family; intermittent
+# and lumpy ones the intermittent-demand methods plus the flat and weekday methods (a weekday
+# pattern, such as a shop closed on Saturdays, holds for sparse sales too).
+_SEASONAL = {"seasonal_es", "dow_profile", "weekday_ses", "weekday_ses_fit"}
 ALLOWED = {
-    0: {"seasonal_naive", "ses", "holt_damped", "seasonal_es", "dow_profile"},
-    1: {"seasonal_naive", "ses", "holt_damped", "seasonal_es", "dow_profile", "tsb"},
-    2: {"ses", "dow_profile", "croston_sba", "tsb"},
-    3: {"ses", "dow_profile", "croston_sba", "tsb"},
+    0: {"seasonal_naive", "ses", "holt_damped"} | _SEASONAL,
+    1: {"seasonal_naive", "ses", "holt_damped", "tsb"} | _SEASONAL,
+    2: {"ses", "croston_sba", "tsb"} | _SEASONAL,
+    3: {"ses", "croston_sba", "tsb"} | _SEASONAL,
 }
+
+
+def allowed_classes(method: Method) -> list[int]:
+    base = method.name.removesuffix("_dow")
+    return [c for c, names in ALLOWED.items() if base in names]
