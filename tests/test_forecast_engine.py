@@ -130,7 +130,9 @@ def test_dow_profile_by_hand() -> None:
     week1, week2 = [4.0, 4, 4, 4, 4, 4, 4], [14.0, 14, 14, 14, 14, 0, 0]
     got = path(m.Method("dow_profile", {"weeks": 1, "profile_weeks": 2}), week1 + week2, 7)
     overall = (sum(week1) + sum(week2)) / 14
-    assert got == pytest.approx([10 * ((a + b) / 2) / overall for a, b in zip(week1, week2)])
+    assert got == pytest.approx(
+        [10 * ((a + b) / 2) / overall for a, b in zip(week1, week2, strict=True)]
+    )
 
 
 def test_unobserved_days_leave_the_state_unchanged() -> None:
@@ -254,7 +256,7 @@ def test_selection_picks_the_truly_best_method() -> None:
         return float(
             np.mean(
                 [mase(p[k], v[o : o + 28], seasonal_scale(v[:o]))[0] for k, o in enumerate(origins)]
-            )  # fmt: skip
+            )
         )
 
     best = min(paths, key=lambda label: score(paths[label]))
@@ -293,7 +295,7 @@ def test_intervals_cover_at_about_the_nominal_level() -> None:
 def test_stockout_days_are_missing_not_zero_demand() -> None:
     units = [10.0] * 120
     flags = [i % 3 == 0 and i > 60 for i in range(120)]
-    base = long({"A": [0.0 if f else u for u, f in zip(units, flags)]})
+    base = long({"A": [0.0 if f else u for u, f in zip(units, flags, strict=True)]})
     plain = forecast_series(base, horizon=7).selection["mean_daily"].item()
     marked = (
         forecast_series(base.with_columns(is_stockout=pl.Series(flags)), horizon=7)
@@ -334,7 +336,7 @@ def test_series_starting_late_and_short_series() -> None:
                 schema_overrides={"units": pl.Float64},
             ),
             "empty or NaN",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly(frame: pl.DataFrame, message: str) -> None:

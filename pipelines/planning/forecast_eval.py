@@ -149,7 +149,7 @@ def run_library(
         )
         res = sf.forecast(h=horizon, df=long)
         seconds = time.perf_counter() - t0
-        col = [c for c in res.columns if c not in ("unique_id", "ds")][0]
+        col = next(c for c in res.columns if c not in ("unique_id", "ds"))
         res = res.sort("unique_id", "ds")
         paths = np.zeros((horizon, train.n_series))
         ids = res["unique_id"].to_numpy()
