@@ -141,7 +141,7 @@ def published_models() -> list[tuple[str, str]]:
 
 def build_publish_asset() -> dg.AssetsDefinition:
     from pipelines.ingest.engine import connect
-    from pipelines.publish.publish import publish
+    from pipelines.publish.publish import contracts_from_manifest, publish
 
     @dg.asset(
         key=dg.AssetKey(["published", "dashboard_marts"]),
@@ -160,7 +160,14 @@ def build_publish_asset() -> dg.AssetsDefinition:
         settings = get_settings()
         con = connect(settings.warehouse_path)
         try:
-            result = publish(con, published_models(), settings.published_dir, context.run.run_id)
+            manifest = json.loads(dbt_project().manifest_path.read_text())
+            result = publish(
+                con,
+                published_models(),
+                settings.published_dir,
+                context.run.run_id,
+                contracts=contracts_from_manifest(manifest),
+            )
         finally:
             con.close()
         return dg.MaterializeResult(
