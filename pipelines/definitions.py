@@ -10,6 +10,7 @@ from pipelines.actions.assets import (
     routing_run,
     routing_schedule,
 )
+from pipelines.actions.ops_tables import OPS_TABLES
 from pipelines.ingest.assets import INGEST_ASSETS
 from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.run_control import locked_in_process_executor
@@ -48,6 +49,7 @@ def defs() -> dg.Definitions:
             build_dbt_assets(),
             routing_run,
             fulfillment_deliveries,
+            *OPS_TABLES,
             build_publish_asset(),
         ],
         jobs=[full_flow, routing_job, deliver_job],

@@ -175,3 +175,20 @@ def test_the_router_deducts_exactly_the_allocations_no_snapshot_reflects(tmp_pat
     flagged = con.execute(f"select sum(units) from ({sql}) as a where is_outstanding").fetchall()
     assert flagged == [(25,)]
     con.close()
+
+
+def test_the_lineage_shows_the_routing_loop_through_the_ops_tables() -> None:
+    """routing -> ops/allocations -> stg_ops__allocations -> available-to-promise -> routing."""
+    import dagster as dg
+
+    from pipelines.actions.assets import ROUTING_KEY
+    from pipelines.actions.ops_tables import ALLOCATIONS_KEY
+    from pipelines.definitions import defs
+
+    graph = defs().get_repository_def().asset_graph
+    staged = dg.AssetKey(["staging", "stg_ops__allocations"])
+    atp = dg.AssetKey(["marts", "fct_available_to_promise"])
+    assert ROUTING_KEY in graph.get(ALLOCATIONS_KEY).parent_keys
+    assert ALLOCATIONS_KEY in graph.get(staged).parent_keys
+    assert staged in graph.get(atp).parent_keys
+    assert atp in graph.get(ROUTING_KEY).parent_keys
