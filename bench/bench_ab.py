@@ -58,6 +58,16 @@ def _one(tree: Path, landing: Path, work: Path, label: str) -> dict[str, float]:
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         PATH=f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}",
     )
+    if (tree / "dbt_project" / "macros" / "routing_parameters.sql").exists():
+        # a tree whose models price with the routing rules' figures, passed in by the pipeline
+        env["OMS_ROUTING_PARAMS"] = subprocess.run(
+            [PYTHON, "-m", "pipelines.transform.project", "routing-params"],
+            cwd=tree,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     ingest = _timed([PYTHON, "-c", _INGEST, str(warehouse), str(landing)], tree, env)
     dbt = str(Path(PYTHON).with_name("dbt"))
     project = str(tree / "dbt_project")

@@ -12,10 +12,9 @@
    step 1 with the new state, so no unit is allocated twice.
 
 Outstanding allocation (what ATP does not yet reflect): an allocation whose request the warehouse
-has not acknowledged before the stock snapshot was taken (`atp.snapshot_at`). Once a snapshot
-taken after the acknowledgement comes in, its `allocated` (or `on_hand`) component contains the
-units, and the allocation stops being deducted. A dead-lettered request keeps its allocation
-outstanding until it is delivered or cancelled by an operator (conservative: never oversell).
+has not acknowledged before the stock snapshot was taken (`atp.snapshot_at`). Defined once, in
+the dbt macro `allocations_with_outstanding` that `ops_actions.routing.outstanding` runs here
+live over `ops.*`; `fct_available_to_promise` and the oversell check use the same text.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
 from ops_actions.routing.inputs import conform_atp, conform_locations, conform_open_lines
+from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.routing.router import Method, RoutingResult, route
 from ops_actions.routing.rules import RuleSet, load_rules
 
@@ -63,18 +63,16 @@ def _utcnow() -> dt.datetime:
 
 
 def outstanding_allocations(con: duckdb.DuckDBPyConnection, atp: pl.DataFrame) -> pl.DataFrame:
-    """Units per (sku, location_id) allocated by earlier runs and not yet in the ATP snapshot."""
+    """Units per (sku, location_id) allocated by earlier runs and not yet in the ATP snapshot
+    (the one definition: `ops_actions.routing.outstanding`)."""
     snap = atp.select("sku", "location_id", "snapshot_at")  # noqa: F841 - read by DuckDB
+    allocations = allocations_sql("ops.allocations", "ops.outbox", "snap")
     table = con.sql(
-        """
-        select a.sku, a.location_id, sum(a.units)::bigint as outstanding
-        from ops.allocations as a
-        join ops.outbox as o on o.action_id = a.action_id
-        left join snap as s on s.sku = a.sku and s.location_id = a.location_id
-        where o.delivered_at is null
-           or s.snapshot_at is null
-           or o.delivered_at > s.snapshot_at
-        group by a.sku, a.location_id
+        f"""
+        select sku, location_id, sum(units)::bigint as outstanding
+        from ({allocations}) as allocations
+        where is_outstanding
+        group by sku, location_id
         """
     ).to_arrow_table()
     return pl.from_arrow(table)  # type: ignore[return-value]

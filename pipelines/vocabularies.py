@@ -1,9 +1,10 @@
-"""The platform's vocabularies (currencies, channels, statuses, reasons), defined once.
+"""The platform's vocabularies (currencies, channels, statuses, reasons, outbox states, routing
+outcomes), defined once.
 
 They live in the dbt seed `dbt_project/seeds/vocabularies.csv` (one row per allowed value), so
 that the ingest engine (which quarantines a value outside its vocabulary), the Great
-Expectations suites and the dbt tests (`in_vocabulary`) all read the same list. Adding a value
-is one row in that file.
+Expectations suites, the dbt tests (`in_vocabulary`) and the dashboards all read the same list.
+Adding a value is one row in that file.
 """
 
 from __future__ import annotations

@@ -75,8 +75,6 @@ def _mart_models(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     con.execute("create schema if not exists marts")
     models = []
     for name, frame in _synthetic_tables(seed=7).items():
-        if name.startswith("ingest_"):
-            continue  # published from the ingest ledger (raw._batches / raw._rejects)
         con.register("frame", frame.to_arrow())
         con.execute(f'create table marts."{name}" as select * from frame')
         con.unregister("frame")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from demo_generator import generate
 from pipelines.ingest.engine import ingest_all
 from pipelines.settings import PROJECT_ROOT
-from pipelines.transform.project import dbt_executable
+from pipelines.transform.project import dbt_env, dbt_executable
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +43,7 @@ def _dbt_build(warehouse: Path, work: Path) -> None:
             "--log-path",
             str(work / "logs"),
         ],
-        env={**os.environ, "OMS_WAREHOUSE_PATH": str(warehouse)},
+        env={**dbt_env(), "OMS_WAREHOUSE_PATH": str(warehouse)},
         capture_output=True,
         text=True,
     )

@@ -51,11 +51,29 @@ class MissingTableError(DashboardDataError):
 
 
 class SchemaMismatchError(DashboardDataError):
-    def __init__(self, table: PublishedTable, missing: Sequence[str]) -> None:
+    def __init__(
+        self, table: PublishedTable, missing: Sequence[str], *, contract: bool = False
+    ) -> None:
+        where = "The dbt contract of " if contract else ""
         super().__init__(
-            f"`{table.file}` lacks column(s) {', '.join(missing)}. If a model renamed them, "
-            "update the mapping in dashboards/lib/schema.py."
+            f"{where}`{table.file}` lacks column(s) {', '.join(missing)}. If a model renamed "
+            "them, update the mapping in dashboards/lib/schema.py."
         )
+
+
+CONTRACTS_FILE = "_contracts.json"
+"""Written by the publish step (pipelines/publish/publish.py) from the dbt manifest: published
+file -> its model's contract columns. Read as plain JSON: the dashboards never need dbt."""
+
+
+def _contract_columns(folder: Path, file: str) -> set[str] | None:
+    """Columns the dbt contract declares for a published file; None when the run published no
+    contract for it (the routing state, or a copy published before contracts existed)."""
+    path = folder / CONTRACTS_FILE
+    if not path.is_file():
+        return None
+    columns = json.loads(path.read_text()).get(file)
+    return None if columns is None else {c["name"] for c in columns}
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,11 @@ def _create_view(cur: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Non
     missing = [col for col in table.columns.values() if col not in present]
     if missing:
         raise SchemaMismatchError(table, missing)
+    contract = _contract_columns(folder, table.file)
+    if contract is not None:
+        undeclared = [col for col in table.columns.values() if col not in contract]
+        if undeclared:
+            raise SchemaMismatchError(table, undeclared, contract=True)
     renamed = ", ".join(f"{_quote(pub)} as {_quote(col)}" for col, pub in table.columns.items())
     derived = "".join(f", {expr} as {_quote(col)}" for col, expr in table.derived.items())
     cur.execute(

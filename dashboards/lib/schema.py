@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipelines.vocabularies import vocabulary
+
 
 @dataclass(frozen=True)
 class PublishedTable:
@@ -252,13 +254,15 @@ TABLES: dict[str, PublishedTable] = {
 }
 """View name used in the queries -> published table."""
 
-OUTBOX_STATES = ("pending", "in_flight", "delivered", "dead_letter")
-"""States of an outbox row (`ops.outbox.state`), in the order an action moves through them."""
+OUTBOX_STATES = vocabulary("outbox_state")
+"""States of an outbox row (`ops.outbox.state`), in the order an action moves through them
+(seed `vocabularies`, the list the dbt tests check the published outbox against)."""
 
 DEAD_LETTER = "dead_letter"
+assert DEAD_LETTER in OUTBOX_STATES, "seeds/vocabularies.csv lost the outbox state dead_letter"
 
-ROUTING_OUTCOMES = ("allocated", "backorder", "cancelled")
-"""Outcomes of a routing decision (`ops.routing_decisions.outcome`)."""
+ROUTING_OUTCOMES = vocabulary("routing_outcome")
+"""Outcomes of a routing decision (`ops.routing_decisions.outcome`), seed `vocabularies`."""
 
 UNASSIGNED_LOCATION = "unassigned"
 """location_id of order lines not shipped yet in fct_fulfillment_kpis_daily."""

@@ -330,3 +330,22 @@ def load_rules(path: str | Path) -> RuleSet:
 
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "rules" / "routing_rules.yaml"
+
+
+def dbt_parameters(rules: RuleSet) -> dict[str, Any]:
+    """The rules' figures the dbt models price with (`ops_allocation_candidates`), as the JSON
+    that `pipelines.transform.project.dbt_env` hands to every dbt invocation
+    (`OMS_ROUTING_PARAMS`, read by the macro `routing_parameters`). The rules file stays their
+    one source: the router prices with the same RuleSet. `default` is always present: the level
+    a line with an unknown service level is priced at, as `RuleSet.service_level` does."""
+    named = {"default": rules.service_level("default"), **rules.service_levels}
+    levels = {
+        name: {"km_per_day": level.km_per_day, "cost_multiplier": level.cost_multiplier}
+        for name, level in named.items()
+    }
+    return {
+        "rules_version": rules.version,
+        "service_levels": levels,
+        "shipping_per_kg_km": rules.costs.shipping_per_kg_km,
+        "shipping_min_per_unit": rules.costs.shipping_min_per_unit,
+    }

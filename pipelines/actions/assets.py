@@ -8,6 +8,7 @@ import duckdb
 
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.outbox import requeue_dead_letters
+from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.run_routing import run_routing
 from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
@@ -103,14 +104,15 @@ def _oversell_check(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dg.As
     over: list[tuple[object, ...]] = []
     if run_id is not None:
         over = con.execute(
-            """with outstanding as (
-                   select a.sku, a.location_id, sum(a.units) as units,
-                          sum(case when a.run_id = ? then a.units else 0 end) as this_run
-                   from ops.allocations a join ops.outbox o using (action_id)
-                   left join marts.fct_available_to_promise p using (sku, location_id)
-                   where o.delivered_at is null or p.snapshot_at is null
-                      or o.delivered_at > p.snapshot_at or a.run_id = ?
-                   group by a.sku, a.location_id)
+            f"""with allocations as ({
+                allocations_sql("ops.allocations", "ops.outbox", "marts.fct_available_to_promise")
+            }),
+               outstanding as (
+                   select sku, location_id, sum(units) as units,
+                          sum(case when run_id = ? then units else 0 end) as this_run
+                   from allocations
+                   where is_outstanding or run_id = ?
+                   group by sku, location_id)
                select s.sku, s.location_id, s.units, s.this_run,
                       coalesce(p.available_before_allocations, 0)
                from outstanding s

@@ -9,6 +9,7 @@ from pipelines.keys import DELIVERY_KEY, PUBLISH_KEY, ROUTING_KEY
 
 def defs() -> dg.Definitions:
     from pipelines.actions.assets import ROUTING_INPUTS, fulfillment_deliveries, routing_run
+    from pipelines.actions.ops_tables import OPS_TABLES
 
     routing_job = warehouse_job(
         "routing",
@@ -21,7 +22,7 @@ def defs() -> dg.Definitions:
         "Deliver what is due (retries, requeued dead letters) and publish the states.",
     )
     return dg.Definitions(
-        assets=[routing_run, fulfillment_deliveries],
+        assets=[routing_run, fulfillment_deliveries, *OPS_TABLES],
         jobs=[routing_job, deliver_job],
         schedules=[
             dg.ScheduleDefinition(

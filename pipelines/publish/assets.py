@@ -1,11 +1,14 @@
 """The publish step: a read-only Parquet copy of the published marts for the dashboards."""
 
+import json
+
 import dagster as dg
 
 from pipelines.keys import DELIVERY_KEY, PUBLISH_KEY, gate_key
-from pipelines.publish.publish import publish
+from pipelines.publish.publish import contracts_from_manifest, publish
 from pipelines.settings import get_settings
 from pipelines.transform.assets import published_model_keys, published_models
+from pipelines.transform.project import dbt_project
 from pipelines.warehouse import WarehouseResource
 
 
@@ -24,8 +27,15 @@ def build_publish_asset(after: tuple[dg.AssetKey, ...] = (DELIVERY_KEY,)) -> dg.
     ) -> dg.MaterializeResult:
         """Read-only Parquet copy of the published marts, swapped in atomically for dashboards."""
         settings = get_settings()
+        manifest = json.loads(dbt_project().manifest_path.read_text())
         with warehouse.connect() as con:
-            result = publish(con, published_models(), settings.published_dir, context.run.run_id)
+            result = publish(
+                con,
+                published_models(),
+                settings.published_dir,
+                context.run.run_id,
+                contracts=contracts_from_manifest(manifest),
+            )
         return dg.MaterializeResult(
             metadata={
                 "version": str(result.version_dir),

@@ -11,24 +11,40 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pipelines.db import scalar
 
 KEEP_VERSIONS = 3  # older versions are removed; a reader mid-query on one retries on `current`
+CONTRACTS_FILE = "_contracts.json"
+"""Next to the Parquet files: published file -> its model's contract columns (name, data_type),
+taken from the dbt manifest, so the dashboards check what they read without dbt installed."""
 
-# Ingest ledger views published next to the marts for the data-quality page.
-LEDGER_EXPORTS = {
-    "ingest_batches": """select source, batch_id, file, records_seen, loaded, rejected,
-                                duplicates, loaded_at from raw._batches""",
-    "ingest_rejects": """select source, kind, reason_code, count(*) as records,
-                                min(record) as example_record, min(reason) as example_reason
-                         from raw._rejects group by source, kind, reason_code""",
-}
+Contracts = Mapping[str, Sequence[Mapping[str, str]]]
+
+
+def contracts_from_manifest(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Published file stem (the model's alias) -> its enforced contract's columns, in order,
+    for every model tagged `published`. A published model without an enforced contract is an
+    error: what the dashboards read must be declared."""
+    contracts: dict[str, list[dict[str, str]]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or "published" not in node.get("tags", []):
+            continue
+        name = node.get("alias") or node["name"]
+        if not node.get("config", {}).get("contract", {}).get("enforced"):
+            raise ValueError(f"published model {node['name']} has no enforced dbt contract")
+        contracts[name] = [
+            {"name": column["name"], "data_type": column["data_type"]}
+            for column in node["columns"].values()
+        ]
+    return dict(sorted(contracts.items()))
 
 
 # Routing and delivery state, for the routing page (present once a routing run has happened).
@@ -53,15 +69,17 @@ def publish(
     models: list[tuple[str, str]],
     published_dir: Path,
     run_id: str,
+    contracts: Contracts | None = None,
 ) -> PublishResult:
-    """Export `models` (schema, table) and the ledger views, then swap `current` to them."""
+    """Export `models` (schema, table: the dbt models tagged `published`, the ingest ledger
+    included) and the routing state, write their `contracts` (from the manifest, see
+    `contracts_from_manifest`) beside them, then swap `current` to them."""
     published_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version_dir = published_dir / "versions" / f"{stamp}_{run_id[:8]}"
     version_dir.mkdir(parents=True)
     tables: dict[str, int] = {}
     queries = {table: f'select * from "{schema}"."{table}"' for schema, table in models}
-    queries.update(LEDGER_EXPORTS)
     has_ops = scalar(
         con, "select count(*) from information_schema.tables where table_schema = 'ops'"
     )
@@ -77,6 +95,10 @@ def publish(
             indent=2,
         )
     )
+    if contracts is not None:
+        declared = {name: [dict(c) for c in cols] for name, cols in contracts.items()}
+        exported = {name: cols for name, cols in declared.items() if name in tables}
+        (version_dir / CONTRACTS_FILE).write_text(json.dumps(exported, indent=2))
     swap_current(published_dir, version_dir)
     prune_versions(published_dir)
     return PublishResult(version_dir, tables)

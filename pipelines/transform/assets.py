@@ -28,6 +28,9 @@ class OmsDbtTranslator(DagsterDbtTranslator):
     """Keys that line up with the ingest assets: dbt sources *are* the `raw.*` tables."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key"):
+            # a source written by another domain names its key (the `ops` tables)
+            return super().get_asset_key(dbt_resource_props)
         if dbt_resource_props["resource_type"] == "source":
             table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
             return raw_key(table)

@@ -22,11 +22,22 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def routing_params() -> str:
+    """The routing rules' pricing figures as JSON for dbt (macro `routing_parameters`): the
+    rules file the router reads is their one source."""
+    from ops_actions.routing.rules import dbt_parameters, load_rules
+
+    rules = load_rules(get_settings().routing_rules_path)
+    return json.dumps(dbt_parameters(rules), sort_keys=True)
+
+
 def dbt_env() -> dict[str, str]:
-    """Environment for dbt subprocesses: the warehouse path always explicit and absolute."""
+    """Environment for dbt subprocesses: the warehouse path always explicit and absolute, and
+    the routing rules' figures the models price with (`OMS_ROUTING_PARAMS`)."""
     settings = get_settings()
     env = dict(os.environ)
     env["OMS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    env["OMS_ROUTING_PARAMS"] = routing_params()
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
@@ -120,3 +131,9 @@ def rebuild(selectors: list[str]) -> int:
 def dbt_project() -> DbtProject:
     settings = get_settings()
     return DbtProject(project_dir=settings.dbt_project_dir, profiles_dir=settings.dbt_project_dir)
+
+
+if __name__ == "__main__":  # `python -m pipelines.transform.project routing-params`
+    if sys.argv[1:] != ["routing-params"]:
+        raise SystemExit("usage: python -m pipelines.transform.project routing-params")
+    print(routing_params())

@@ -1,8 +1,8 @@
 -- One row per open order line × location that could ship it: the location ships for the
--- line's channel and holds stock of the SKU to promise. Estimates use the demo merchant's
--- routing weights as dbt vars (the router prices with the rules file; tests keep the two in
--- step): shipping cost from great-circle distance and weight, transit days from the service
--- level's speed, and the estimated delivery date against the promise.
+-- line's channel and holds stock of the SKU to promise. Estimates price with the routing rules
+-- file the router uses (macro routing_parameters): shipping cost from great-circle distance
+-- and weight, transit days from the service level's speed, and the estimated delivery date
+-- against the promise.
 with
 
 lines as (
@@ -55,12 +55,8 @@ priced as (
 
     select
         *,
-        case when service_level in ('express', 'next_day')
-            then {{ var('routing_express_km_per_day', 1200) }}
-            else {{ var('routing_standard_km_per_day', 500) }} end as km_per_day,
-        case when service_level in ('express', 'next_day')
-            then {{ var('routing_express_cost_multiplier', 1.8) }}
-            else 1.0 end as cost_multiplier
+        {{ service_level_figure('service_level', 'km_per_day') }} as km_per_day,
+        {{ service_level_figure('service_level', 'cost_multiplier') }} as cost_multiplier
 
     from paired
 
@@ -81,10 +77,10 @@ final as (
         distance_km,
         cast(ceil(distance_km / km_per_day) as {{ dbt.type_bigint() }}) as transit_days,
         quantity * cost_multiplier * case
-            when {{ var('routing_shipping_per_kg_km', 0.0004) }} * weight_kg * distance_km
-                > {{ var('routing_shipping_min_per_unit', 0.50) }}
-                then {{ var('routing_shipping_per_kg_km', 0.0004) }} * weight_kg * distance_km
-            else {{ var('routing_shipping_min_per_unit', 0.50) }}
+            when {{ routing_parameters()['shipping_per_kg_km'] }} * weight_kg * distance_km
+                > {{ routing_parameters()['shipping_min_per_unit'] }}
+                then {{ routing_parameters()['shipping_per_kg_km'] }} * weight_kg * distance_km
+            else {{ routing_parameters()['shipping_min_per_unit'] }}
         end as est_shipping_cost,
         promised_delivery_date,
         cast({{ dbt.dateadd('day',

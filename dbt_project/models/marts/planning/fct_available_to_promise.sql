@@ -6,7 +6,7 @@
 -- already dropped them); safety_buffer: per location kind (seed location_safety_buffers);
 -- inbound_eligible: open purchase-order units expected within `atp_inbound_horizon_days` of the
 -- snapshot (0 turns inbound off); allocated: routing allocations not yet reflected in a
--- snapshot (ops.allocations whose request was not acknowledged before the snapshot was taken).
+-- snapshot (macro allocations_with_outstanding, the one definition the router also runs).
 with
 
 snapshots as (
@@ -111,39 +111,35 @@ inbound as (
 
 ),
 
-allocations as (
+latest_at as (
 
-    select sku, location_id, units, action_id
-    from {{ ops_relation('allocations',
-        "select cast(null as varchar) as sku, cast(null as varchar) as location_id,
-                cast(null as bigint) as units, cast(null as varchar) as action_id") }}
+    -- the moment each pair's stock figure describes: the end of its snapshot's business day
+    select
+        location_id,
+        sku,
+        cast({{ dbt.dateadd('day', 1, 'snapshot_date') }} as timestamp) as snapshot_at
+
+    from latest
 
 ),
 
-outbox as (
+allocations as (
 
-    select action_id, delivered_at
-    from {{ ops_relation('outbox',
-        "select cast(null as varchar) as action_id, cast(null as timestamp) as delivered_at") }}
+    {{ allocations_with_outstanding(ref('stg_ops__allocations'), ref('stg_ops__outbox'),
+                                    'latest_at') }}
 
 ),
 
 allocated as (
 
     select
-        allocations.location_id,
-        allocations.sku,
-        sum(allocations.units) as allocated
+        location_id,
+        sku,
+        sum(units) as allocated
 
     from allocations
-    inner join latest
-        on allocations.location_id = latest.location_id
-        and allocations.sku = latest.sku
-    left join outbox
-        on allocations.action_id = outbox.action_id
-    where outbox.delivered_at is null
-        or outbox.delivered_at > cast({{ dbt.dateadd('day', 1, 'latest.snapshot_date') }} as timestamp)
-    group by allocations.location_id, allocations.sku
+    where is_outstanding
+    group by location_id, sku
 
 ),
 

@@ -1,0 +1,39 @@
+"""The `ops` tables dbt reads, as Dagster assets written by the actions: they close the loop.
+
+Routing reads available-to-promise (a dbt mart) and writes `ops.allocations` and `ops.outbox`;
+available-to-promise reads those tables (dbt source `ops`, models/staging/ops/). Mapping the
+dbt source straight onto the routing asset's key would make routing its own ancestor, which
+Dagster refuses in a job. As assets of their own that no step materialises (the routing run and
+the deliveries write them inside their transactions), they show the loop in the lineage graph,
+routing -> allocations -> available-to-promise -> routing, while every job still orders its
+steps: the dbt step reads what earlier runs wrote.
+"""
+
+import dagster as dg
+
+from pipelines.keys import DELIVERY_KEY, ROUTING_KEY
+
+GROUP = "actions"
+
+ALLOCATIONS_KEY = dg.AssetKey(["ops", "allocations"])
+OUTBOX_KEY = dg.AssetKey(["ops", "outbox"])
+
+OPS_TABLES = [
+    dg.AssetSpec(
+        ALLOCATIONS_KEY,
+        deps=[ROUTING_KEY],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per (routing run, order line, location): the units the run "
+        "allocated there, committed with its decisions and outbox rows. Read by dbt "
+        "(source ops.allocations) for available-to-promise.",
+    ),
+    dg.AssetSpec(
+        OUTBOX_KEY,
+        deps=[ROUTING_KEY, DELIVERY_KEY],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per outbound action: written by the routing run, its delivery "
+        "state and acknowledgement by the deliveries. Read by dbt (source ops.outbox).",
+    ),
+]
