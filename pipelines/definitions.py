@@ -12,6 +12,7 @@ from pipelines.actions.assets import (
 )
 from pipelines.ingest.assets import INGEST_ASSETS
 from pipelines.ingest.sensors import build_landing_sensor
+from pipelines.planning.definitions import PLANNING_ASSETS, PLANNING_JOBS, PLANNING_SCHEDULES
 from pipelines.run_control import locked_in_process_executor
 from pipelines.transform.assets import build_dbt_assets, build_publish_asset, dbt_resource
 
@@ -48,10 +49,11 @@ def defs() -> dg.Definitions:
             build_dbt_assets(),
             routing_run,
             fulfillment_deliveries,
+            *PLANNING_ASSETS,
             build_publish_asset(),
         ],
-        jobs=[full_flow, routing_job, deliver_job],
-        schedules=[daily_build, routing_schedule, deliver_schedule],
+        jobs=[full_flow, routing_job, deliver_job, *PLANNING_JOBS],
+        schedules=[daily_build, routing_schedule, deliver_schedule, *PLANNING_SCHEDULES],
         sensors=[build_landing_sensor(full_flow)],
         resources={"dbt": dbt_resource()},
         executor=locked_in_process_executor,

@@ -6,6 +6,7 @@ points the platform at their own landing folder and warehouse without touching c
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,10 @@ class Settings:
     users_file: Path = PROJECT_ROOT / "data" / "users.yaml"
     dashboard_address: str = "127.0.0.1"
     dashboard_sign_in_to_view: bool = False
+    # Where reorder requests go: supplier id (or transfer source location id, or "*") ->
+    # endpoint; empty = one purchase-order file per supplier under <outbox>/reorders/.
+    # Pairs rather than a dict, so Settings stays hashable.
+    supplier_destinations: tuple[tuple[str, str], ...] = ()
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -66,4 +71,19 @@ def get_settings() -> Settings:
         dashboard_address=os.environ.get("OMS_DASHBOARD_ADDRESS") or "127.0.0.1",
         dashboard_sign_in_to_view=os.environ.get("OMS_DASHBOARD_SIGN_IN_TO_VIEW", "").lower()
         in ("1", "true", "yes"),
+        supplier_destinations=tuple(sorted(_json_object("OMS_SUPPLIER_DESTINATIONS").items())),
     )
+
+
+def _json_object(var: str) -> dict[str, str]:
+    """A JSON object of strings from `var` ({} when unset); anything else is refused by name."""
+    raw = os.environ.get(var, "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ValueError(f"{var} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f'{var} must be a JSON object {{"destination": "endpoint"}}')
+    return value

@@ -10,7 +10,7 @@ import duckdb
 
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.outbox import requeue_dead_letters
-from ops_actions.run_routing import run_routing
+from ops_actions.run_routing import FULFILLMENT_KIND, run_routing
 from ops_actions.schema import ensure_schema
 from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
@@ -167,7 +167,9 @@ def fulfillment_deliveries(context: dg.AssetExecutionContext) -> dg.MaterializeR
         finally:
             con.close()
         mark_consumed(settings.ops_store_path, outcomes)
-    report = dispatch_due(settings.warehouse_path, fulfillment_adapters())
+    report = dispatch_due(
+        settings.warehouse_path, fulfillment_adapters(), kinds=(FULFILLMENT_KIND,)
+    )
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         pending = scalar(con, "select count(*) from ops.outbox where state <> 'delivered'")
