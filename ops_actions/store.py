@@ -223,7 +223,9 @@ def _validated(item: DecisionInput) -> DecisionInput:
                 f"an approval of {item.suggestion_id} needs a positive quantity, not {q!r}"
             )
         return item
-    return DecisionInput(item.suggestion_id, item.suggestion_version, item.decision, None, item.note)
+    return DecisionInput(
+        item.suggestion_id, item.suggestion_version, item.decision, None, item.note
+    )
 
 
 def record_decisions(

@@ -126,9 +126,16 @@ def reject(row: dict[str, Any], note: str | None = None) -> DecisionInput:
 def test_a_decision_records_who_when_quantity_and_note(tmp_path: Path) -> None:
     store = tmp_path / "ops.sqlite"
     row = suggestion_row(0)
-    [decision_id] = record_decisions(store, [approve(row, 18, "  promo next week ")], "paula", "planner")
+    [decision_id] = record_decisions(
+        store, [approve(row, 18, "  promo next week ")], "paula", "planner"
+    )
     [d] = list_decisions(store)
-    assert (d.decision_id, d.decision, d.quantity, d.note) == (decision_id, "approved", 18, "promo next week")
+    assert (d.decision_id, d.decision, d.quantity, d.note) == (
+        decision_id,
+        "approved",
+        18,
+        "promo next week",
+    )
     assert (d.decided_by, d.decided_role, d.consumed_at) == ("paula", "planner", None)
     assert dt.datetime.fromisoformat(d.decided_at) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = sqlite3.connect(store)

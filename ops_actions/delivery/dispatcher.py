@@ -117,7 +117,9 @@ def dispatch_due(
     with open_warehouse(warehouse) as con:
         kind_filter = ""
         if kinds is not None:
-            kind_filter = f" and kind in ({', '.join('?' for _ in kinds)})" if kinds else " and false"
+            kind_filter = (
+                f" and kind in ({', '.join('?' for _ in kinds)})" if kinds else " and false"
+            )
         known = [
             d
             for (d,) in con.execute(

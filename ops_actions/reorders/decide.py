@@ -85,7 +85,9 @@ def decide_reorders(
     suggestions: pl.DataFrame, decisions: Sequence[Decision], run_id: str
 ) -> ReorderPlan:
     """Reorder requests and per-decision outcomes (see the module docstring)."""
-    current = {r["suggestion_id"]: r for r in conform_suggestions(suggestions).iter_rows(named=True)}
+    current = {
+        r["suggestion_id"]: r for r in conform_suggestions(suggestions).iter_rows(named=True)
+    }
     outcomes: dict[str, DecisionOutcome] = {}
     groups: dict[tuple[str, str, str], list[tuple[Decision, dict[str, Any]]]] = {}
     for d in sorted(decisions, key=lambda d: (d.suggestion_id, d.decision_id)):
