@@ -200,12 +200,12 @@ def test_page_shows_suggestions_status_delivery_and_every_figure(planned, monkey
 def test_planner_approves_one_with_an_edited_quantity_and_a_note(planned, monkeypatch, store):
     at = page(planned, monkeypatch, "paula")
     assert not button(at, "Record decision").disabled
-    at.number_input(key="pl_one_qty").set_value(48.0)
-    at.text_input(key="pl_one_note").input("pallet deal")
+    picked = at.selectbox(key="pl_pick").value
+    at.number_input(key=f"pl_one_qty_{picked}").set_value(48.0)
+    at.text_input(key=f"pl_one_note_{picked}").input("pallet deal")
     button(at, "Record decision").click().run()
     assert not at.exception
     assert any("1 decision(s) recorded" in s.value for s in at.success)
-    picked = at.selectbox(key="pl_pick").value
     new = [d for d in list_decisions(store) if d.consumed_at is None]
     assert [(d.suggestion_id, d.quantity, d.note, d.decided_by, d.decided_role) for d in new] == [
         (picked, 48.0, "pallet deal", "paula", "planner")

@@ -333,7 +333,7 @@ with data_section():
             choice = c1.radio(
                 "Decision",
                 ["approved", "rejected"],
-                key="pl_one_decision",
+                key=f"pl_one_decision_{row['suggestion_id']}",
                 format_func=lambda d: "Approve" if d == "approved" else "Reject",
             )
             quantity = c2.number_input(
@@ -341,10 +341,10 @@ with data_section():
                 min_value=0.0,
                 value=float(row["suggested_qty"]),
                 step=1.0,
-                key="pl_one_qty",
+                key=f"pl_one_qty_{row['suggestion_id']}",
                 help="Edit to order another quantity",
             )
-            note = c3.text_input("Note", key="pl_one_note")
+            note = c3.text_input("Note", key=f"pl_one_note_{row['suggestion_id']}")
             if st.form_submit_button("Record decision", disabled=not may_decide):
                 _record(
                     [
