@@ -8,6 +8,7 @@ ui         start the Dagster UI (lineage, runs, checks, schedules, sensors)
 dashboard  start the Streamlit dashboards (on 127.0.0.1 unless --address says otherwise)
 users      add, list or remove the dashboard's users (roles: viewer, operator, planner, admin)
 repair     move loaded records to the quarantine and rebuild what they reached
+forecast-eval  test the forecasting engine on a demand history against baselines
 test       run the whole test suite (lint, type check, pytest)
 """
 
@@ -24,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.planning.forecast_eval import add_forecast_eval_parser
 from pipelines.repair_command import add_repair_parser
 from pipelines.settings import PROJECT_ROOT, get_settings
 
@@ -448,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_dashboard)
     _users_parser(sub)
     add_repair_parser(sub)
+    add_forecast_eval_parser(sub)
     p = sub.add_parser("test", help="run lint, type check and the whole test suite")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_test)
