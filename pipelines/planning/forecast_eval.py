@@ -25,7 +25,12 @@ import polars as pl
 from pipelines.planning.forecast import methods
 from pipelines.planning.forecast.classify import CLASSES
 from pipelines.planning.forecast.engine import forecast_matrix
-from pipelines.planning.forecast.matrix import DemandInputError, DemandMatrix, to_matrix
+from pipelines.planning.forecast.matrix import (
+    DemandInputError,
+    DemandMatrix,
+    to_matrix,
+    validate_demand,
+)
 from pipelines.planning.forecast.metrics import bias, mase, overall_mase, seasonal_scale
 
 LIBRARY = "statsforecast"
@@ -163,7 +168,8 @@ def evaluate(
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The forecast-eval result as a JSON-ready dict (see docs/forecasting.md)."""
-    mat = to_matrix(demand.select("series_id", "date", "units"))
+    # the planner's file has no stockout flags: every day without a row is a zero day
+    mat = to_matrix(validate_demand(demand).drop("is_stockout"))
     train, actual, _ = split(mat, horizon)
     dropped = mat.n_series - train.n_series
     scale = seasonal_scale(train.values)

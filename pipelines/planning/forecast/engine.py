@@ -21,9 +21,11 @@ cut at zero. Fallback series use a normal interval with sigma = std of their obs
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -67,16 +69,22 @@ def _quantile_rows(a: np.ndarray, q: float) -> np.ndarray:
     return np.where(k > 0, val, np.nan)
 
 
-def forecast_matrix(
+def forecast_matrix(*args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+    """The engine on a DemandMatrix; arrays keyed by name (see forecast_series for the frames).
+    Series with no observed day in a window make NaN means there, which the code handles."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        return _forecast_matrix(*args, **kwargs)
+
+
+def _forecast_matrix(
     mat: DemandMatrix,
     horizon: int = 56,
     backtest_windows: int = 3,
     levels: tuple[int, ...] = (80, 95),
     grid: list[m.Method] | None = None,
-    criterion: str = "mase",
     margin: float = SWITCH_MARGIN,
 ) -> dict[str, np.ndarray]:
-    """The engine on a DemandMatrix; arrays keyed by name (see forecast_series for the frame)."""
     values, start, n_days = mat.values, mat.start, mat.n_days
     n = mat.n_series
     grid = grid or m.candidate_grid()
@@ -112,10 +120,7 @@ def forecast_matrix(
         if not w:
             continue
         err = paths[:w] - actual
-        if criterion == "mase":
-            mae = np.nanmean(np.abs(err), axis=1)
-        else:
-            mae = np.sqrt(np.nanmean(err**2, axis=1))
+        mae = np.nanmean(np.abs(err), axis=1)
         score = np.where(usable, mae / rank_scale, 0.0).sum(axis=0) / np.maximum(n_usable, 1)
         allowed = np.isin(code, m.allowed_classes(cand))
         score = np.where(allowed & (n_usable > 0), score, np.inf)
