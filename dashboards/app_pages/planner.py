@@ -95,7 +95,7 @@ STALE_COLUMNS: dict[str, Any] = {
 }
 
 
-def demand_chart(history: pl.DataFrame, forecast: pl.DataFrame) -> alt.LayerChart:
+def demand_chart(history: pl.DataFrame, forecast: pl.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Daily demand (line; stockout days marked), forecast (dashed) with 80 % and 95 % bands."""
     layers: list[Any] = []
     if not forecast.is_empty():
@@ -234,7 +234,7 @@ with data_section():
     statuses = st.multiselect(
         "Status",
         list(STATUS_LABELS),
-        format_func=STATUS_LABELS.get,
+        format_func=lambda s: STATUS_LABELS.get(s, s),
         placeholder="Every status",
         key="pl_status",
     )
