@@ -12,6 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.planning.assets import REORDERS_KEY
 from pipelines.settings import get_settings
 from pipelines.transform.project import (
     dbt_env,
@@ -149,6 +150,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
             *published_model_keys(),
             PUBLISH_GATE,
             dg.AssetKey(["ops", "fulfillment_deliveries"]),
+            REORDERS_KEY,  # the reorder requests' delivery states, for the planner page
         ],
         op_tags={"oms/writes": "warehouse"},
     )
