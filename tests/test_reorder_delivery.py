@@ -12,6 +12,7 @@ decisions and delivers them; `OMS_OPS_CRASH_AT` kills it at a crash point.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import shutil
@@ -311,6 +312,50 @@ def test_a_version_replaced_by_the_next_build_is_stale_and_shown_to_the_planner(
         "paula",
     )
     assert consume_decisions(wh, store, current_suggestions(wh)).requested == 1
+
+
+def test_fulfillment_deliveries_never_pick_up_reorder_requests(tmp_path) -> None:
+    """Each producer dispatches its own kinds: a fulfillment cycle whose "*" adapter would take
+    anything leaves the reorder requests pending for the planning step."""
+    from ops_actions.delivery.adapters.file_drop import FileDropAdapter
+    from ops_actions.delivery.outbox import enqueue
+    from ops_actions.run_routing import FULFILLMENT_KIND
+
+    store, wh = tmp_path / "s.sqlite", tmp_path / "wh.duckdb"
+    write_suggestions(wh, make_suggestions(N_SUGGESTIONS))
+    _decide_some(store)
+    consume_decisions(wh, store, current_suggestions(wh))
+    fulfillment = pl.DataFrame(
+        [
+            {
+                "action_id": "f1",
+                "kind": FULFILLMENT_KIND,
+                "destination": "SUP-A",
+                "payload": "{}",
+                "batch_key": "r:SUP-A",
+                "source_run_id": "r",
+            }
+        ]
+    )
+    with open_warehouse(wh) as con:
+        enqueue(con, fulfillment, dt.datetime(2026, 1, 1))
+    report = dispatch_due(
+        wh, {"*": FileDropAdapter(tmp_path / "fulfillment")}, kinds=(FULFILLMENT_KIND,)
+    )
+    assert report.delivered == 1
+    with open_warehouse(wh) as con:
+        states = dict(
+            con.execute(
+                "select kind, string_agg(distinct state) from ops.outbox group by kind"
+            ).fetchall()
+        )
+    assert states == {
+        FULFILLMENT_KIND: "delivered",
+        "purchase_order": "pending",
+        "transfer_request": "pending",
+    }
+    assert deliver_all(wh, PurchaseOrderDropAdapter(tmp_path / "po")) == 0
+    assert len(list((tmp_path / "po").glob("*.csv"))) == 3
 
 
 if __name__ == "__main__":
