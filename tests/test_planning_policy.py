@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from pipelines.planning.policy import POLICIES, PolicyInputs, plan, round_order
 
@@ -30,8 +30,17 @@ DBT_DIR = ROOT / "dbt_project"
 MODELS_YML = DBT_DIR / "models" / "marts" / "planning" / "_replenishment__models.yml"
 INPUT_FIELDS = {f.name for f in fields(PolicyInputs)}
 FIGURES = (
-    "protection_days", "demand_daily", "forecast_lt_sigma", "safety_stock", "reorder_point",
-    "eoq", "order_up_to", "position", "raw_qty", "purchase_qty", "transfer_qty",
+    "protection_days",
+    "demand_daily",
+    "forecast_lt_sigma",
+    "safety_stock",
+    "reorder_point",
+    "eoq",
+    "order_up_to",
+    "position",
+    "raw_qty",
+    "purchase_qty",
+    "transfer_qty",
 )
 
 
@@ -76,9 +85,15 @@ def test_python_gives_the_figures_the_dbt_unit_tests_pin(case: dict[str, Any]) -
 
 
 def test_bad_inputs_are_refused_with_a_clear_error() -> None:
-    base = dict(
-        policy="order_up_to", z=1.0, lead_time_mean_days=5, lead_time_sd_days=1,
-        review_period_days=1, order_cycle_days=7, forecast_lt_units=6, sigma_daily=1,
+    base: dict[str, Any] = dict(
+        policy="order_up_to",
+        z=1.0,
+        lead_time_mean_days=5,
+        lead_time_sd_days=1,
+        review_period_days=1,
+        order_cycle_days=7,
+        forecast_lt_units=6,
+        sigma_daily=1,
     )
     with pytest.raises(ValueError, match="unknown policy"):
         PolicyInputs(**{**base, "policy": "kanban"})
@@ -130,9 +145,24 @@ def _compiled_model_sql(tmp_path: Path) -> str:
     dbt = Path(sys.executable).with_name("dbt")
     target = tmp_path / "target"
     subprocess.run(
-        [str(dbt), "compile", "--select", "fct_safety_stock", "--profiles-dir", str(DBT_DIR),
-         "--project-dir", str(DBT_DIR), "--target-path", str(target), "--quiet"],
-        check=True, env=env, cwd=DBT_DIR, capture_output=True, text=True,
+        [
+            str(dbt),
+            "compile",
+            "--select",
+            "fct_safety_stock",
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--project-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--quiet",
+        ],
+        check=True,
+        env=env,
+        cwd=DBT_DIR,
+        capture_output=True,
+        text=True,
     )
     compiled = next(target.rglob("fct_safety_stock.sql"))
     return compiled.read_text()
@@ -154,8 +184,11 @@ def test_compiled_sql_gives_the_python_figures_on_random_inputs(tmp_path: Path) 
         "service_level double, currency varchar)"
     )
     con.executemany(
-        "insert into inputs (sku, location_id, policy, " + ", ".join(columns) + ") values ("
-        + ", ".join("?" for _ in range(len(columns) + 3)) + ")",
+        "insert into inputs (sku, location_id, policy, "
+        + ", ".join(columns)
+        + ") values ("
+        + ", ".join("?" for _ in range(len(columns) + 3))
+        + ")",
         [[r["sku"], r["location_id"], r["policy"], *[r[c] for c in columns]] for r in rows],
     )
     result = con.execute(f"select * from ({sql}) order by sku").fetchall()
@@ -171,7 +204,10 @@ def test_compiled_sql_gives_the_python_figures_on_random_inputs(tmp_path: Path) 
                 assert got[column] is value, (row, column)
             else:
                 assert math.isclose(got[column], value, rel_tol=1e-9, abs_tol=1e-9), (
-                    row["sku"], column, got[column], value,
+                    row["sku"],
+                    column,
+                    got[column],
+                    value,
                 )
         due += expected["is_order_due"]
     # the random cases exercise both sides of the trigger

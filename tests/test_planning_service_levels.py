@@ -32,7 +32,9 @@ def test_z_is_the_inverse_normal_of_the_service_level() -> None:
 
 
 def test_class_shares_rise_to_one_and_service_falls_with_them() -> None:
-    rows = sorted(_rows("planning_service_levels"), key=lambda r: float(r["max_cumulative_value_share"]))
+    rows = sorted(
+        _rows("planning_service_levels"), key=lambda r: float(r["max_cumulative_value_share"])
+    )
     shares = [float(r["max_cumulative_value_share"]) for r in rows]
     assert shares == sorted(set(shares)), "shares must be distinct"
     assert shares[-1] == 1.0, "the last class must take every remaining SKU"

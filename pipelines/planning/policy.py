@@ -51,8 +51,14 @@ class PolicyInputs:
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}: expected one of {POLICIES}")
-        for name in ("lead_time_mean_days", "lead_time_sd_days", "review_period_days",
-                     "forecast_lt_units", "sigma_daily", "min_order_qty"):
+        for name in (
+            "lead_time_mean_days",
+            "lead_time_sd_days",
+            "review_period_days",
+            "forecast_lt_units",
+            "sigma_daily",
+            "min_order_qty",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.order_cycle_days <= 0:
@@ -91,9 +97,7 @@ def lead_time_demand_sigma(
     protection_days: float, sigma_daily: float, demand_daily: float, lead_time_sd_days: float
 ) -> float:
     """Std dev of demand over the protection interval: demand noise plus lead-time noise."""
-    return math.sqrt(
-        protection_days * sigma_daily**2 + demand_daily**2 * lead_time_sd_days**2
-    )
+    return math.sqrt(protection_days * sigma_daily**2 + demand_daily**2 * lead_time_sd_days**2)
 
 
 def economic_order_quantity(

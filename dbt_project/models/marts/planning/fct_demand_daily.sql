@@ -94,7 +94,7 @@ series_days as (
 
 stockouts as (
 
-    select location_id, sku, snapshot_date
+    select distinct location_id, sku, snapshot_date
     from snapshots
     where on_hand <= 0
 
