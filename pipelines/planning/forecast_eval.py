@@ -24,7 +24,7 @@ import polars as pl
 
 from pipelines.planning.forecast import methods
 from pipelines.planning.forecast.classify import CLASSES
-from pipelines.planning.forecast.engine import forecast_matrix
+from pipelines.planning.forecast.engine import forecast_matrix, method_names
 from pipelines.planning.forecast.matrix import (
     DemandInputError,
     DemandMatrix,
@@ -149,7 +149,7 @@ def run_library(
         )
         res = sf.forecast(h=horizon, df=long)
         seconds = time.perf_counter() - t0
-        col = [c for c in res.columns if c not in ("unique_id", "ds")][0]
+        col = next(c for c in res.columns if c not in ("unique_id", "ds"))
         res = res.sort("unique_id", "ds")
         paths = np.zeros((horizon, train.n_series))
         ids = res["unique_id"].to_numpy()
@@ -208,16 +208,14 @@ def evaluate(
         )
         summary[f"{LIBRARY}_best"] = {"model": best_name, **library[best_name]}
 
-    labels = np.array([c.label() for c in grid], dtype=object)
-    names_arr = np.array([c.name for c in grid], dtype=object)
-    idx = res["method_idx"]
+    method, params = method_names(res, grid)
     records = []
     for j, sid in enumerate(train.series_ids):
         rec = {
             "series_id": sid,
             "demand_class": CLASSES[int(res["code"][j])],
-            "method": str(names_arr[idx[j]]) if idx[j] >= 0 else "fallback",
-            "method_params": str(labels[idx[j]]) if idx[j] >= 0 else None,
+            "method": str(method[j]),
+            "method_params": str(params[j]),
             "mase": _num(float(ours_mase[j])),
             "bias": _num(float(ours_bias[j])),
             "backtest_mase": _num(float(res["mase"][j])),

@@ -4,8 +4,9 @@ Reads fct_demand_daily (one row per series and calendar day, zero days included,
 days flagged) and runs the planning engine (pipelines.planning.forecast.forecast_series): the
 method of each series is picked by a rolling-origin backtest, and its backtest accuracy (MASE,
 bias) and one-day error sigma travel with every forecast row, and so do the series' class
-figures (adi, cv2, n_days, mean_daily, method_params) that fct_forecast_selection picks up. Horizon: config
-planning_horizon_days (from var planning_horizon_days, default 56; see _forecast__models.yml).
+figures (adi, cv2, n_days, mean_daily, method_params) that fct_forecast_selection picks up.
+Horizon: config planning_horizon_days (from var planning_horizon_days, default 56; see
+_forecast__models.yml).
 """
 
 import polars as pl
