@@ -48,6 +48,13 @@ navigation = st.navigation(
                 default=True,
             ),
         ],
+        "Planners": [
+            st.Page(
+                PAGES_DIR / "planner.py",
+                title="Replenishment",
+                icon=":material/inventory_2:",
+            ),
+        ],
         "Operations": [
             st.Page(
                 PAGES_DIR / "routing.py",

@@ -29,8 +29,18 @@ class CrashPoint(StrEnum):
     DISPATCH_AFTER_SEND = "dispatch.after_send"
     DISPATCH_BEFORE_RECORD = "dispatch.before_record"
     DISPATCH_AFTER_RECORD = "dispatch.after_record"
+    REORDERS_AFTER_DECIDE = "reorders.after_decide"
+    REORDERS_BEFORE_COMMIT = "reorders.before_commit"
+    REORDERS_AFTER_COMMIT = "reorders.after_commit"
 
 
 def crashpoint(point: CrashPoint) -> None:
     if os.environ.get(CRASH_ENV) == point.value:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def points_of(*steps: str) -> tuple[CrashPoint, ...]:
+    """The crash points of the named steps (`routing`, `dispatch`, `reorders`), step by step in
+    the order given and within a step in the order the code reaches them: what a crash test
+    of those steps must go through."""
+    return tuple(p for step in steps for p in CrashPoint if p.value.split(".", 1)[0] == step)

@@ -5,13 +5,18 @@ made by people — today a retry of a dead-lettered delivery, next the planners'
 to SQLite in WAL mode, which takes concurrent writers, and the pipeline consumes them
 idempotently. Every request has its own id and records who asked (user name and role);
 consuming one records when and with what outcome.
+
+Two kinds of request live here: `retry_requests` (an operator asks for a dead letter to be sent
+again) and `suggestion_decisions` (a planner approves or rejects one version of a reorder
+suggestion; see `docs/reorders.md`).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +33,24 @@ create table if not exists retry_requests (
     requested_role text
 );
 create index if not exists retry_requests_open on retry_requests (consumed_at);
+-- One decision per suggestion version: the unique rule is what turns the second of two
+-- planners deciding the same version at once into a conflict instead of a second decision.
+create table if not exists suggestion_decisions (
+    decision_id        text primary key,
+    suggestion_id      text not null,
+    suggestion_version text not null,
+    decision           text not null check (decision in ('approved', 'rejected')),
+    quantity           real,
+    note               text,
+    decided_by         text not null,
+    decided_role       text,
+    decided_at         text not null,
+    consumed_at        text,
+    outcome            text,
+    action_id          text,
+    unique (suggestion_id, suggestion_version)
+);
+create index if not exists suggestion_decisions_open on suggestion_decisions (consumed_at);
 """
 # Columns added after the first release: (table, column, type). `create table if not exists`
 # leaves an existing store's table as it was, so opening a store adds whichever it lacks.
@@ -129,3 +152,190 @@ def mark_consumed(path: Path, outcomes: dict[str, str]) -> None:
             [(_now(), outcome, rid) for rid, outcome in outcomes.items()],
         )
         con.execute("commit")
+
+
+# --------------------------------------------------------------------------------------------
+# Planner decisions on reorder suggestions
+# --------------------------------------------------------------------------------------------
+
+DECISIONS = ("approved", "rejected")
+DECISION_COLUMNS = (
+    "decision_id, suggestion_id, suggestion_version, decision, quantity, note, decided_by, "
+    "decided_role, decided_at, consumed_at, outcome, action_id"
+)
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """What a planner decides on one version of one suggestion. `quantity` is the quantity to
+    order (the suggested one, or the planner's edit) for an approval; none for a rejection."""
+
+    suggestion_id: str
+    suggestion_version: str
+    decision: str
+    quantity: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of `suggestion_decisions`: a decision, who made it, and what the pipeline did
+    with it (`outcome`: sent, stale or rejected, with the reorder request's `action_id`)."""
+
+    decision_id: str
+    suggestion_id: str
+    suggestion_version: str
+    decision: str
+    quantity: float | None
+    note: str | None
+    decided_by: str
+    decided_role: str | None
+    decided_at: str
+    consumed_at: str | None = None
+    outcome: str | None = None
+    action_id: str | None = None
+
+
+class DecisionConflict(RuntimeError):
+    """Someone already decided these suggestion versions; nothing of the attempt was written.
+    `existing` holds their decisions (who, what, when) to show to the planner."""
+
+    def __init__(self, existing: Sequence[Decision]) -> None:
+        self.existing = tuple(existing)
+        shown = "; ".join(
+            f"{d.suggestion_id} (version {d.suggestion_version[:8]}) already {d.decision} by "
+            f"{d.decided_by} at {d.decided_at} UTC"
+            for d in self.existing[:5]
+        )
+        more = f" and {len(self.existing) - 5} more" if len(self.existing) > 5 else ""
+        super().__init__(f"already decided: {shown}{more}")
+
+
+def _validated(item: DecisionInput) -> DecisionInput:
+    if item.decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}, not {item.decision!r}")
+    if not item.suggestion_id or not item.suggestion_version:
+        raise ValueError("a decision names the suggestion id and the version it decides")
+    if item.decision == "approved":
+        q = item.quantity
+        if q is None or not math.isfinite(q) or q <= 0:
+            raise ValueError(
+                f"an approval of {item.suggestion_id} needs a positive quantity, not {q!r}"
+            )
+        return item
+    return DecisionInput(
+        item.suggestion_id, item.suggestion_version, item.decision, None, item.note
+    )
+
+
+def record_decisions(
+    path: Path,
+    items: Sequence[DecisionInput],
+    decided_by: str,
+    decided_role: str | None = None,
+) -> list[str]:
+    """Record decisions (one, or a bulk decision) in ONE transaction; returns their ids.
+
+    All or nothing: if another planner already decided any of these suggestion versions (now,
+    or a moment ago in another process), DecisionConflict names their decisions and none of
+    these is written, so a bulk approval never half-lands. The same version twice within
+    `items` is refused too. Bad input (unknown decision, approval without a positive quantity,
+    no user) is refused with ValueError before anything is written.
+    """
+    if not decided_by or not decided_by.strip():
+        raise ValueError("a decision must name the user who made it")
+    checked = [_validated(i) for i in items]
+    keys = [(i.suggestion_id, i.suggestion_version) for i in checked]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the same suggestion version appears twice in one decision")
+    if not checked:
+        return []
+    now = _now()
+    rows = [
+        (
+            uuid.uuid4().hex,
+            i.suggestion_id,
+            i.suggestion_version,
+            i.decision,
+            i.quantity,
+            (i.note or "").strip() or None,
+            decided_by,
+            decided_role,
+            now,
+        )
+        for i in checked
+    ]
+    with open_store(path) as con:
+        # `begin immediate` takes SQLite's write lock first, so the look-up and the inserts
+        # see the same state; the unique rule backs it against any writer that skips it.
+        con.execute("begin immediate")
+        try:
+            existing = _decided(con, keys)
+            if existing:
+                con.execute("rollback")
+                raise DecisionConflict(existing)
+            con.executemany(
+                "insert into suggestion_decisions (decision_id, suggestion_id, "
+                "suggestion_version, decision, quantity, note, decided_by, decided_role, "
+                "decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            con.execute("commit")
+        except sqlite3.IntegrityError:
+            con.execute("rollback")
+            raise DecisionConflict(_decided(con, keys)) from None
+        except DecisionConflict:
+            raise
+        except BaseException:
+            if con.in_transaction:
+                con.execute("rollback")
+            raise
+    return [r[0] for r in rows]
+
+
+def _decided(con: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> list[Decision]:
+    found: list[Decision] = []
+    for start in range(0, len(keys), 400):  # SQLite's limit on bound parameters
+        chunk = keys[start : start + 400]
+        where = " or ".join("(suggestion_id = ? and suggestion_version = ?)" for _ in chunk)
+        params = [v for key in chunk for v in key]
+        found += [
+            Decision(*r)
+            for r in con.execute(
+                f"select {DECISION_COLUMNS} from suggestion_decisions where {where}", params
+            )
+        ]
+    return found
+
+
+def list_decisions(path: Path, open_only: bool = False) -> list[Decision]:
+    """Decisions, oldest first (only those the pipeline has not consumed yet if `open_only`)."""
+    where = "where consumed_at is null" if open_only else ""
+    with open_store(path) as con:
+        rows = con.execute(
+            f"select {DECISION_COLUMNS} from suggestion_decisions {where} "
+            "order by decided_at, decision_id"
+        ).fetchall()
+    return [Decision(*r) for r in rows]
+
+
+def mark_decisions_consumed(path: Path, outcomes: Mapping[str, tuple[str, str | None]]) -> int:
+    """Record, per decision id, the outcome (sent, stale, rejected) and the reorder request's
+    action id; decisions already consumed keep their first outcome. Returns rows updated."""
+    if not outcomes:
+        return 0
+    with open_store(path) as con:
+        con.execute("begin immediate")
+        try:
+            before = con.total_changes
+            con.executemany(
+                "update suggestion_decisions set consumed_at = ?, outcome = ?, action_id = ? "
+                "where decision_id = ? and consumed_at is null",
+                [(_now(), out, action, did) for did, (out, action) in outcomes.items()],
+            )
+            changed = con.total_changes - before
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return changed

@@ -1,8 +1,8 @@
 """The one `Definitions` of the platform: `dagster dev -m pipelines.definitions` shows it all.
 
 Each domain keeps its assets, checks, jobs, schedules and sensors in its own `definitions.py`
-(ingest, transform, actions, publish, and the whole flow), loaded only when Dagster asks for
-the definitions, not at import, and merged here with the resources they share.
+(ingest, transform, actions, planning, publish, and the whole flow), loaded only when Dagster
+asks for the definitions, not at import, and merged here with the resources they share.
 """
 
 import dagster as dg
@@ -11,6 +11,7 @@ DOMAINS = (
     "pipelines.ingest.definitions",
     "pipelines.transform.definitions",
     "pipelines.actions.definitions",
+    "pipelines.planning.definitions",
     "pipelines.publish.definitions",
     "pipelines.flow",
 )

@@ -14,6 +14,7 @@ import dagster as dg
 ROUTING_KEY = dg.AssetKey(["ops", "routing_run"])
 DELIVERY_KEY = dg.AssetKey(["ops", "fulfillment_deliveries"])
 PUBLISH_KEY = dg.AssetKey(["published", "dashboard_marts"])
+REORDERS_KEY = dg.AssetKey(["ops", "reorder_requests"])
 
 
 def raw_key(table: str) -> dg.AssetKey:

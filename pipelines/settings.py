@@ -6,6 +6,7 @@ points the platform at their own landing folder and warehouse without touching c
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,10 @@ class Settings:
     routing_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
     routing_today: str = "data"
     fulfillment_destinations: str = ""
+    # Where reorder requests go: supplier id (or transfer source location id, or "*") ->
+    # endpoint; empty = one purchase-order file per supplier under <outbox>/reorders/.
+    # Pairs rather than a dict, so Settings stays hashable.
+    supplier_destinations: tuple[tuple[str, str], ...] = ()
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -86,4 +91,19 @@ def get_settings() -> Settings:
         ),
         routing_today=os.environ.get("OMS_ROUTING_TODAY", "data"),
         fulfillment_destinations=os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip(),
+        supplier_destinations=tuple(sorted(_json_object("OMS_SUPPLIER_DESTINATIONS").items())),
     )
+
+
+def _json_object(var: str) -> dict[str, str]:
+    """A JSON object of strings from `var` ({} when unset); anything else is refused by name."""
+    raw = os.environ.get(var, "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ValueError(f"{var} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f'{var} must be a JSON object {{"destination": "endpoint"}}')
+    return value

@@ -45,6 +45,7 @@ def build_summary(warehouse_path: Path) -> str:
         lines += _attention_lines(con)
         lines += _kpi_lines(con)
         lines += _routing_lines(con)
+        lines += planning_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
@@ -134,3 +135,38 @@ def _routing_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         f"Routing run {run_id} (rules {version}): units {shown}",
         f"  fulfillment requests: {sent}",
     ]
+
+
+def planning_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Suggestions made by the latest build (count and value per currency) and the reorder
+    requests in the outbox by delivery state."""
+    from ops_actions.reorders.decide import REORDER_KINDS
+
+    try:
+        made = con.execute(
+            """select count(*), sum(suggested_value), currency
+               from marts.ops_reorder_suggestions group by currency order by currency"""
+        ).fetchall()
+    except duckdb.Error:  # not built (yet)
+        return ["Planning: no reorder suggestions built"]
+    count = sum(int(n) for n, _, _ in made)
+    value = ", ".join(f"{v or 0:,.2f} {c or ''}".rstrip() for _, v, c in made) or "0.00"
+    out = [f"Reorder suggestions: {count:,} worth {value}"]
+    has_outbox = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'outbox'",
+    )
+    states: dict[str, int] = {}
+    if has_outbox:
+        marks = ", ".join("?" for _ in REORDER_KINDS)
+        states = dict(
+            con.execute(
+                f"select state, count(*) from ops.outbox where kind in ({marks}) group by state",
+                list(REORDER_KINDS),
+            ).fetchall()
+        )
+    sent = states.get("delivered", 0)
+    rest = ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()) if k != "delivered")
+    out.append(f"  reorder requests sent: {sent:,}" + (f" ({rest})" if rest else ""))
+    return out

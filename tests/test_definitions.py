@@ -30,10 +30,12 @@ def test_definitions_load_with_every_source_model_job_schedule_and_sensor() -> N
     assert "published/dashboard_marts" in keys
     assert repo.has_job("full_flow")
     assert repo.has_job("routing") and repo.has_job("deliver_due")
+    assert repo.has_job("planning_daily") and "ops/reorder_requests" in keys
     assert {s.name for s in repo.schedule_defs} == {
         "daily_build",
         "routing_every_5_minutes",
         "deliver_due_every_minute",
+        "planning_daily",
     }
     assert {s.name for s in repo.sensor_defs} == {"new_landing_batches"}
 

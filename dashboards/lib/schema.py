@@ -238,6 +238,85 @@ DELIVERY_ATTEMPTS = PublishedTable(
     },
 )
 
+
+# Planning (see docs/reorders.md and the planning contract): the reorder suggestions with every
+# figure they came from, the daily demand history and the forecasts, for the planner page.
+REORDER_SUGGESTIONS = PublishedTable(
+    file="ops_reorder_suggestions",
+    grain="one row per (sku, location) that needs an order, in its current version",
+    columns={
+        "suggestion_id": "suggestion_id",
+        "suggestion_version": "suggestion_version",
+        "as_of_date": "as_of_date",
+        "sku": "sku",
+        "location_id": "location_id",
+        "supplier_id": "supplier_id",
+        "kind": "kind",
+        "source_location_id": "source_location_id",
+        "policy": "policy",
+        "abc_class": "abc_class",
+        "service_level": "service_level",
+        "z": "z",
+        "forecast_lt_units": "forecast_lt_units",
+        "forecast_lt_sigma": "forecast_lt_sigma",
+        "lead_time_mean_days": "lead_time_mean_days",
+        "lead_time_sd_days": "lead_time_sd_days",
+        "review_period_days": "review_period_days",
+        "safety_stock": "safety_stock",
+        "reorder_point": "reorder_point",
+        "order_up_to": "order_up_to",
+        "on_hand": "on_hand",
+        "inbound": "inbound",
+        "allocated": "allocated",
+        "backorders": "backorders",
+        "position": "position",
+        "raw_qty": "raw_qty",
+        "pack_size": "pack_size",
+        "min_order_qty": "min_order_qty",
+        "suggested_qty": "suggested_qty",
+        "unit_cost": "unit_cost",
+        "currency": "currency",
+        "suggested_value": "suggested_value",
+        "explanation": "explanation",
+    },
+)
+
+DEMAND_DAILY = PublishedTable(
+    file="fct_demand_daily",
+    grain="one row per series (sku@location, or sku@ALL) and calendar day",
+    columns={
+        "series_id": "series_id",
+        "sku": "sku",
+        "location_id": "location_id",
+        "demand_date": "demand_date",
+        "units": "units",
+        "is_stockout": "is_stockout",
+        "is_outlier": "is_outlier",
+    },
+)
+
+DEMAND_FORECASTS = PublishedTable(
+    file="fct_demand_forecasts",
+    grain="one row per series and forecast day",
+    columns={
+        "series_id": "series_id",
+        "sku": "sku",
+        "location_id": "location_id",
+        "forecast_date": "forecast_date",
+        "step": "step",
+        "units_forecast": "units_forecast",
+        "units_lo_80": "units_lo_80",
+        "units_hi_80": "units_hi_80",
+        "units_lo_95": "units_lo_95",
+        "units_hi_95": "units_hi_95",
+        "method": "method",
+        "demand_class": "demand_class",
+        "mase": "mase",
+        "bias": "bias",
+        "sigma_daily": "sigma_daily",
+    },
+)
+
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "inventory_daily": INVENTORY_DAILY,
@@ -251,6 +330,9 @@ TABLES: dict[str, PublishedTable] = {
     "routing_decisions": ROUTING_DECISIONS,
     "outbox": OUTBOX,
     "delivery_attempts": DELIVERY_ATTEMPTS,
+    "reorder_suggestions": REORDER_SUGGESTIONS,
+    "demand_daily": DEMAND_DAILY,
+    "demand_forecasts": DEMAND_FORECASTS,
 }
 """View name used in the queries -> published table."""
 

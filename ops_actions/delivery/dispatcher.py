@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -103,26 +103,36 @@ def dispatch_due(
     max_batches: int | None = None,
     now: Callable[[], dt.datetime] = _utcnow,
     rng: random.Random | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> DispatchReport:
     """Deliver every due action whose destination has an adapter; return what happened.
 
     `adapters` maps destination -> adapter (key "*" is the fallback) or is a function of the
-    destination. Actions for destinations without an adapter stay pending (reported)."""
+    destination. Actions for destinations without an adapter stay pending (reported).
+    `kinds` limits the cycle to those action kinds (None: every kind), so each producer's
+    adapters (a "*" fallback included) only ever see its own actions."""
     policy = policy or RetryPolicy()
     rng = rng or random.Random()
     report = DispatchReport()
     with cursor(warehouse) as con:
+        kind_filter = ""
+        if kinds is not None:
+            kind_filter = (
+                f" and kind in ({', '.join('?' for _ in kinds)})" if kinds else " and false"
+            )
         known = [
             d
             for (d,) in con.execute(
-                "select distinct destination from ops.outbox where state in ('pending','in_flight')"
+                "select distinct destination from ops.outbox "
+                f"where state in ('pending','in_flight'){kind_filter}",
+                list(kinds or []),
             ).fetchall()
         ]
         routable = [d for d in known if _resolve(adapters, d) is not None]
         report.skipped_destinations = set(known) - set(routable)
         batches = 0
         while max_batches is None or batches < max_batches:
-            claimed = claim_due(con, now(), policy.lease_s, batch_size, routable)
+            claimed = claim_due(con, now(), policy.lease_s, batch_size, routable, kinds)
             if not claimed:
                 break
             batches += 1

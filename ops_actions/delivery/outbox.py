@@ -60,8 +60,10 @@ def claim_due(
     lease_s: float,
     limit: int,
     destinations: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[ClaimedAction]:
-    """Mark up to `limit` due actions in flight (one transaction) and log a started attempt."""
+    """Mark up to `limit` due actions in flight (one transaction) and log a started attempt.
+    `destinations` / `kinds` restrict the claim (None: all)."""
     dest_filter = ""
     params: list[object] = [now]
     if destinations is not None:
@@ -69,6 +71,11 @@ def claim_due(
             return []
         dest_filter = f"and destination in ({', '.join('?' for _ in destinations)})"
         params.extend(destinations)
+    if kinds is not None:
+        if not kinds:
+            return []
+        dest_filter += f" and kind in ({', '.join('?' for _ in kinds)})"
+        params.extend(kinds)
     params.append(limit)
     lease_until = now + dt.timedelta(seconds=lease_s)
     con.begin()

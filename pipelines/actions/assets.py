@@ -9,7 +9,7 @@ import duckdb
 from ops_actions.delivery.dispatcher import dispatch_due
 from ops_actions.delivery.outbox import requeue_dead_letters
 from ops_actions.routing.outstanding import allocations_sql
-from ops_actions.run_routing import run_routing
+from ops_actions.run_routing import FULFILLMENT_KIND, run_routing
 from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
@@ -155,7 +155,7 @@ def fulfillment_deliveries(
                 n = requeue_dead_letters(con, now, [req.action_id])
                 outcomes[req.request_id] = "requeued" if n else "not_dead_lettered"
             mark_consumed(settings.ops_store_path, outcomes)
-        report = dispatch_due(con, fulfillment_adapters())
+        report = dispatch_due(con, fulfillment_adapters(), kinds=(FULFILLMENT_KIND,))
         pending = scalar(con, "select count(*) from ops.outbox where state <> 'delivered'")
     context.log.info(f"deliveries: {report.as_dict()}; {pending} not yet delivered")
     return dg.MaterializeResult(

@@ -7,6 +7,7 @@ request, which is why the dispatcher must read it before retrying.
 
 Faults, consumed one per POST in order (`fail_next`):
   "500"             answer 500, store nothing
+  "429"             answer 429 Too Many Requests, store nothing
   "accept_then_500" store the request, then answer 500 (the client cannot know it landed)
   "timeout"         store the request, then answer after `timeout_sleep_s` (the client times out)
   "slow"            answer normally after `slow_sleep_s`
@@ -23,7 +24,7 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("500", "accept_then_500", "timeout", "slow", "duplicate_ack")
+FAULTS = ("500", "429", "accept_then_500", "timeout", "slow", "duplicate_ack")
 
 
 class FakeWarehouse:
@@ -136,8 +137,8 @@ def _handler(server: FakeWarehouse) -> type[BaseHTTPRequestHandler]:
             with server._lock:
                 server.posts[key] += 1
             fault = server._next_fault()
-            if fault == "500":
-                self._reply(500, {"error": "injected failure"})
+            if fault in ("500", "429"):
+                self._reply(int(fault), {"error": "injected failure"})
                 return
             if fault == "slow":
                 time.sleep(server.slow_sleep_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -14,3 +16,13 @@ def open_ops_warehouse(path: Path | str) -> duckdb.DuckDBPyConnection:
     con = Warehouse(Path(path)).open()
     create_schemas(con)
     return con
+
+
+@contextmanager
+def ops_warehouse(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`open_ops_warehouse` for a block, closed afterwards (a subprocess may need the file)."""
+    con = open_ops_warehouse(path)
+    try:
+        yield con
+    finally:
+        con.close()
