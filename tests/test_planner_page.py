@@ -95,14 +95,14 @@ def build_published(root: Path) -> Path:
         for statement in LEDGER_DDL:
             con.execute(statement)
         models = _mart_models(con)
-        for name, frame in (("fct_demand_daily", history), ("fct_demand_forecasts", forecast)):
+        for name, frame in (("fct_demand_daily", history), ("fct_forecast_daily", forecast)):
             con.register("frame", frame.to_arrow())
             con.execute(f"create table marts.{name} as select * from frame")
             con.unregister("frame")
         models += [
             ("marts", "ops_reorder_suggestions"),
             ("marts", "fct_demand_daily"),
-            ("marts", "fct_demand_forecasts"),
+            ("marts", "fct_forecast_daily"),
         ]
         publish(con, models, root / "published", "planner-test-1")
     finally:

@@ -3,8 +3,9 @@ the operational store.
 
 Read (published Parquet, never the warehouse): `ops_reorder_suggestions` (one row per sku ×
 location that needs an order, current version, every figure it came from), `fct_demand_daily`
-(history) and `fct_demand_forecasts` (forecast and intervals) for the chart, and `ops_outbox`
-for the delivery state of the reorder requests. Read live (never cached): the planners'
+(history) and `fct_forecast_daily` (forecast and intervals, published from
+`fct_demand_forecasts`) for the chart, and `ops_outbox` for the delivery state of the reorder
+requests. Read live (never cached): the planners'
 decisions in the operational store, so a decision shows at once, not after the next run.
 
 Status of a suggestion (current version) for the planner:

@@ -296,7 +296,7 @@ DEMAND_DAILY = PublishedTable(
 )
 
 DEMAND_FORECASTS = PublishedTable(
-    file="fct_demand_forecasts",
+    file="fct_forecast_daily",
     grain="one row per series and forecast day",
     columns={
         "series_id": "series_id",

@@ -78,7 +78,8 @@ planning_daily = warehouse_job(
         dg.AssetSelection.assets(SUGGESTIONS_KEY, gate_key("planning")).upstream()
         & dg.AssetSelection.kind("dbt")
     )
-    | dg.AssetSelection.assets(REORDERS_KEY, PUBLISH_KEY),
+    # and the forecasts as the planner page reads them
+    | dg.AssetSelection.assets(model_key("fct_forecast_daily"), REORDERS_KEY, PUBLISH_KEY),
     "Refresh demand history, forecasts and suggestions; turn approved suggestions into reorder "
     "requests and deliver them; publish.",
 )

@@ -6,10 +6,13 @@
 -- depends_on: {{ ref('dim_locations') }}
 -- depends_on: {{ ref('dim_products') }}
 -- depends_on: {{ ref('fct_available_to_promise') }}
+-- depends_on: {{ ref('fct_demand_daily') }}
+-- depends_on: {{ ref('fct_forecast_daily') }}
 -- depends_on: {{ ref('fct_fulfillment_kpis_daily') }}
 -- depends_on: {{ ref('fct_ingest_batches') }}
 -- depends_on: {{ ref('fct_ingest_reject_summary') }}
 -- depends_on: {{ ref('fct_inventory_kpis_daily') }}
 -- depends_on: {{ ref('fct_shipments') }}
 -- depends_on: {{ ref('fct_unmatched_lines') }}
+-- depends_on: {{ ref('ops_reorder_suggestions') }}
 select true as is_ready

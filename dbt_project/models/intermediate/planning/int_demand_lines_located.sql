@@ -30,9 +30,7 @@ locations as (
 allocations as (
 
     select order_line_id, location_id, units, allocated_at
-    from {{ ops_relation('allocations',
-        "select cast(null as varchar) as order_line_id, cast(null as varchar) as location_id,
-                cast(null as bigint) as units, cast(null as timestamp) as allocated_at") }}
+    from {{ ref('stg_ops__allocations') }}
 
 ),
 

@@ -42,8 +42,7 @@ demand_series as (
 allocated_lines as (
 
     select distinct order_line_id
-    from {{ ops_relation('allocations',
-        "select cast(null as varchar) as order_line_id") }}
+    from {{ ref('stg_ops__allocations') }}
 
 ),
 
