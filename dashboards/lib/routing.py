@@ -26,6 +26,7 @@ import polars as pl
 
 from dashboards.lib.published import MissingTableError, query
 from dashboards.lib.schema import DEAD_LETTER, OUTBOX_STATES, ROUTING_OUTCOMES
+from ops_actions.run_routing import FULFILLMENT_KIND
 
 BACKORDER = "backorder"
 ALLOCATED = "allocated"
@@ -391,10 +392,12 @@ def open_queue(published_dir: Path, routing_run_id: str) -> pl.DataFrame:
 
 
 def outbox_states(published_dir: Path) -> dict[str, int]:
-    """Actions per outbox state: every state of `OUTBOX_STATES` (0 when none), then any other."""
+    """Fulfillment requests per outbox state: every state of `OUTBOX_STATES` (0 when none), then
+    any other. (Reorder requests share the outbox; the Replenishment page shows theirs.)"""
     frame = query(
         published_dir,
-        "select state, count(*) as actions from outbox group by state order by state",
+        f"""select state, count(*) as actions from outbox where kind = '{FULFILLMENT_KIND}'
+            group by state order by state""",
         ["outbox"],
     )
     counts = dict(zip(frame["state"], frame["actions"], strict=True))
@@ -404,7 +407,7 @@ def outbox_states(published_dir: Path) -> dict[str, int]:
 
 
 def outbox_by_destination(published_dir: Path) -> pl.DataFrame:
-    """One row per destination: actions per state and in total, dead letters first."""
+    """One row per warehouse: fulfillment requests per state and in total, dead letters first."""
     per_state = ",\n".join(
         f"count(*) filter (where state = '{state}') as {state}" for state in OUTBOX_STATES
     )
@@ -413,6 +416,7 @@ def outbox_by_destination(published_dir: Path) -> pl.DataFrame:
         f"""
         select destination, {per_state}, count(*) as total
         from outbox
+        where kind = '{FULFILLMENT_KIND}'
         group by destination
         order by {DEAD_LETTER} desc, pending desc, destination
         """,
