@@ -14,7 +14,7 @@ import pytest
 from pipelines.planning.forecast import DemandInputError, forecast_series
 from pipelines.planning.forecast import methods as m
 from pipelines.planning.forecast.classify import classify
-from pipelines.planning.forecast.engine import backtest_origins
+from pipelines.planning.forecast.engine import POINT_FACTORS, backtest_origins
 from pipelines.planning.forecast.metrics import bias, mase, overall_mase, seasonal_scale
 
 D0 = dt.date(2026, 1, 5)  # a Monday
@@ -210,7 +210,7 @@ def test_forecast_series_grain_and_columns() -> None:
     demand = long({f"S{i}": list(rng.poisson(5, 150)) for i in range(5)})
     res = forecast_series(demand, horizon=21)
     assert res.forecasts.columns == [
-        "series_id", "date", "step", "forecast", "lo_80", "hi_80", "lo_95", "hi_95",
+        "series_id", "date", "step", "forecast", "point_forecast", "lo_80", "hi_80", "lo_95", "hi_95",
     ]  # fmt: skip
     assert res.forecasts.height == 5 * 21
     assert res.forecasts["date"].min() == D0 + dt.timedelta(days=150)
@@ -224,7 +224,7 @@ def test_forecast_series_grain_and_columns() -> None:
     ).to_series()
     assert ok.all()
     for c in ("series_id", "demand_class", "adi", "cv2", "method", "mase", "bias", "sigma",
-              "mean_daily", "n_days"):  # fmt: skip
+              "mean_daily", "n_days", "point_factor"):  # fmt: skip
         assert c in res.selection.columns
     assert res.selection["n_days"].to_list() == [150] * 5
     mean = res.forecasts.group_by("series_id").agg(pl.col("forecast").mean()).sort("series_id")
@@ -290,6 +290,26 @@ def test_intervals_cover_at_about_the_nominal_level() -> None:
     for level, lo, hi in ((80, 0.74, 0.88), (95, 0.91, 0.99)):
         inside = (fc[f"lo_{level}"].to_numpy() <= actual) & (actual <= fc[f"hi_{level}"].to_numpy())
         assert lo <= inside.mean() <= hi, (level, inside.mean())
+
+
+def test_point_forecast_is_the_backtest_mae_best_multiple_of_the_mean() -> None:
+    """Lumpy demand (a big order one day in ten) has a daily median of zero: the point forecast
+    for an absolute-error measure is then well below the mean, while steady high demand keeps
+    its mean. The factor is the one of the grid with the least MAE over the backtest origins,
+    recomputed here from the engine's own backtest of the same series."""
+    rng = np.random.default_rng(8)
+    days, h = 210, 28
+    lumpy = np.where(rng.random(days) < 0.1, rng.poisson(40, days), 0).astype(float)
+    steady = rng.poisson(50, days).astype(float)
+    res = forecast_series(long({"lumpy": list(lumpy), "steady": list(steady)}), horizon=h)
+    factor = dict(zip(res.selection["series_id"], res.selection["point_factor"], strict=True))
+    assert factor["lumpy"] < 0.6
+    assert factor["steady"] >= 0.9
+    fc = res.forecasts
+    assert fc["point_forecast"].to_numpy() == pytest.approx(
+        fc["forecast"].to_numpy() * fc["series_id"].replace_strict(factor).to_numpy()
+    )
+    assert set(factor.values()) <= set(POINT_FACTORS)
 
 
 def test_stockout_days_are_missing_not_zero_demand() -> None:

@@ -21,7 +21,7 @@ SUMMARY_FIELDS = {
 }  # fmt: skip
 RECORD_FIELDS = {
     "series_id", "demand_class", "method", "method_params", "mase", "bias", "backtest_mase",
-    "seasonal_naive_mase", "seasonal_naive_bias", "statsforecast_best_mase",
+    "point_factor", "mean_forecast_mase", "seasonal_naive_mase", "seasonal_naive_bias", "statsforecast_best_mase",
 }  # fmt: skip
 
 
@@ -70,7 +70,7 @@ def test_writes_the_documented_json(demand_file: tuple[Path, pl.DataFrame], tmp_
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert set(result["summary"]) == {"ours", "seasonal_naive", "statsforecast_best"}
+    assert set(result["summary"]) == {"ours", "ours_mean", "seasonal_naive", "statsforecast_best"}
     for s in result["summary"].values():
         assert set(s) >= SUMMARY_FIELDS
     assert result["summary"]["statsforecast_best"]["model"] in {"SeasonalNaive", "CrostonOptimized"}
@@ -112,6 +112,14 @@ def test_writes_the_documented_json(demand_file: tuple[Path, pl.DataFrame], tmp_
     share = np.mean([r["mase"] < r["seasonal_naive_mase"] for r in result["series"]])
     assert result["summary"]["ours"]["share_beating_seasonal_naive"] == pytest.approx(share)
     assert "ours" in done.stdout and "seasonal_naive" in done.stdout
+    # the point forecast is the mean forecast scaled by the series' factor (<= 1): never above
+    mean_ours = [r["mean_forecast_mase"] for r in result["series"] if r["mase"] is not None]
+    assert result["summary"]["ours_mean"]["mase_mean"] == pytest.approx(
+        sum(mean_ours) / len(mean_ours), rel=1e-5
+    )
+    assert all(0.2 <= r["point_factor"] <= 1.0 for r in result["series"])
+    same = [r for r in result["series"] if r["point_factor"] == 1.0 and r["mase"] is not None]
+    assert all(r["mase"] == pytest.approx(r["mean_forecast_mase"]) for r in same)
 
 
 @pytest.mark.parametrize(

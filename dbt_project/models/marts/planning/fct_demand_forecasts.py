@@ -37,6 +37,7 @@ def model(dbt, session):
             pl.col("date").alias("forecast_date"),
             "step",
             pl.col("forecast").alias("units_forecast"),
+            pl.col("point_forecast").alias("units_point_forecast"),
             pl.col("lo_80").alias("units_lo_80"),
             pl.col("hi_80").alias("units_hi_80"),
             pl.col("lo_95").alias("units_lo_95"),
@@ -51,6 +52,7 @@ def model(dbt, session):
             "adi",
             "cv2",
             "mean_daily",
+            "point_factor",
             "n_days",
         )
         .sort("series_id", "forecast_date")

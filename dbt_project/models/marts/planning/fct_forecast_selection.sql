@@ -14,6 +14,7 @@ select
     bias,
     sigma_daily,
     mean_daily,
+    point_factor,
     n_days
 from {{ ref('fct_demand_forecasts') }}
 where step = 1
