@@ -210,7 +210,8 @@ def test_forecast_series_grain_and_columns() -> None:
     demand = long({f"S{i}": list(rng.poisson(5, 150)) for i in range(5)})
     res = forecast_series(demand, horizon=21)
     assert res.forecasts.columns == [
-        "series_id", "date", "step", "forecast", "point_forecast", "lo_80", "hi_80", "lo_95", "hi_95",
+        "series_id", "date", "step", "forecast", "point_forecast",
+        "lo_80", "hi_80", "lo_95", "hi_95",
     ]  # fmt: skip
     assert res.forecasts.height == 5 * 21
     assert res.forecasts["date"].min() == D0 + dt.timedelta(days=150)

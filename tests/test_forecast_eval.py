@@ -21,7 +21,8 @@ SUMMARY_FIELDS = {
 }  # fmt: skip
 RECORD_FIELDS = {
     "series_id", "demand_class", "method", "method_params", "mase", "bias", "backtest_mase",
-    "point_factor", "mean_forecast_mase", "seasonal_naive_mase", "seasonal_naive_bias", "statsforecast_best_mase",
+    "point_factor", "mean_forecast_mase", "seasonal_naive_mase", "seasonal_naive_bias",
+    "statsforecast_best_mase",
 }  # fmt: skip
 
 
