@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.planning.policy import PolicyFigures, PolicyInputs, plan  # noqa: E402
+from pipelines.planning.policy import PolicyFigures, PolicyInputs, plan, round_order  # noqa: E402
 
 SEEDS = ROOT / "dbt_project" / "seeds"
 WINDOW = 56  # days of history the forecast stand-in reads
@@ -257,7 +257,7 @@ def min_max_policy(cover_days: dict[str, float]) -> Policy:
         minimum = mean_daily * (lt_mean + cls.review_period_days + cover_days[cls.abc_class])
         maximum = minimum + lot
         raw = maximum - position if position <= minimum and maximum > position else 0.0
-        qty = sku.pack_size * math.ceil(max(raw, min_order_qty) / sku.pack_size) if raw > 0 else 0
+        qty = round_order(raw, sku.pack_size, min_order_qty)
         return PolicyFigures(
             protection_days=ours.protection_days,
             demand_daily=mean_daily,
