@@ -2,7 +2,8 @@
 
 1. Read the routing state version, the allocations still outstanding, and the units of each
    line already routed by earlier runs (all from `ops`).
-2. Decide (pure `route`) on what is left: open lines minus routed units, ATP minus outstanding
+2. Decide (pure `route`) on what is left: open lines minus routed units and minus the lines of
+   held orders (`ops.order_holds`, read live: see docs/holds.md), ATP minus outstanding
    allocations.
 3. In ONE DuckDB transaction: bump `ops.routing_state.version` only if it still holds the value
    read in step 1, insert the run, its decisions, its allocations and one outbox row per
@@ -35,7 +36,12 @@ from ops_actions.crashpoints import CrashPoint, crashpoint
 from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
-from ops_actions.routing.inputs import conform_atp, conform_locations, conform_open_lines
+from ops_actions.routing.inputs import (
+    conform_atp,
+    conform_locations,
+    conform_open_lines,
+    exclude_held_orders,
+)
 from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.routing.router import Method, RoutingResult, route
 from ops_actions.routing.rules import RuleSet, load_rules
@@ -208,7 +214,8 @@ def _decide(
     version = con.execute("select version from ops.routing_state where id = 1").fetchall()[0][0]
     before = routed_units(con)
     todo = (
-        lines.join(before, on="order_line_id", how="left")
+        exclude_held_orders(con, lines)
+        .join(before, on="order_line_id", how="left")
         .with_columns((pl.col("quantity") - pl.col("routed").fill_null(0)).alias("quantity"))
         .filter(pl.col("quantity") > 0)
         .drop("routed", "allocated")

@@ -52,6 +52,8 @@ class Settings:
     # (JSON {location: endpoint}, see pipelines/actions/destinations.py; empty: file drop).
     routing_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
     routing_today: str = "data"
+    # Holds: the merchant's hold rules file (ops_actions/holds/rules.py, docs/holds.md).
+    hold_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "hold_rules.yaml"
     fulfillment_destinations: str = ""
     # Where reorder requests go: supplier id (or transfer source location id, or "*") ->
     # endpoint; empty = one purchase-order file per supplier under <outbox>/reorders/.
@@ -90,6 +92,9 @@ def get_settings() -> Settings:
             "OMS_ROUTING_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
         ),
         routing_today=os.environ.get("OMS_ROUTING_TODAY", "data"),
+        hold_rules_path=_path(
+            "OMS_HOLD_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "hold_rules.yaml"
+        ),
         fulfillment_destinations=os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip(),
         supplier_destinations=tuple(sorted(_json_object("OMS_SUPPLIER_DESTINATIONS").items())),
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.actions.holds import holds_summary_lines
 from pipelines.db import fetch_row, scalar
 from pipelines.warehouse import Warehouse
 
@@ -44,6 +45,7 @@ def build_summary(warehouse_path: Path) -> str:
             lines.append(f"  {code:<22}{n:>8,}")
         lines += _attention_lines(con)
         lines += _kpi_lines(con)
+        lines += holds_summary_lines(con)
         lines += _routing_lines(con)
         lines += planning_lines(con)
         return "\n".join(lines)

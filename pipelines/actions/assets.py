@@ -14,7 +14,7 @@ from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
 from pipelines.db import scalar
-from pipelines.keys import DELIVERY_KEY, ROUTING_KEY, gate_key, model_key
+from pipelines.keys import DELIVERY_KEY, HOLDS_KEY, ROUTING_KEY, gate_key, model_key
 from pipelines.settings import get_settings
 from pipelines.warehouse import WarehouseResource
 
@@ -24,6 +24,8 @@ ROUTING_INPUTS = [
     # built only when the three passed their tests in the same build
     gate_key("routing"),
 ]
+# Held orders are left out of routing (read live from ops.order_holds): the hold step runs first.
+ROUTING_DEPS = [*ROUTING_INPUTS, HOLDS_KEY]
 
 
 def routing_today(snapshot_at: dt.datetime | None) -> dt.date:
@@ -52,7 +54,7 @@ def routing_today(snapshot_at: dt.datetime | None) -> dt.date:
     key=ROUTING_KEY,
     group_name=GROUP,
     kinds={"python", "duckdb"},
-    deps=ROUTING_INPUTS,
+    deps=ROUTING_DEPS,
     op_tags={"oms/writes": "warehouse"},
     check_specs=[
         dg.AssetCheckSpec(
