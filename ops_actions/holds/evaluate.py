@@ -85,7 +85,9 @@ def _address(orders: pl.DataFrame, rules: HoldRules, known: pl.Series) -> list[p
         )
         out.append(_holds(missing, INCOMPLETE_ADDRESS, detail))
     if rules.is_on(UNDELIVERABLE_ADDRESS):
-        no_centroid = ~_blank("ship_to_postcode") & ~pl.col("ship_to_postcode").is_in(known)
+        no_centroid = ~_blank("ship_to_postcode") & ~pl.col("ship_to_postcode").is_in(
+            known.to_list()
+        )
         not_served = ~_blank("ship_to_country") & ~pl.col("ship_to_country").is_in(
             list(rules.ship_to_countries)
         )
@@ -202,7 +204,9 @@ def _risk(orders: pl.DataFrame, earlier: pl.DataFrame, rule: RiskRule) -> pl.Dat
             )
         )
     if rule.first_order is not None:
-        first = known_customer & ~pl.col("channel_order_id").is_in(has_earlier["channel_order_id"])
+        first = known_customer & ~pl.col("channel_order_id").is_in(
+            has_earlier["channel_order_id"].to_list()
+        )
         cond &= first if rule.first_order else known_customer & ~first
         parts.append(
             pl.format("first order of customer {}", "customer_id")
@@ -248,7 +252,7 @@ def evaluate_orders(inputs: HoldInputs, rules: HoldRules) -> Evaluation:
     held = holds["channel_order_id"].unique()
     validations = orders.select(
         "channel_order_id",
-        pl.when(pl.col("channel_order_id").is_in(held))
+        pl.when(pl.col("channel_order_id").is_in(held.to_list()))
         .then(pl.lit(HELD))
         .otherwise(pl.lit(VALIDATED))
         .alias("outcome"),
