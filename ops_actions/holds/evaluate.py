@@ -214,7 +214,9 @@ def _risk(orders: pl.DataFrame, earlier: pl.DataFrame, rule: RiskRule) -> pl.Dat
             else pl.format("customer {} has ordered before", "customer_id")
         )
     if rule.new_ship_to is not None:
-        new = known_customer & ~pl.col("channel_order_id").is_in(used_ship_to["channel_order_id"])
+        new = known_customer & ~pl.col("channel_order_id").is_in(
+            used_ship_to["channel_order_id"].to_list()
+        )
         cond &= new if rule.new_ship_to else known_customer & ~new
         where = pl.format("{} {}", "ship_to_postcode", "ship_to_country")
         parts.append(
