@@ -238,7 +238,7 @@ GOOD = DEFAULT_HOLD_RULES_PATH.read_text(encoding="utf-8")
             "checks.unknown_sku.enabled: expected true or false",
         ),
         (
-            GOOD.replace("order_value_above: 400", "order_value_above: lots"),
+            GOOD.replace("order_value_above: 250", "order_value_above: lots"),
             "risk_rules[0].order_value_above: expected a number, got 'lots'",
         ),
         (
@@ -312,7 +312,7 @@ def test_every_hold_has_a_reason_and_a_detail_naming_the_value(wh, tmp_path) -> 
     assert "'CA'" in details["webshop:5"]
     assert "SKU-OLD (inactive" in details["webshop:6"]
     assert "webshop:1" in details["webshop:7"] and "30 min earlier" in details["webshop:7"]
-    assert "900.0 USD above 400" in details["webshop:8"]
+    assert "900.0 USD above 250" in details["webshop:8"]
     assert "first order of customer 708" in details["webshop:8"]
 
 

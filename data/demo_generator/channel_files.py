@@ -123,8 +123,11 @@ def webshop_documents(
     morning = clock.local_to_utc(sim.shop_zone, day + 1, rng.integers(6 * HOUR, 12 * HOUR, n))
     voided = np.where(pending, "voided", "refunded")
     cancel = b.cancelled | all_short
+    # A resubmitted basket lands the same local day (its cancellation is the next morning's).
+    local_seconds = (b.t + clock.offset(sim.shop_zone, b.t // DAY)) % DAY
+    same_day = local_seconds < DAY - HOUR
     copies, copy_lines, copy_versions = duplicate_orders(
-        orders, lines, b.t, ~cancel & ~pending, morning, hrng
+        orders, lines, b.t, ~cancel & ~pending & same_day, morning, hrng
     )
     orders = pl.concat(
         [

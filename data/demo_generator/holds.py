@@ -4,8 +4,9 @@ Payment not captured needs nothing here: ~4 % of web orders are created `pending
 top of that, per web order at creation:
 
 - **bad address** (`BAD_ADDRESS_SHARE`): the ZIP typed with its last digit missing (no centroid
-  in the postcode reference) or left empty, on orders that carry coordinates, so the parcel
-  still ships as simulated (someone fixed the address) and the figures downstream are unchanged;
+  in the postcode reference), on orders that carry coordinates, so the parcel still ships as
+  simulated (someone fixed the address) and the figures downstream are unchanged. (An empty ZIP
+  would not reach the hold step: the ingest quarantines it, the field is required.)
 - **risky first order** (`RISKY_SHARE` of orders above `RISKY_SUBTOTAL_CENTS`): placed under a
   customer id never used before (`NEW_CUSTOMER_BASE + order number`), a high-value first order
   to a new address;
@@ -43,18 +44,12 @@ def holds_rng(seed: int, day: int) -> np.random.Generator:
 def with_bad_addresses(
     orders: pl.DataFrame, has_coords: np.ndarray, rng: np.random.Generator
 ) -> pl.DataFrame:
-    """`orders` (one row per order, column `zip`) with a typo'd or empty ZIP on a share of the
-    orders that carry coordinates."""
-    n = orders.height
-    bad = has_coords & (rng.random(n) < BAD_ADDRESS_SHARE)
-    empty = bad & (rng.random(n) < 0.5)
+    """`orders` (one row per order, column `zip`) with a typo'd ZIP (last digit missing) on a
+    share of the orders that carry coordinates."""
+    bad = has_coords & (rng.random(orders.height) < BAD_ADDRESS_SHARE)
     zip_ = orders["zip"]
     return orders.with_columns(
-        zip=pl.when(pl.Series(empty))
-        .then(pl.lit(None, dtype=pl.String))
-        .when(pl.Series(bad))
-        .then(zip_.str.slice(0, 4))
-        .otherwise(zip_)
+        zip=pl.when(pl.Series(bad)).then(zip_.str.slice(0, 4)).otherwise(zip_)
     )
 
 
