@@ -6,8 +6,6 @@ the hold decisions people recorded in the operational store, in one warehouse tr
 order held or released by this step is left out of (or taken into) the same run's routing.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 import duckdb
 
