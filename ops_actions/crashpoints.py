@@ -43,7 +43,7 @@ def crashpoint(point: CrashPoint) -> None:
 
 
 def points_of(*steps: str) -> tuple[CrashPoint, ...]:
-    """The crash points of the named steps (`routing`, `dispatch`, `reorders`, `status`), step by step in
-    the order given and within a step in the order the code reaches them: what a crash test
-    of those steps must go through."""
+    """The crash points of the named steps (`routing`, `dispatch`, `reorders`, `status`), step
+    by step in the order given and within a step in the order the code reaches them: what a
+    crash test of those steps must go through."""
     return tuple(p for step in steps for p in CrashPoint if p.value.split(".", 1)[0] == step)

@@ -178,9 +178,13 @@ def dispatch_due(
             record_results(con, results)
             crashpoint(CrashPoint.DISPATCH_AFTER_RECORD)
             report.attempted += results.height
-            states = results.select(
-                pl.when(~pl.col("counts")).then(pl.lit("deferred")).otherwise("new_state")
-            ).to_series().value_counts()
+            states = (
+                results.select(
+                    pl.when(~pl.col("counts")).then(pl.lit("deferred")).otherwise("new_state")
+                )
+                .to_series()
+                .value_counts()
+            )
             counts = dict(zip(states[states.columns[0]], states["count"], strict=True))
             report.delivered += int(counts.get("delivered", 0))
             report.retried += int(counts.get("pending", 0))

@@ -189,7 +189,11 @@ def _grouped(transitions: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("order_line_id", "occurred_at")
         .group_by(
-            "channel_order_id", "channel", "change", "group_tracking", "group_time",
+            "channel_order_id",
+            "channel",
+            "change",
+            "group_tracking",
+            "group_time",
             maintain_order=True,
         )
         .agg(

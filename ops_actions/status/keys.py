@@ -46,9 +46,7 @@ def status_key_text(
         raise ValueError("a status update needs its channel_order_id")
     if change == ACCEPTED:
         units = {}
-    lines = ";".join(
-        f"{line}={'' if n is None else int(n)}" for line, n in sorted(units.items())
-    )
+    lines = ";".join(f"{line}={'' if n is None else int(n)}" for line, n in sorted(units.items()))
     return f"{channel_order_id}|{change}|{tracking_number or ''}|{lines}"
 
 

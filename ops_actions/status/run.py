@@ -57,8 +57,7 @@ def _utcnow() -> dt.datetime:
 def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".", 1)
     n = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = ?",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, name],
     ).fetchall()[0][0]
     return bool(n)
@@ -152,41 +151,43 @@ def produce_status_updates(
     return report
 
 
-def router_cancellation_actions(
+def cancellation_actions(
     con: duckdb.DuckDBPyConnection,
-    decisions: pl.DataFrame,
+    lines: pl.DataFrame,
     run_id: str,
     shapes: Mapping[str, str] | None = None,
+    detail: str | None = None,
 ) -> pl.DataFrame:
-    """The status updates of a routing run's cancellations, read and built inside the run's
-    transaction: per order, one `cancelled` update of the lines the run cancelled (their
-    units), preceded by `accepted` when the order has no status update yet (a cancellation
-    must not reach the channel before the order's acceptance). `decisions` holds the run's
-    decisions (order_id = channel_order_id, order_line_id, channel, outcome, units,
-    decided_at)."""
+    """The status updates of cancellations an ops step makes, read and built inside that
+    step's transaction: per (order, time), one `cancelled` update of the lines cancelled (their
+    units; None: the whole line), preceded by `accepted` when the order has no status update
+    yet (a cancellation must not reach the channel before the order's acceptance). `lines`
+    has one row per cancelled line: channel_order_id, channel, order_line_id, units,
+    occurred_at. `detail` is the reason the channel is given (see `shapes`)."""
     shape_of = resolve_shapes(dict(shapes or {}))
-    cancelled = decisions.filter(
-        (pl.col("outcome") == CANCELLED)
-        & pl.col("channel").is_in([c for c, s in shape_of.items() if s != NONE])
-    ).sort("order_id", "order_line_id")
+    cancelled = lines.filter(
+        pl.col("channel").is_in([c for c, s in shape_of.items() if s != NONE])
+    ).sort("channel_order_id", "occurred_at", "order_line_id")
     if cancelled.height == 0:
         return pl.DataFrame(schema=UPDATE_SCHEMA)
-    orders = cancelled["order_id"].unique().to_list()
+    orders = cancelled["channel_order_id"].unique().to_list()
     customers = order_customers(con, orders)
     keys, started = queued_status(con, orders)
     rows = []
-    for (order,), group in cancelled.group_by(["order_id"], maintain_order=True):
-        first = group.row(0, named=True)
-        channel = str(first["channel"])
-        native = str(order).removeprefix(f"{channel}:")
+    rank_of: dict[str, int] = {}
+    for (order, at), group in cancelled.group_by(
+        ["channel_order_id", "occurred_at"], maintain_order=True
+    ):
+        order = str(order)
+        channel = str(group["channel"][0])
         common = {
             "channel": channel,
-            "channel_order_id": str(order),
-            "order_id": native,
-            "occurred_at": first["decided_at"],
-            "customer_id": customers.get(str(order)),
+            "channel_order_id": order,
+            "order_id": order.removeprefix(f"{channel}:"),
+            "occurred_at": at,
+            "customer_id": customers.get(order),
         }
-        lines = [
+        line_list = [
             {
                 "order_line_id": r["order_line_id"],
                 "line_ref": str(r["order_line_id"]).removeprefix(f"{order}:"),
@@ -194,13 +195,61 @@ def router_cancellation_actions(
             }
             for r in group.iter_rows(named=True)
         ]
-        planned = [] if str(order) in started else [update_record(change=ACCEPTED, lines=[], **common)]
-        planned.append(update_record(change=CANCELLED, lines=lines, detail="inventory", **common))
-        rank = 0
+        planned = []
+        if order not in started and order not in rank_of:
+            planned.append(update_record(change=ACCEPTED, lines=[], **common))
+        planned.append(update_record(change=CANCELLED, lines=line_list, detail=detail, **common))
         for update in planned:
             key = update_key(update)
             if key in keys:
                 continue
-            rank += 1
-            rows.append(update_action(update, shape_of[channel], run_id, rank, key))
+            keys.add(key)
+            rank_of[order] = rank_of.get(order, 0) + 1
+            rows.append(update_action(update, shape_of[channel], run_id, rank_of[order], key))
     return pl.DataFrame(rows, schema=UPDATE_SCHEMA)
+
+
+def router_cancellation_actions(
+    con: duckdb.DuckDBPyConnection,
+    decisions: pl.DataFrame,
+    run_id: str,
+    shapes: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """The status updates of a routing run's cancellations (`cancellation_actions` of its
+    cancelled decisions: order_id = channel_order_id, the decision's units, decided_at). The
+    channel is told the reason `inventory`: the router cancels for want of stock."""
+    lines = decisions.filter(pl.col("outcome") == CANCELLED).select(
+        pl.col("order_id").alias("channel_order_id"),
+        "channel",
+        "order_line_id",
+        "units",
+        pl.col("decided_at").alias("occurred_at"),
+    )
+    return cancellation_actions(con, lines, run_id, shapes, detail="inventory")
+
+
+def order_cancellation_actions(
+    con: duckdb.DuckDBPyConnection,
+    orders: pl.DataFrame,
+    occurred_at: dt.datetime,
+    run_id: str,
+    shapes: Mapping[str, str] | None = None,
+    detail: str | None = None,
+) -> pl.DataFrame:
+    """The status updates of whole orders cancelled by an ops step (a hold cancelled): every
+    line of each order (`marts.fct_order_lines`) with units None (the whole line).
+    `orders` has a column channel_order_id."""
+    wanted = orders.select("channel_order_id").unique()  # noqa: F841 - read by DuckDB
+    if not _table_exists(con, "marts.fct_order_lines"):
+        return pl.DataFrame(schema=UPDATE_SCHEMA)
+    lines = pl.from_arrow(
+        con.sql(
+            """select l.channel_order_id, l.channel, l.order_line_id,
+                      cast(null as bigint) as units
+               from marts.fct_order_lines as l
+               where l.channel_order_id in (select channel_order_id from wanted)"""
+        ).to_arrow_table()
+    )
+    assert isinstance(lines, pl.DataFrame)
+    lines = lines.with_columns(pl.lit(occurred_at).alias("occurred_at"))
+    return cancellation_actions(con, lines, run_id, shapes, detail=detail)

@@ -55,7 +55,9 @@ class RateLimitedAdapter:
         now = self.clock()
         if self.rate_per_s is not None and self._stamp is not None:
             assert self.burst is not None
-            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate_per_s)
+            self._tokens = min(
+                float(self.burst), self._tokens + (now - self._stamp) * self.rate_per_s
+            )
         self._stamp = now
 
     def _grant(self, wanted: int, waited: float) -> tuple[int, float]:
