@@ -196,8 +196,9 @@ def status_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not rows:
         return ["Status updates: none produced yet"]
     out = [
-        f"Status updates  {'channel':<14}{'produced':>10}{'delivered':>11}{'pending':>9}{'dead':>6}"
+        "Status updates to the channels",
+        f"  {'channel':<14}{'produced':>10}{'delivered':>11}{'pending':>9}{'dead letter':>13}",
     ]
     for channel, made, sent, waiting, dead in rows:
-        out.append(f"  {'':<14}{channel:<14}{made:>10,}{sent:>11,}{waiting:>9,}{dead:>6,}")
+        out.append(f"  {channel:<14}{made:>10,}{sent:>11,}{waiting:>9,}{dead:>13,}")
     return out
