@@ -101,7 +101,7 @@ def queued_status(
             {"ordering_key": orders}, schema={"ordering_key": pl.String}
         )
         sql += " and ordering_key in (select ordering_key from wanted)"
-    rows = pl.from_arrow(con.execute(sql, [STATUS_KIND]).to_arrow_table())
+    rows = pl.from_arrow(con.sql(sql, params=[STATUS_KIND]).to_arrow_table())
     assert isinstance(rows, pl.DataFrame)
     return set(rows["action_id"].to_list()), set(rows["ordering_key"].drop_nulls().to_list())
 
