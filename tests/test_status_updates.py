@@ -201,7 +201,7 @@ def test_claim_gives_only_the_head_of_each_order_and_a_dead_letter_blocks_its_or
                         "ack": None,
                         "counts": True,
                     }
-                ]  # fmt: skip
+                ]
             ),
         )
 
@@ -282,7 +282,7 @@ def test_router_cancellations_are_enqueued_with_the_decision_and_match_the_mart_
                 "detail": None,
             }
             for order, channel, line, units in cancelled
-        ]  # fmt: skip
+        ]
     )
     validated = t.with_columns(
         pl.lit("validated").alias("to_state"), pl.lit(T0 - dt.timedelta(hours=1)).alias(

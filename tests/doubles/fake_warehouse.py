@@ -3,9 +3,9 @@
 POST /requests (or any path: a channel's API, e.g. /orders/<id>/fulfillments.json) stores the
 request under its `Idempotency-Key`; GET .../<key> returns it (404 if unknown). Every stored
 request is also appended to `applied` (key, path, body) in the order it was applied, so tests
-check the order per order of what a channel applied. A deduplicating server answers a repeated key with the original
-acknowledgement (`"duplicate": true`); a non-deduplicating one stores every POST as a new
-request, which is why the dispatcher must read it before retrying.
+check the order per order of what a channel applied. A deduplicating server answers a repeated
+key with the original acknowledgement (`"duplicate": true`); a non-deduplicating one stores
+every POST as a new request, which is why the dispatcher must read it before retrying.
 
 Faults, consumed one per POST in order (`fail_next`):
   "500"             answer 500, store nothing
