@@ -7,7 +7,9 @@
    allocations.
 3. In ONE DuckDB transaction: bump `ops.routing_state.version` only if it still holds the value
    read in step 1, insert the run, its decisions, its allocations and one outbox row per
-   fulfillment request (ON CONFLICT DO NOTHING on the deterministic key). Another run that
+   fulfillment request (ON CONFLICT DO NOTHING on the deterministic key), and one status update
+   per order it cancels lines of (`ops_actions.status.run.router_cancellation_actions`, the
+   status key function, so the status producer later finds it in place). Another run that
    committed in between makes the bump match no row, and one committing at the same time makes
    DuckDB raise a write-write conflict; either way this run rolls back and starts again from
    step 1 with the new state, so no unit is allocated twice.
@@ -45,6 +47,7 @@ from ops_actions.routing.inputs import (
 from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.routing.router import Method, RoutingResult, route
 from ops_actions.routing.rules import RuleSet, load_rules
+from ops_actions.status.run import router_cancellation_actions
 
 FULFILLMENT_KIND = "fulfillment_request"
 
@@ -62,6 +65,7 @@ class RunReport:
     actions_created: int
     figures: dict[str, Any]
     result: RoutingResult
+    status_updates_created: int = 0
 
 
 def _utcnow() -> dt.datetime:
@@ -245,8 +249,10 @@ def _commit(
     lines: pl.DataFrame,
     before: pl.DataFrame,
     now: dt.datetime,
-) -> int | None:
-    """Write the run atomically; None when another run committed since `version` was read."""
+    status_shapes: dict[str, str] | None = None,
+) -> tuple[int, int] | None:
+    """Write the run atomically: (fulfillment requests, status updates) created; None when
+    another run committed since `version` was read."""
     actions, decisions = fulfillment_actions(result.decisions, lines, before, run_id)
     decisions = decisions.with_columns(
         _decision_ids(decisions, run_id),
@@ -287,12 +293,16 @@ def _commit(
             """
         )
         created = enqueue(con, actions, now)
+        # The channels hear of the cancellations from the same transaction as the decision.
+        statuses = enqueue(
+            con, router_cancellation_actions(con, decisions, run_id, status_shapes), now
+        )
         crashpoint(CrashPoint.ROUTING_BEFORE_COMMIT)
         con.commit()
     except BaseException:
         con.rollback()
         raise
-    return created
+    return created, statuses
 
 
 def run_routing(
@@ -306,12 +316,14 @@ def run_routing(
     method: Method = "solver",
     max_attempts: int = 20,
     now: dt.datetime | None = None,
+    status_shapes: dict[str, str] | None = None,
 ) -> RunReport:
     """Route the open lines and commit the run; retried from scratch on a concurrent commit.
 
     `warehouse` is a connection to the warehouse with the `ops` schema in place
     (`pipelines.warehouse`); this thread takes its own cursor of it. Inputs follow the contracts in
-    `ops_actions.routing.inputs`."""
+    `ops_actions.routing.inputs`. `status_shapes`: channel -> status update shape overrides
+    (`ops_actions.status.shapes`) for the cancellation updates."""
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     lines = conform_open_lines(lines)
     atp = conform_atp(atp)
@@ -337,6 +349,7 @@ def run_routing(
                     lines,
                     before,
                     now or _utcnow(),
+                    status_shapes,
                 )
             except duckdb.TransactionException:
                 created = None  # a concurrent run wrote the state row first
@@ -347,9 +360,10 @@ def run_routing(
                     rules_version=ruleset.version,
                     rules_sha=ruleset.sha,
                     attempts=attempt,
-                    actions_created=created,
+                    actions_created=created[0],
                     figures=result.figures(),
                     result=result,
+                    status_updates_created=created[1],
                 )
             time.sleep(random.uniform(0.0, 0.05 * attempt))
     raise RoutingConflictError(f"run {run_id} lost to concurrent runs {max_attempts} times")

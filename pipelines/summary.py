@@ -48,6 +48,7 @@ def build_summary(warehouse_path: Path) -> str:
         lines += holds_summary_lines(con)
         lines += _routing_lines(con)
         lines += planning_lines(con)
+        lines += status_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
@@ -171,4 +172,35 @@ def planning_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     sent = states.get("delivered", 0)
     rest = ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()) if k != "delivered")
     out.append(f"  reorder requests sent: {sent:,}" + (f" ({rest})" if rest else ""))
+    return out
+
+
+def status_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Status updates to the channels in the outbox: produced and delivered per channel, and
+    what is not delivered yet by state."""
+    from ops_actions.status.keys import STATUS_KIND
+
+    has_outbox = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'outbox'",
+    )
+    if not has_outbox:
+        return ["Status updates: none produced yet"]
+    rows = con.execute(
+        """select replace(destination, 'channel:', '') as channel, count(*),
+                  count(*) filter (where state = 'delivered'),
+                  count(*) filter (where state in ('pending', 'in_flight')),
+                  count(*) filter (where state = 'dead_letter')
+           from ops.outbox where kind = ? group by 1 order by 1""",
+        [STATUS_KIND],
+    ).fetchall()
+    if not rows:
+        return ["Status updates: none produced yet"]
+    out = [
+        "Status updates to the channels",
+        f"  {'channel':<14}{'produced':>10}{'delivered':>11}{'pending':>9}{'dead letter':>13}",
+    ]
+    for channel, made, sent, waiting, dead in rows:
+        out.append(f"  {channel:<14}{made:>10,}{sent:>11,}{waiting:>9,}{dead:>13,}")
     return out

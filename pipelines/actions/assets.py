@@ -14,7 +14,14 @@ from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
 from pipelines.db import scalar
-from pipelines.keys import DELIVERY_KEY, HOLDS_KEY, ROUTING_KEY, gate_key, model_key
+from pipelines.keys import (
+    DELIVERY_KEY,
+    HOLDS_KEY,
+    ROUTING_KEY,
+    STATUS_KEY,
+    gate_key,
+    model_key,
+)
 from pipelines.settings import get_settings
 from pipelines.warehouse import WarehouseResource
 
@@ -78,7 +85,13 @@ def routing_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         run_id: str | None = None
         if lines.height:
             report = run_routing(
-                con, settings.routing_rules_path, lines, atp, locations, today=today
+                con,
+                settings.routing_rules_path,
+                lines,
+                atp,
+                locations,
+                today=today,
+                status_shapes=dict(settings.status_shapes),
             )
             figures = report.figures
             run_id = report.run_id
@@ -86,6 +99,7 @@ def routing_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 run_id=report.run_id,
                 rules_version=report.rules_version,
                 actions_created=report.actions_created,
+                status_updates_created=report.status_updates_created,
                 attempts=report.attempts,
                 figures=dg.MetadataValue.json(figures),
             )
@@ -139,7 +153,8 @@ def _oversell_check(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dg.As
     key=DELIVERY_KEY,
     group_name=GROUP,
     kinds={"python"},
-    deps=[ROUTING_KEY],
+    # after the status updates are produced: delivery of every kind follows them (contract 5)
+    deps=[ROUTING_KEY, STATUS_KEY],
     op_tags={"oms/writes": "warehouse"},
 )
 def fulfillment_deliveries(
