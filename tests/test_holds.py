@@ -24,6 +24,7 @@ from ops_actions.holds.rules import (
 from ops_actions.holds.run import run_holds
 from ops_actions.routing.rules import DEFAULT_RULES_PATH, load_rules
 from ops_actions.run_routing import run_routing
+from ops_actions.status.keys import CANCELLED, STATUS_KIND, status_action_id
 from ops_actions.store import (
     HoldDecisionConflict,
     HoldDecisionInput,
@@ -91,7 +92,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, orders: dict[str, tuple] | None 
             )
         )
         for i, (sku, qty) in enumerate(lines):
-            line_rows.append((f"{coid}:{i}", coid, sku, qty))
+            line_rows.append((f"{coid}:{i}", coid, channel, sku, qty))
         if channel == "webshop":
             web_rows.append((order_id, payment))
     con.execute("create schema if not exists marts")
@@ -105,9 +106,9 @@ def build_marts(con: duckdb.DuckDBPyConnection, orders: dict[str, tuple] | None 
     con.executemany("insert into marts.fct_orders values (?,?,?,?,?,?,?,?,?,?,?)", order_rows)
     con.execute(
         """create or replace table marts.fct_order_lines (order_line_id varchar,
-           channel_order_id varchar, sku varchar, units_ordered bigint)"""
+           channel_order_id varchar, channel varchar, sku varchar, units_ordered bigint)"""
     )
-    con.executemany("insert into marts.fct_order_lines values (?,?,?,?)", line_rows)
+    con.executemany("insert into marts.fct_order_lines values (?,?,?,?,?)", line_rows)
     con.execute(
         "create or replace table marts.dim_products as select * from (values "
         "('SKU-A', true), ('SKU-B', true), ('SKU-OLD', false)) as t(sku, is_active)"
@@ -407,6 +408,26 @@ def test_a_cancelled_holds_order_is_never_routed(wh, tmp_path) -> None:
     assert wh.execute(
         "select count(*) from ops.routing_decisions where order_id = 'webshop:7'"
     ).fetchall() == [(0,)]
+
+
+def test_a_cancellation_is_one_status_update_for_the_channel_enqueued_once(wh, tmp_path) -> None:
+    store = tmp_path / "store.sqlite"
+    run_holds(wh, RULES, store, now=T0)
+    record_hold_decisions(
+        store, [HoldDecisionInput(hold_id(wh, "webshop:8"), "webshop:8", "cancelled")], "ana"
+    )
+    report = run_holds(wh, RULES, store, now=T0)
+    run_holds(wh, RULES, store, now=T0)  # a second run enqueues nothing more
+    rows = wh.execute(
+        "select action_id, destination, payload from ops.outbox where kind = ? "
+        "and ordering_key = 'webshop:8' order by ordering_seq",
+        [STATUS_KIND],
+    ).fetchall()
+    cancelled_key = status_action_id("webshop:8", CANCELLED, None, {"webshop:8:0": None})
+    assert [r[0] for r in rows][-1] == cancelled_key  # the status producer's own key
+    assert report.cancellation_updates == len(rows) >= 1
+    assert {r[1] for r in rows} == {"channel:webshop"}
+    assert '"fraud"' in rows[-1][2]  # a risk hold is cancelled as fraud
 
 
 def test_an_order_with_two_holds_is_routed_only_once_both_are_released(tmp_path) -> None:

@@ -8,8 +8,9 @@
      NOTHING on their deterministic keys, so a rerun writes nothing twice;
    - apply each decision to its hold: `resolution`, `resolved_at`, `resolved_by` and
      `resolution_id` (the decision id) are set only on a hold still unresolved. A cancellation
-     resolves the order's other open holds with it (the order is cancelled as a whole) and is
-     handed to `enqueue_cancellation_updates` in the same transaction.
+     resolves the order's other open holds with it (the order is cancelled as a whole), and
+     its channel status update is enqueued in the outbox in the same transaction
+     (`enqueue_cancellation_updates`, with the status key function of contract 4).
 3. Copy each decision's outcome to the store (`consumed_at`, `outcome`).
 
 Exactly once: the warehouse transaction is the consumption. A crash after it but before step 3
@@ -21,7 +22,8 @@ runs is not in step 1's read and waits for the next run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +31,11 @@ import duckdb
 import polars as pl
 
 from ops_actions.db import Warehouse, cursor
+from ops_actions.delivery.outbox import enqueue
 from ops_actions.holds.evaluate import HELD, Evaluation, evaluate_orders
 from ops_actions.holds.inputs import read_hold_inputs
-from ops_actions.holds.rules import HoldRules, load_hold_rules
+from ops_actions.holds.rules import RISK_PREFIX, HoldRules, load_hold_rules
+from ops_actions.status.run import order_cancellation_actions
 from ops_actions.store import HoldDecision, list_hold_decisions, mark_hold_decisions_consumed
 
 APPLIED = "applied"
@@ -68,17 +72,28 @@ def _utcnow() -> dt.datetime:
 
 
 def enqueue_cancellation_updates(
-    con: duckdb.DuckDBPyConnection, cancelled: pl.DataFrame, now: dt.datetime
+    con: duckdb.DuckDBPyConnection,
+    cancelled: pl.DataFrame,
+    run_id: str,
+    shapes: Mapping[str, str] | None = None,
 ) -> int:
-    """HOOK for the channel status write-back (helper S, branch `status`): enqueue one
-    `status_update` per order cancelled by a hold decision, inside this step's transaction,
-    keyed by `ops_actions.status.keys.status_action_id` so the status step's own path gives the
-    same action. `cancelled` has one row per order: channel_order_id, channel, order_id,
-    hold_id, decided_by, note. Returns how many actions were new.
-
-    Not wired yet: the status module did not exist when the hold step was built, so this
-    enqueues nothing and the order is only left out of routing (see docs/holds.md)."""
-    return 0
+    """Enqueue, inside this step's transaction, the channel status update of every order a
+    hold decision cancelled (contract 4): `ops_actions.status.run.order_cancellation_actions`
+    builds them with the one key function (`ops_actions.status.keys.status_action_id`), so the
+    status step's own path (the lifecycle marts) later finds them in place instead of sending
+    them twice. `cancelled` has one row per order: channel_order_id, reason_code (of the hold
+    the person cancelled) and resolved_at (when they decided). The channel is told `fraud` for
+    a risk hold and the hold's reason otherwise. Returns how many actions were new."""
+    created = 0
+    for (resolved_at, reason), group in cancelled.group_by(
+        ["resolved_at", "reason_code"], maintain_order=True
+    ):
+        detail = "fraud" if str(reason).startswith(RISK_PREFIX) else str(reason)
+        actions = order_cancellation_actions(
+            con, group.select("channel_order_id"), resolved_at, run_id, shapes, detail=detail
+        )
+        created += enqueue(con, actions, _utcnow())
+    return created
 
 
 def _insert_evaluation(
@@ -107,7 +122,8 @@ def _apply_decisions(
     con: duckdb.DuckDBPyConnection,
     decisions: Sequence[HoldDecision],
     report: HoldsReport,
-    now: dt.datetime,
+    run_id: str,
+    shapes: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """Apply each decision to its hold (see the module docstring); returns id -> outcome."""
     outcomes: dict[str, str] = {}
@@ -152,16 +168,16 @@ def _apply_decisions(
         else:
             report.released += 1
     if cancelled_ids:
-        ids = pl.DataFrame({"resolution_id": cancelled_ids})  # noqa: F841 - read by DuckDB
+        ids = pl.DataFrame({"decision_id": cancelled_ids})  # noqa: F841 - read by DuckDB
         cancelled = con.sql(
-            """select h.channel_order_id, o.channel, o.order_id, h.hold_id, h.resolved_by
+            """select h.channel_order_id, h.reason_code, h.resolved_at
                from ops.order_holds as h
-               inner join ids using (resolution_id)
-               left join marts.fct_orders as o using (channel_order_id)
-               qualify row_number() over (partition by h.channel_order_id order by h.hold_id) = 1
-            """
+               inner join ids on h.resolution_id = ids.decision_id
+               qualify row_number() over (
+                   partition by h.channel_order_id order by h.hold_id) = 1
+               order by h.channel_order_id"""
         ).pl()
-        report.cancellation_updates = enqueue_cancellation_updates(con, cancelled, now)
+        report.cancellation_updates = enqueue_cancellation_updates(con, cancelled, run_id, shapes)
     return outcomes
 
 
@@ -184,10 +200,14 @@ def run_holds(
     store_path: Path,
     *,
     now: dt.datetime | None = None,
+    status_shapes: Mapping[str, str] | None = None,
 ) -> HoldsReport:
-    """Evaluate new orders and apply open hold decisions; see the module docstring."""
+    """Evaluate new orders and apply open hold decisions; see the module docstring.
+    `status_shapes`: channel -> status update shape overrides (`ops_actions.status.shapes`)
+    for the cancellation updates."""
     ruleset = rules if isinstance(rules, HoldRules) else load_hold_rules(rules)
     now = now or _utcnow()
+    run_id = f"holds-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     decisions = list_hold_decisions(store_path, open_only=True)
     report = HoldsReport(ruleset.version, ruleset.sha, decisions_read=len(decisions))
     with cursor(warehouse) as con:
@@ -195,7 +215,7 @@ def run_holds(
         try:
             ev = evaluate_orders(read_hold_inputs(con), ruleset)
             _insert_evaluation(con, ev, ruleset, now)
-            outcomes = _apply_decisions(con, decisions, report, now)
+            outcomes = _apply_decisions(con, decisions, report, run_id, status_shapes)
             _open_by_reason(con, report)
             con.commit()
         except BaseException:

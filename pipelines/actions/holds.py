@@ -42,7 +42,12 @@ def order_holds(
     exactly once. Writes ops.order_validations and ops.order_holds."""
     settings = get_settings()
     with warehouse.connect() as con:
-        report = run_holds(con, settings.hold_rules_path, settings.ops_store_path)
+        report = run_holds(
+            con,
+            settings.hold_rules_path,
+            settings.ops_store_path,
+            status_shapes=dict(settings.status_shapes),
+        )
     context.log.info(f"order holds: {report.as_dict()}")
     return dg.MaterializeResult(
         metadata={
@@ -54,6 +59,7 @@ def order_holds(
             "decisions_read": report.decisions_read,
             "released": report.released,
             "cancelled": report.cancelled,
+            "cancellation_status_updates": report.cancellation_updates,
             "already_resolved": report.already_resolved,
             "held_orders": report.held_orders,
             "open_holds_by_reason": dg.MetadataValue.json(report.open_holds_by_reason),
