@@ -61,6 +61,11 @@ navigation = st.navigation(
                 title="Routing",
                 icon=":material/alt_route:",
             ),
+            st.Page(
+                PAGES_DIR / "holds.py",
+                title="Order holds",
+                icon=":material/front_hand:",
+            ),
         ],
         "Data": [
             st.Page(

@@ -32,6 +32,9 @@ class CrashPoint(StrEnum):
     REORDERS_AFTER_DECIDE = "reorders.after_decide"
     REORDERS_BEFORE_COMMIT = "reorders.before_commit"
     REORDERS_AFTER_COMMIT = "reorders.after_commit"
+    STATUS_AFTER_DECIDE = "status.after_decide"
+    STATUS_BEFORE_COMMIT = "status.before_commit"
+    STATUS_AFTER_COMMIT = "status.after_commit"
 
 
 def crashpoint(point: CrashPoint) -> None:
@@ -40,7 +43,7 @@ def crashpoint(point: CrashPoint) -> None:
 
 
 def points_of(*steps: str) -> tuple[CrashPoint, ...]:
-    """The crash points of the named steps (`routing`, `dispatch`, `reorders`), step by step in
-    the order given and within a step in the order the code reaches them: what a crash test
-    of those steps must go through."""
+    """The crash points of the named steps (`routing`, `dispatch`, `reorders`, `status`), step
+    by step in the order given and within a step in the order the code reaches them: what a
+    crash test of those steps must go through."""
     return tuple(p for step in steps for p in CrashPoint if p.value.split(".", 1)[0] == step)

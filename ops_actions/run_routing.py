@@ -2,11 +2,14 @@
 
 1. Read the routing state version, the allocations still outstanding, and the units of each
    line already routed by earlier runs (all from `ops`).
-2. Decide (pure `route`) on what is left: open lines minus routed units, ATP minus outstanding
+2. Decide (pure `route`) on what is left: open lines minus routed units and minus the lines of
+   held orders (`ops.order_holds`, read live: see docs/holds.md), ATP minus outstanding
    allocations.
 3. In ONE DuckDB transaction: bump `ops.routing_state.version` only if it still holds the value
    read in step 1, insert the run, its decisions, its allocations and one outbox row per
-   fulfillment request (ON CONFLICT DO NOTHING on the deterministic key). Another run that
+   fulfillment request (ON CONFLICT DO NOTHING on the deterministic key), and one status update
+   per order it cancels lines of (`ops_actions.status.run.router_cancellation_actions`, the
+   status key function, so the status producer later finds it in place). Another run that
    committed in between makes the bump match no row, and one committing at the same time makes
    DuckDB raise a write-write conflict; either way this run rolls back and starts again from
    step 1 with the new state, so no unit is allocated twice.
@@ -35,10 +38,16 @@ from ops_actions.crashpoints import CrashPoint, crashpoint
 from ops_actions.db import Warehouse, cursor
 from ops_actions.delivery.keys import action_key
 from ops_actions.delivery.outbox import enqueue
-from ops_actions.routing.inputs import conform_atp, conform_locations, conform_open_lines
+from ops_actions.routing.inputs import (
+    conform_atp,
+    conform_locations,
+    conform_open_lines,
+    exclude_held_orders,
+)
 from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.routing.router import Method, RoutingResult, route
 from ops_actions.routing.rules import RuleSet, load_rules
+from ops_actions.status.run import router_cancellation_actions
 
 FULFILLMENT_KIND = "fulfillment_request"
 
@@ -56,6 +65,7 @@ class RunReport:
     actions_created: int
     figures: dict[str, Any]
     result: RoutingResult
+    status_updates_created: int = 0
 
 
 def _utcnow() -> dt.datetime:
@@ -208,7 +218,8 @@ def _decide(
     version = con.execute("select version from ops.routing_state where id = 1").fetchall()[0][0]
     before = routed_units(con)
     todo = (
-        lines.join(before, on="order_line_id", how="left")
+        exclude_held_orders(con, lines)
+        .join(before, on="order_line_id", how="left")
         .with_columns((pl.col("quantity") - pl.col("routed").fill_null(0)).alias("quantity"))
         .filter(pl.col("quantity") > 0)
         .drop("routed", "allocated")
@@ -238,8 +249,10 @@ def _commit(
     lines: pl.DataFrame,
     before: pl.DataFrame,
     now: dt.datetime,
-) -> int | None:
-    """Write the run atomically; None when another run committed since `version` was read."""
+    status_shapes: dict[str, str] | None = None,
+) -> tuple[int, int] | None:
+    """Write the run atomically: (fulfillment requests, status updates) created; None when
+    another run committed since `version` was read."""
     actions, decisions = fulfillment_actions(result.decisions, lines, before, run_id)
     decisions = decisions.with_columns(
         _decision_ids(decisions, run_id),
@@ -280,12 +293,16 @@ def _commit(
             """
         )
         created = enqueue(con, actions, now)
+        # The channels hear of the cancellations from the same transaction as the decision.
+        statuses = enqueue(
+            con, router_cancellation_actions(con, decisions, run_id, status_shapes), now
+        )
         crashpoint(CrashPoint.ROUTING_BEFORE_COMMIT)
         con.commit()
     except BaseException:
         con.rollback()
         raise
-    return created
+    return created, statuses
 
 
 def run_routing(
@@ -299,12 +316,14 @@ def run_routing(
     method: Method = "solver",
     max_attempts: int = 20,
     now: dt.datetime | None = None,
+    status_shapes: dict[str, str] | None = None,
 ) -> RunReport:
     """Route the open lines and commit the run; retried from scratch on a concurrent commit.
 
     `warehouse` is a connection to the warehouse with the `ops` schema in place
     (`pipelines.warehouse`); this thread takes its own cursor of it. Inputs follow the contracts in
-    `ops_actions.routing.inputs`."""
+    `ops_actions.routing.inputs`. `status_shapes`: channel -> status update shape overrides
+    (`ops_actions.status.shapes`) for the cancellation updates."""
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     lines = conform_open_lines(lines)
     atp = conform_atp(atp)
@@ -330,6 +349,7 @@ def run_routing(
                     lines,
                     before,
                     now or _utcnow(),
+                    status_shapes,
                 )
             except duckdb.TransactionException:
                 created = None  # a concurrent run wrote the state row first
@@ -340,9 +360,10 @@ def run_routing(
                     rules_version=ruleset.version,
                     rules_sha=ruleset.sha,
                     attempts=attempt,
-                    actions_created=created,
+                    actions_created=created[0],
                     figures=result.figures(),
                     result=result,
+                    status_updates_created=created[1],
                 )
             time.sleep(random.uniform(0.0, 0.05 * attempt))
     raise RoutingConflictError(f"run {run_id} lost to concurrent runs {max_attempts} times")

@@ -84,8 +84,15 @@ DDL = (
         created_at timestamp not null,
         delivered_at timestamp,
         ack varchar,
-        source_run_id varchar
+        source_run_id varchar,
+        ordering_key varchar,
+        ordering_seq bigint
     )""",
+    # A warehouse made before in-order delivery existed has the outbox without its ordering
+    # columns; `create table if not exists` leaves that table alone, so add them here. Null
+    # `ordering_key`: the action is ordered after nothing (fulfillment and reorder requests).
+    "alter table ops.outbox add column if not exists ordering_key varchar",
+    "alter table ops.outbox add column if not exists ordering_seq bigint",
     # Every delivery attempt; `outcome` = started until the attempt is recorded, so an attempt
     # cut short by a crash stays visible.
     """create table if not exists ops.delivery_attempts (

@@ -6,9 +6,10 @@ to SQLite in WAL mode, which takes concurrent writers, and the pipeline consumes
 idempotently. Every request has its own id and records who asked (user name and role);
 consuming one records when and with what outcome.
 
-Two kinds of request live here: `retry_requests` (an operator asks for a dead letter to be sent
-again) and `suggestion_decisions` (a planner approves or rejects one version of a reorder
-suggestion; see `docs/reorders.md`).
+Three kinds of request live here: `retry_requests` (an operator asks for a dead letter to be
+sent again), `suggestion_decisions` (a planner approves or rejects one version of a reorder
+suggestion; see `docs/reorders.md`) and `hold_decisions` (an operator releases or cancels a
+held order's hold; see `docs/holds.md`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 import math
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 create table if not exists retry_requests (
@@ -51,6 +53,21 @@ create table if not exists suggestion_decisions (
     unique (suggestion_id, suggestion_version)
 );
 create index if not exists suggestion_decisions_open on suggestion_decisions (consumed_at);
+-- One decision per hold (release or cancel); the unique rule turns the second of two operators
+-- deciding the same hold into a conflict. Consumed once by the next run (docs/holds.md).
+create table if not exists hold_decisions (
+    decision_id      text primary key,
+    hold_id          text not null unique,
+    channel_order_id text not null,
+    decision         text not null check (decision in ('released', 'cancelled')),
+    note             text,
+    decided_by       text not null,
+    decided_role     text,
+    decided_at       text not null,
+    consumed_at      text,
+    outcome          text
+);
+create index if not exists hold_decisions_open on hold_decisions (consumed_at);
 """
 # Columns added after the first release: (table, column, type). `create table if not exists`
 # leaves an existing store's table as it was, so opening a store adds whichever it lacks.
@@ -265,32 +282,45 @@ def record_decisions(
         )
         for i in checked
     ]
+    _insert_all_or_nothing(
+        path,
+        "insert into suggestion_decisions (decision_id, suggestion_id, suggestion_version, "
+        "decision, quantity, note, decided_by, decided_role, decided_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+        lambda con: _decided(con, keys),
+        DecisionConflict,
+    )
+    return [r[0] for r in rows]
+
+
+def _insert_all_or_nothing(
+    path: Path,
+    insert_sql: str,
+    rows: Sequence[tuple[object, ...]],
+    existing: Callable[[sqlite3.Connection], Sequence[Any]],
+    conflict: Callable[[Sequence[Any]], Exception],
+) -> None:
+    """Insert `rows` in ONE transaction unless `existing` finds any of them decided already,
+    in which case `conflict(existing)` is raised and nothing is written. `begin immediate`
+    takes SQLite's write lock first, so the look-up and the inserts see the same state; the
+    table's unique rule backs it against any writer that skips the look-up."""
     with open_store(path) as con:
-        # `begin immediate` takes SQLite's write lock first, so the look-up and the inserts
-        # see the same state; the unique rule backs it against any writer that skips it.
         con.execute("begin immediate")
         try:
-            existing = _decided(con, keys)
-            if existing:
+            found = existing(con)
+            if found:
                 con.execute("rollback")
-                raise DecisionConflict(existing)
-            con.executemany(
-                "insert into suggestion_decisions (decision_id, suggestion_id, "
-                "suggestion_version, decision, quantity, note, decided_by, decided_role, "
-                "decided_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+                raise conflict(found)
+            con.executemany(insert_sql, rows)
             con.execute("commit")
         except sqlite3.IntegrityError:
             con.execute("rollback")
-            raise DecisionConflict(_decided(con, keys)) from None
-        except DecisionConflict:
-            raise
+            raise conflict(existing(con)) from None
         except BaseException:
             if con.in_transaction:
                 con.execute("rollback")
             raise
-    return [r[0] for r in rows]
 
 
 def _decided(con: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> list[Decision]:
@@ -332,6 +362,156 @@ def mark_decisions_consumed(path: Path, outcomes: Mapping[str, tuple[str, str | 
                 "update suggestion_decisions set consumed_at = ?, outcome = ?, action_id = ? "
                 "where decision_id = ? and consumed_at is null",
                 [(_now(), out, action, did) for did, (out, action) in outcomes.items()],
+            )
+            changed = con.total_changes - before
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return changed
+
+
+# --------------------------------------------------------------------------------------------
+# Operators' decisions on order holds
+# --------------------------------------------------------------------------------------------
+
+HOLD_DECISIONS = ("released", "cancelled")
+HOLD_DECISION_COLUMNS = (
+    "decision_id, hold_id, channel_order_id, decision, note, decided_by, decided_role, "
+    "decided_at, consumed_at, outcome"
+)
+
+
+@dataclass(frozen=True)
+class HoldDecisionInput:
+    """What an operator decides on one hold: release it (the order may be routed once no other
+    hold remains) or cancel it (the order is cancelled and never routed)."""
+
+    hold_id: str
+    channel_order_id: str
+    decision: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldDecision:
+    """One row of `hold_decisions`: the decision, who made it (name, role) and when, and what
+    the run that consumed it did (`outcome`: applied, already_resolved, unknown_hold)."""
+
+    decision_id: str
+    hold_id: str
+    channel_order_id: str
+    decision: str
+    note: str | None
+    decided_by: str
+    decided_role: str | None
+    decided_at: str
+    consumed_at: str | None = None
+    outcome: str | None = None
+
+
+class HoldDecisionConflict(RuntimeError):
+    """Someone already decided these holds; nothing of the attempt was written. `existing`
+    holds their decisions (who, what, when) to show to the operator."""
+
+    def __init__(self, existing: Sequence[HoldDecision]) -> None:
+        self.existing = tuple(existing)
+        shown = "; ".join(
+            f"{d.hold_id} already {d.decision} by {d.decided_by} at {d.decided_at} UTC"
+            for d in self.existing[:5]
+        )
+        more = f" and {len(self.existing) - 5} more" if len(self.existing) > 5 else ""
+        super().__init__(f"already decided: {shown}{more}")
+
+
+def _holds_decided(con: sqlite3.Connection, hold_ids: Sequence[str]) -> list[HoldDecision]:
+    found: list[HoldDecision] = []
+    for start in range(0, len(hold_ids), 800):  # SQLite's limit on bound parameters
+        chunk = hold_ids[start : start + 800]
+        marks = ", ".join("?" for _ in chunk)
+        found += [
+            HoldDecision(*r)
+            for r in con.execute(
+                f"select {HOLD_DECISION_COLUMNS} from hold_decisions where hold_id in ({marks})",
+                list(chunk),
+            )
+        ]
+    return found
+
+
+def record_hold_decisions(
+    path: Path,
+    items: Sequence[HoldDecisionInput],
+    decided_by: str,
+    decided_role: str | None = None,
+) -> list[str]:
+    """Record hold decisions (one, or a bulk decision) in ONE transaction; returns their ids.
+
+    All or nothing: if any of these holds was decided already (by anyone, consumed or not),
+    HoldDecisionConflict names those decisions and none of these is written. The same hold
+    twice within `items`, an unknown decision or no user is refused with ValueError first.
+    """
+    if not decided_by or not decided_by.strip():
+        raise ValueError("a hold decision must name the user who made it")
+    for item in items:
+        if item.decision not in HOLD_DECISIONS:
+            raise ValueError(f"decision must be one of {HOLD_DECISIONS}, not {item.decision!r}")
+        if not item.hold_id or not item.channel_order_id:
+            raise ValueError("a hold decision names the hold and its order")
+    hold_ids = [i.hold_id for i in items]
+    if len(set(hold_ids)) != len(hold_ids):
+        raise ValueError("the same hold appears twice in one decision")
+    if not items:
+        return []
+    now = _now()
+    rows = [
+        (
+            uuid.uuid4().hex,
+            i.hold_id,
+            i.channel_order_id,
+            i.decision,
+            (i.note or "").strip() or None,
+            decided_by,
+            decided_role,
+            now,
+        )
+        for i in items
+    ]
+    _insert_all_or_nothing(
+        path,
+        "insert into hold_decisions (decision_id, hold_id, channel_order_id, decision, note, "
+        "decided_by, decided_role, decided_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+        lambda con: _holds_decided(con, hold_ids),
+        HoldDecisionConflict,
+    )
+    return [r[0] for r in rows]
+
+
+def list_hold_decisions(path: Path, open_only: bool = False) -> list[HoldDecision]:
+    """Hold decisions, oldest first (only those no run consumed yet if `open_only`)."""
+    where = "where consumed_at is null" if open_only else ""
+    with open_store(path) as con:
+        rows = con.execute(
+            f"select {HOLD_DECISION_COLUMNS} from hold_decisions {where} "
+            "order by decided_at, decision_id"
+        ).fetchall()
+    return [HoldDecision(*r) for r in rows]
+
+
+def mark_hold_decisions_consumed(path: Path, outcomes: Mapping[str, str]) -> int:
+    """Record, per decision id, what the run did with it; decisions already consumed keep
+    their first outcome. Returns rows updated."""
+    if not outcomes:
+        return 0
+    with open_store(path) as con:
+        con.execute("begin immediate")
+        try:
+            before = con.total_changes
+            con.executemany(
+                "update hold_decisions set consumed_at = ?, outcome = ? "
+                "where decision_id = ? and consumed_at is null",
+                [(_now(), outcome, did) for did, outcome in outcomes.items()],
             )
             changed = con.total_changes - before
             con.execute("commit")

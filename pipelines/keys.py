@@ -15,6 +15,9 @@ ROUTING_KEY = dg.AssetKey(["ops", "routing_run"])
 DELIVERY_KEY = dg.AssetKey(["ops", "fulfillment_deliveries"])
 PUBLISH_KEY = dg.AssetKey(["published", "dashboard_marts"])
 REORDERS_KEY = dg.AssetKey(["ops", "reorder_requests"])
+HOLDS_KEY = dg.AssetKey(["ops", "order_holds"])
+STATUS_KEY = dg.AssetKey(["ops", "status_updates"])
+STATUS_DELIVERY_KEY = dg.AssetKey(["ops", "status_deliveries"])
 
 
 def raw_key(table: str) -> dg.AssetKey:

@@ -52,11 +52,23 @@ class Settings:
     # (JSON {location: endpoint}, see pipelines/actions/destinations.py; empty: file drop).
     routing_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
     routing_today: str = "data"
+    # Holds: the merchant's hold rules file (ops_actions/holds/rules.py, docs/holds.md).
+    hold_rules_path: Path = PROJECT_ROOT / "ops_actions" / "rules" / "hold_rules.yaml"
     fulfillment_destinations: str = ""
     # Where reorder requests go: supplier id (or transfer source location id, or "*") ->
     # endpoint; empty = one purchase-order file per supplier under <outbox>/reorders/.
     # Pairs rather than a dict, so Settings stays hashable.
     supplier_destinations: tuple[tuple[str, str], ...] = ()
+    # Status write-back (pipelines/actions/status_destinations.py, docs/status_updates.md):
+    # channel -> endpoint (empty: file drops under <outbox>/status/<channel>/), channel ->
+    # updates per second (unset: no limit, a 429's Retry-After is honoured anyway), channel ->
+    # shape overrides (shop_api | feed | acknowledgement | none), changes that occurred before
+    # `status_since` are not sent, and the attempts before a dead letter.
+    status_destinations: tuple[tuple[str, str], ...] = ()
+    status_rate_limits: tuple[tuple[str, float], ...] = ()
+    status_shapes: tuple[tuple[str, str], ...] = ()
+    status_since: str = ""
+    status_max_attempts: int = 8
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -90,9 +102,32 @@ def get_settings() -> Settings:
             "OMS_ROUTING_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"
         ),
         routing_today=os.environ.get("OMS_ROUTING_TODAY", "data"),
+        hold_rules_path=_path(
+            "OMS_HOLD_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "hold_rules.yaml"
+        ),
         fulfillment_destinations=os.environ.get("OMS_FULFILLMENT_DESTINATIONS", "").strip(),
         supplier_destinations=tuple(sorted(_json_object("OMS_SUPPLIER_DESTINATIONS").items())),
+        status_destinations=tuple(sorted(_json_object("OMS_STATUS_DESTINATIONS").items())),
+        status_rate_limits=tuple(sorted(_rates("OMS_STATUS_RATE_LIMITS").items())),
+        status_shapes=tuple(sorted(_json_object("OMS_STATUS_SHAPES").items())),
+        status_since=os.environ.get("OMS_STATUS_SINCE", "").strip(),
+        status_max_attempts=int(os.environ.get("OMS_STATUS_MAX_ATTEMPTS", "8")),
     )
+
+
+def _rates(var: str) -> dict[str, float]:
+    """A JSON object of positive numbers (updates per second) from `var` ({} when unset)."""
+    raw = os.environ.get(var, "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ValueError(f"{var} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for k, v in value.items()
+    ):
+        raise ValueError(f'{var} must be a JSON object {{"channel": updates per second > 0}}')
+    return {k: float(v) for k, v in value.items()}
 
 
 def _json_object(var: str) -> dict[str, str]:

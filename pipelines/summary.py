@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.actions.holds import holds_summary_lines
 from pipelines.db import fetch_row, scalar
 from pipelines.warehouse import Warehouse
 
@@ -44,8 +45,10 @@ def build_summary(warehouse_path: Path) -> str:
             lines.append(f"  {code:<22}{n:>8,}")
         lines += _attention_lines(con)
         lines += _kpi_lines(con)
+        lines += holds_summary_lines(con)
         lines += _routing_lines(con)
         lines += planning_lines(con)
+        lines += status_lines(con)
         return "\n".join(lines)
     finally:
         con.close()
@@ -169,4 +172,35 @@ def planning_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     sent = states.get("delivered", 0)
     rest = ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()) if k != "delivered")
     out.append(f"  reorder requests sent: {sent:,}" + (f" ({rest})" if rest else ""))
+    return out
+
+
+def status_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Status updates to the channels in the outbox: produced and delivered per channel, and
+    what is not delivered yet by state."""
+    from ops_actions.status.keys import STATUS_KIND
+
+    has_outbox = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'outbox'",
+    )
+    if not has_outbox:
+        return ["Status updates: none produced yet"]
+    rows = con.execute(
+        """select replace(destination, 'channel:', '') as channel, count(*),
+                  count(*) filter (where state = 'delivered'),
+                  count(*) filter (where state in ('pending', 'in_flight')),
+                  count(*) filter (where state = 'dead_letter')
+           from ops.outbox where kind = ? group by 1 order by 1""",
+        [STATUS_KIND],
+    ).fetchall()
+    if not rows:
+        return ["Status updates: none produced yet"]
+    out = [
+        "Status updates to the channels",
+        f"  {'channel':<14}{'produced':>10}{'delivered':>11}{'pending':>9}{'dead letter':>13}",
+    ]
+    for channel, made, sent, waiting, dead in rows:
+        out.append(f"  {channel:<14}{made:>10,}{sent:>11,}{waiting:>9,}{dead:>13,}")
     return out

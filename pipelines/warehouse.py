@@ -14,7 +14,8 @@ so the policy is written once:
 The schemas are created once, by `create_schemas` (the resource calls it when a run starts;
 the CLI's commands and the tests call it where they create a warehouse): `raw` (the ingest
 ledger, quarantine and one table per source, defined by `pipelines.ingest`) and `ops` (routing
-decisions, allocations, outbox, delivery attempts, defined by `ops_actions.schema`). Opening a
+decisions, allocations, outbox, delivery attempts, defined by `ops_actions.schema`; order
+validations and holds, by `ops_actions.holds.schema`). Opening a
 connection creates nothing, so a publish or a read never writes DDL.
 """
 
@@ -82,6 +83,7 @@ class Warehouse:
 
 def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     """The `raw` and `ops` schemas with all their tables, on an open writing connection."""
+    from ops_actions.holds.schema import ensure_holds_schema
     from ops_actions.reorders.schema import ensure_reorder_schema
     from ops_actions.schema import ensure_schema
     from pipelines.ingest.tables import ensure_tables
@@ -89,6 +91,7 @@ def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     ensure_tables(con)
     ensure_schema(con)
     ensure_reorder_schema(con)
+    ensure_holds_schema(con)
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -317,6 +317,30 @@ DEMAND_FORECASTS = PublishedTable(
     },
 )
 
+ORDER_HOLDS = PublishedTable(
+    file="ops_order_holds",
+    grain="one row per hold (order and reason), with the order it holds; see docs/holds.md",
+    columns={
+        "hold_id": "hold_id",
+        "channel_order_id": "channel_order_id",
+        "reason_code": "reason_code",
+        "detail": "detail",
+        "rules_version": "rules_version",
+        "held_at": "held_at",
+        "resolution": "resolution",
+        "resolved_at": "resolved_at",
+        "resolved_by": "resolved_by",
+        "channel": "channel",
+        "order_id": "order_id",
+        "ordered_at": "ordered_at",
+        "customer_id": "customer_id",
+        "order_amount": "order_amount",
+        "currency": "currency",
+        "ship_to_postcode": "ship_to_postcode",
+        "ship_to_country": "ship_to_country",
+    },
+)
+
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "inventory_daily": INVENTORY_DAILY,
@@ -333,6 +357,7 @@ TABLES: dict[str, PublishedTable] = {
     "reorder_suggestions": REORDER_SUGGESTIONS,
     "demand_daily": DEMAND_DAILY,
     "demand_forecasts": DEMAND_FORECASTS,
+    "order_holds": ORDER_HOLDS,
 }
 """View name used in the queries -> published table."""
 

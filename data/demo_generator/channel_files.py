@@ -14,6 +14,12 @@ import polars as pl
 
 from demo_generator.clock import DAY, HOUR
 from demo_generator.demand import DayOrders
+from demo_generator.holds import (
+    duplicate_orders,
+    holds_rng,
+    with_bad_addresses,
+    with_risky_first_orders,
+)
 from demo_generator.landing import (
     MARKETPLACE_COLUMNS,
     WEBSHOP_LINE_COLUMNS,
@@ -94,7 +100,10 @@ def webshop_documents(
             "li_price": money(cents),
         }
     )
-    master = lines.join(orders, on="_o", how="left")
+    # Orders the hold step must hold (demo_generator/holds.py), from their own random stream.
+    hrng = holds_rng(sim.seed, day)
+    orders = with_bad_addresses(orders, has_coords, hrng)
+    orders = with_risky_first_orders(orders, subtotal, hrng)
 
     created = pl.DataFrame(
         {
@@ -114,6 +123,21 @@ def webshop_documents(
     morning = clock.local_to_utc(sim.shop_zone, day + 1, rng.integers(6 * HOUR, 12 * HOUR, n))
     voided = np.where(pending, "voided", "refunded")
     cancel = b.cancelled | all_short
+    # A resubmitted basket lands the same local day (its cancellation is the next morning's).
+    local_seconds = (b.t + clock.offset(sim.shop_zone, b.t // DAY)) % DAY
+    same_day = local_seconds < DAY - HOUR
+    copies, copy_lines, copy_versions = duplicate_orders(
+        orders, lines, b.t, ~cancel & ~pending & same_day, morning, hrng
+    )
+    orders = pl.concat(
+        [
+            orders,
+            copies.with_columns(
+                created_at=clock.stamp(copies["_created_t"].to_numpy(), sim.shop_zone)
+            ).drop("_created_t"),
+        ]
+    )
+    master = pl.concat([lines, copy_lines]).join(orders, on="_o", how="left")
     changes = [
         created,
         pl.DataFrame(
@@ -154,6 +178,7 @@ def webshop_documents(
                 }
             )
         )
+    changes.append(copy_versions)
     versions = pl.concat(changes, how="diagonal_relaxed")
     ut = versions["_ut"].to_numpy()
     stamp = clock.stamp(ut, sim.shop_zone)

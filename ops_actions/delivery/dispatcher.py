@@ -37,6 +37,7 @@ RESULT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "error": pl.String,
     "response": pl.String,
     "ack": pl.String,
+    "counts": pl.Boolean,
 }
 
 
@@ -45,6 +46,7 @@ class DispatchReport:
     attempted: int = 0
     delivered: int = 0
     retried: int = 0
+    deferred: int = 0
     dead_lettered: int = 0
     skipped_destinations: set[str] = field(default_factory=set)
 
@@ -58,6 +60,13 @@ def _resolve(adapters: AdapterResolver, destination: str) -> Adapter | None:
     if callable(adapters) and not isinstance(adapters, Mapping):
         return adapters(destination)
     return adapters.get(destination) or adapters.get("*")
+
+
+def _paused(adapter: Adapter | None, at: dt.datetime) -> bool:
+    """Whether the adapter asked not to be called before some time after `at` (adapters that
+    throttle expose `paused_until`; the others are never paused)."""
+    until = getattr(adapter, "paused_until", None)
+    return until is not None and until(at) is not None
 
 
 def _utcnow() -> dt.datetime:
@@ -74,11 +83,16 @@ def _result_row(
     next_at = None
     if outcome.status == "delivered":
         state = "delivered"
+    elif outcome.status == "deferred":
+        state = "pending"
+        next_at = finished + dt.timedelta(seconds=outcome.retry_after_s or 0.0)
     elif outcome.status == "failed" or policy.exhausted(claimed.attempts):
         state = "dead_letter"
     else:
         state = "pending"
-        next_at = finished + dt.timedelta(seconds=policy.delay_s(claimed.attempts, rng))
+        # Back off, and never sooner than the destination asked (Retry-After).
+        delay = max(policy.delay_s(claimed.attempts, rng), outcome.retry_after_s or 0.0)
+        next_at = finished + dt.timedelta(seconds=delay)
     label = outcome.status if outcome.detail is None else f"{outcome.status}: {outcome.detail}"
     return {
         "action_id": claimed.action_id,
@@ -91,6 +105,7 @@ def _result_row(
         "error": outcome.error,
         "response": outcome.response,
         "ack": json.dumps(outcome.ack, sort_keys=True) if outcome.ack is not None else None,
+        "counts": outcome.status != "deferred",
     }
 
 
@@ -132,7 +147,11 @@ def dispatch_due(
         report.skipped_destinations = set(known) - set(routable)
         batches = 0
         while max_batches is None or batches < max_batches:
-            claimed = claim_due(con, now(), policy.lease_s, batch_size, routable, kinds)
+            at = now()
+            # A destination that asked us to wait (a rate limit, a 429's Retry-After) is not
+            # claimed for until then; its actions stay pending, due again later.
+            ready = [d for d in routable if not _paused(_resolve(adapters, d), at)]
+            claimed = claim_due(con, at, policy.lease_s, batch_size, ready, kinds)
             if not claimed:
                 break
             batches += 1
@@ -159,9 +178,16 @@ def dispatch_due(
             record_results(con, results)
             crashpoint(CrashPoint.DISPATCH_AFTER_RECORD)
             report.attempted += results.height
-            states = results["new_state"].value_counts()
-            counts = dict(zip(states["new_state"], states["count"], strict=True))
+            states = (
+                results.select(
+                    pl.when(~pl.col("counts")).then(pl.lit("deferred")).otherwise("new_state")
+                )
+                .to_series()
+                .value_counts()
+            )
+            counts = dict(zip(states[states.columns[0]], states["count"], strict=True))
             report.delivered += int(counts.get("delivered", 0))
             report.retried += int(counts.get("pending", 0))
+            report.deferred += int(counts.get("deferred", 0))
             report.dead_lettered += int(counts.get("dead_letter", 0))
     return report

@@ -5,6 +5,13 @@ States: pending -> in_flight -> delivered | pending (retry later) | dead_letter.
 consumes); everything else belongs to the dispatcher. An `in_flight` row whose lease has run out
 (its dispatcher died) is due again; the adapter then reads the destination before resending
 where the destination cannot deduplicate by key.
+
+In-order delivery: an action with an `ordering_key` (status updates: the order) gets the next
+`ordering_seq` of that key when it is enqueued, and `claim_due` never claims it while an action
+of the same key with a lower (`ordering_seq`, `action_id`) is not delivered - pending, in
+flight, or dead-lettered (a dead letter holds its order's later updates back until it is
+requeued). Actions without an ordering key (fulfillment and reorder requests) are claimed as
+before.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import duckdb
 import polars as pl
 
 OUTBOX_COLUMNS = ("action_id", "kind", "destination", "payload", "batch_key", "source_run_id")
+# Optional columns of `enqueue`'s input: the ordering key and the order within this batch.
+ORDERING_COLUMNS = ("ordering_key", "ordering_rank")
 STATES = ("pending", "in_flight", "delivered", "dead_letter")
 
 
@@ -33,19 +42,42 @@ class ClaimedAction:
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, actions: pl.DataFrame, now: dt.datetime) -> int:
-    """Insert actions (columns `OUTBOX_COLUMNS`) as pending; an existing key is left alone.
+    """Insert actions (columns `OUTBOX_COLUMNS`, optionally `ORDERING_COLUMNS`) as pending; an
+    existing key is left alone. An action with an ordering key is numbered after every action
+    of that key already in the outbox, in `ordering_rank` order within this batch.
     Returns how many rows were new. Call inside the producer's transaction."""
     if actions.height == 0:
         return 0
-    new_actions = actions.select(OUTBOX_COLUMNS)  # noqa: F841 - read by DuckDB below
+    ordering = [
+        pl.col(c) if c in actions.columns else pl.lit(None, pl.String if i == 0 else pl.Int64)
+        for i, c in enumerate(ORDERING_COLUMNS)
+    ]
+    new_actions = actions.select(  # noqa: F841 - read by DuckDB below
+        *OUTBOX_COLUMNS, *(e.alias(c) for e, c in zip(ordering, ORDERING_COLUMNS, strict=True))
+    )
     before = con.execute("select count(*) from ops.outbox").fetchall()[0][0]
     con.execute(
         """
         insert into ops.outbox (action_id, kind, destination, payload, batch_key, state,
-            attempts, total_attempts, next_attempt_at, created_at, source_run_id)
-        select action_id, kind, destination, payload, batch_key, 'pending', 0, 0, ?, ?,
-            source_run_id
-        from new_actions
+            attempts, total_attempts, next_attempt_at, created_at, source_run_id,
+            ordering_key, ordering_seq)
+        with fresh as (
+            select * from new_actions as n
+            where not exists (select 1 from ops.outbox as o where o.action_id = n.action_id)
+            qualify row_number() over (partition by action_id order by ordering_rank) = 1
+        ),
+        last_seq as (
+            select ordering_key, max(ordering_seq) as seq
+            from ops.outbox
+            where ordering_key in (select ordering_key from fresh)
+            group by ordering_key
+        )
+        select f.action_id, f.kind, f.destination, f.payload, f.batch_key, 'pending', 0, 0,
+            ?, ?, f.source_run_id, f.ordering_key,
+            case when f.ordering_key is not null then coalesce(l.seq, 0) + row_number() over (
+                partition by f.ordering_key order by f.ordering_rank, f.action_id) end
+        from fresh as f
+        left join last_seq as l on l.ordering_key = f.ordering_key
         on conflict do nothing
         """,
         [now, now],
@@ -63,28 +95,40 @@ def claim_due(
     kinds: Sequence[str] | None = None,
 ) -> list[ClaimedAction]:
     """Mark up to `limit` due actions in flight (one transaction) and log a started attempt.
-    `destinations` / `kinds` restrict the claim (None: all)."""
+    `destinations` / `kinds` restrict the claim (None: all). Of an ordering key, only its
+    head (its earliest undelivered action) can be claimed, so one claim never holds two
+    actions of one order and a later action never goes out before an earlier one."""
     dest_filter = ""
     params: list[object] = [now]
     if destinations is not None:
         if not destinations:
             return []
-        dest_filter = f"and destination in ({', '.join('?' for _ in destinations)})"
+        dest_filter = f"and o.destination in ({', '.join('?' for _ in destinations)})"
         params.extend(destinations)
     if kinds is not None:
         if not kinds:
             return []
-        dest_filter += f" and kind in ({', '.join('?' for _ in kinds)})"
+        dest_filter += f" and o.kind in ({', '.join('?' for _ in kinds)})"
         params.extend(kinds)
     params.append(limit)
     lease_until = now + dt.timedelta(seconds=lease_s)
     con.begin()
     try:
+        # An ordered action is due only as the head of its key: the undelivered action of
+        # that key with the lowest (ordering_seq, action_id).
         rows = con.execute(
             f"""
-            select action_id from ops.outbox
-            where state in ('pending', 'in_flight') and next_attempt_at <= ? {dest_filter}
-            order by next_attempt_at, created_at, action_id
+            with heads as (
+                select action_id, row_number() over (
+                    partition by ordering_key order by ordering_seq, action_id) as position
+                from ops.outbox
+                where ordering_key is not null and state <> 'delivered'
+            )
+            select o.action_id from ops.outbox as o
+            left join heads as h on h.action_id = o.action_id
+            where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
+                and (o.ordering_key is null or h.position = 1)
+            order by o.next_attempt_at, o.created_at, o.action_id
             limit ?
             """,
             params,
@@ -137,7 +181,9 @@ def claim_due(
 
 def record_results(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
     """Apply attempt results (one transaction). `results` holds action_id, attempt_no,
-    new_state, next_attempt_at, finished_at, outcome, http_status, error, response, ack."""
+    new_state, next_attempt_at, finished_at, outcome, http_status, error, response, ack and
+    `counts` (false: a deferred attempt - throttled or held back by a rate limit - that does not
+    count towards the attempts before a dead letter)."""
     if results.height == 0:
         return
     res = results  # noqa: F841 - read by DuckDB
@@ -147,6 +193,7 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> Non
             """
             update ops.outbox as o set
                 state = r.new_state,
+                attempts = case when r.counts then o.attempts else o.attempts - 1 end,
                 next_attempt_at = coalesce(r.next_attempt_at, o.next_attempt_at),
                 last_error = coalesce(r.error, o.last_error),
                 delivered_at = case when r.new_state = 'delivered' then r.finished_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 
 
@@ -117,3 +118,22 @@ def conform_locations(df: pl.DataFrame) -> pl.DataFrame:
     if out["location_id"].n_unique() != out.height:
         raise InputContractError("locations: location_id is not unique")
     return out
+
+
+# Orders the router must leave out: an unresolved hold (waiting for a person), or a hold a
+# person cancelled (the order is cancelled). Read live from `ops.order_holds` in the routing
+# run's own connection, so a hold placed or released earlier in the same run is in effect.
+HELD_ORDERS_SQL = """
+select distinct channel_order_id as order_id
+from ops.order_holds
+where resolution is null or resolution = 'cancelled'
+"""
+
+
+def exclude_held_orders(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> pl.DataFrame:
+    """`lines` (open lines, `order_id` = channel_order_id) without the lines of held or
+    cancelled-on-hold orders (see docs/holds.md)."""
+    held = con.sql(HELD_ORDERS_SQL).pl()
+    if held.is_empty():
+        return lines
+    return lines.join(held, on="order_id", how="anti")

@@ -310,7 +310,7 @@ def route(
     )
     stock = conform_atp(atp).select("sku", "location_id", "available")
     locations = conform_locations(locations)
-    claimed = pl.Series("claimed", [False] * lines.height)
+    claimed = pl.Series("claimed", [False] * lines.height, dtype=pl.Boolean)  # typed if empty
     out: list[pl.DataFrame] = []
     stages: list[StageFigures] = []
     total = CostParts()

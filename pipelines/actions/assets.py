@@ -14,7 +14,14 @@ from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
 from pipelines.db import scalar
-from pipelines.keys import DELIVERY_KEY, ROUTING_KEY, gate_key, model_key
+from pipelines.keys import (
+    DELIVERY_KEY,
+    HOLDS_KEY,
+    ROUTING_KEY,
+    STATUS_KEY,
+    gate_key,
+    model_key,
+)
 from pipelines.settings import get_settings
 from pipelines.warehouse import WarehouseResource
 
@@ -24,6 +31,8 @@ ROUTING_INPUTS = [
     # built only when the three passed their tests in the same build
     gate_key("routing"),
 ]
+# Held orders are left out of routing (read live from ops.order_holds): the hold step runs first.
+ROUTING_DEPS = [*ROUTING_INPUTS, HOLDS_KEY]
 
 
 def routing_today(snapshot_at: dt.datetime | None) -> dt.date:
@@ -52,7 +61,7 @@ def routing_today(snapshot_at: dt.datetime | None) -> dt.date:
     key=ROUTING_KEY,
     group_name=GROUP,
     kinds={"python", "duckdb"},
-    deps=ROUTING_INPUTS,
+    deps=ROUTING_DEPS,
     op_tags={"oms/writes": "warehouse"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -76,7 +85,13 @@ def routing_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         run_id: str | None = None
         if lines.height:
             report = run_routing(
-                con, settings.routing_rules_path, lines, atp, locations, today=today
+                con,
+                settings.routing_rules_path,
+                lines,
+                atp,
+                locations,
+                today=today,
+                status_shapes=dict(settings.status_shapes),
             )
             figures = report.figures
             run_id = report.run_id
@@ -84,6 +99,7 @@ def routing_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                 run_id=report.run_id,
                 rules_version=report.rules_version,
                 actions_created=report.actions_created,
+                status_updates_created=report.status_updates_created,
                 attempts=report.attempts,
                 figures=dg.MetadataValue.json(figures),
             )
@@ -137,7 +153,8 @@ def _oversell_check(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dg.As
     key=DELIVERY_KEY,
     group_name=GROUP,
     kinds={"python"},
-    deps=[ROUTING_KEY],
+    # after the status updates are produced: delivery of every kind follows them (contract 5)
+    deps=[ROUTING_KEY, STATUS_KEY],
     op_tags={"oms/writes": "warehouse"},
 )
 def fulfillment_deliveries(

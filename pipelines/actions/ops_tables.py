@@ -11,7 +11,7 @@ steps: the dbt step reads what earlier runs wrote.
 
 import dagster as dg
 
-from pipelines.keys import DELIVERY_KEY, ROUTING_KEY
+from pipelines.keys import DELIVERY_KEY, ROUTING_KEY, STATUS_DELIVERY_KEY, STATUS_KEY
 
 GROUP = "actions"
 
@@ -30,10 +30,11 @@ OPS_TABLES = [
     ),
     dg.AssetSpec(
         OUTBOX_KEY,
-        deps=[ROUTING_KEY, DELIVERY_KEY],
+        deps=[ROUTING_KEY, DELIVERY_KEY, STATUS_KEY, STATUS_DELIVERY_KEY],
         group_name=GROUP,
         kinds={"duckdb"},
-        description="One row per outbound action: written by the routing run, its delivery "
-        "state and acknowledgement by the deliveries. Read by dbt (source ops.outbox).",
+        description="One row per outbound action: written by the routing run and the status "
+        "updates, its delivery state and acknowledgement by the deliveries. Read by dbt "
+        "(source ops.outbox).",
     ),
 ]

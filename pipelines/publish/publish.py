@@ -56,6 +56,42 @@ OPS_EXPORTS = {
                             source_run_id, payload from ops.outbox""",
     "ops_delivery_attempts": "select * from ops.delivery_attempts",
 }
+# Order holds for the holds page: one row per hold, with the order it holds (from fct_orders
+# when the marts are built; the hold's own columns otherwise). See docs/holds.md.
+HOLDS_EXPORT = "ops_order_holds"
+_HOLD_ORDER_COLUMNS = (
+    "channel",
+    "order_id",
+    "ordered_at",
+    "customer_id",
+    "order_amount",
+    "currency",
+    "ship_to_postcode",
+    "ship_to_country",
+    "units_open",
+)
+
+
+def holds_export(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The query publishing `ops.order_holds` (None when the hold step has never run here)."""
+    has_holds = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'order_holds'",
+    )
+    if not has_holds:
+        return None
+    has_orders = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'fct_orders'",
+    )
+    if has_orders:
+        columns = ", ".join(f"o.{c}" for c in _HOLD_ORDER_COLUMNS)
+        return f"""select h.*, {columns} from ops.order_holds as h
+                   left join marts.fct_orders as o using (channel_order_id)"""
+    nulls = ", ".join(f"null as {c}" for c in _HOLD_ORDER_COLUMNS)
+    return f"select h.*, {nulls} from ops.order_holds as h"
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,9 @@ def publish(
     )
     if has_ops:
         queries.update(OPS_EXPORTS)
+        holds = holds_export(con)
+        if holds is not None:
+            queries[HOLDS_EXPORT] = holds
     for name, query in queries.items():
         target = version_dir / f"{name}.parquet"
         con.execute(f"copy ({query}) to '{target}' (format parquet)")

@@ -1,13 +1,16 @@
 """A warehouse HTTP JSON API on loopback that can be told to misbehave.
 
-POST /requests stores a fulfillment request under its `Idempotency-Key`; GET /requests/<key>
-returns it (404 if unknown). A deduplicating server answers a repeated key with the original
-acknowledgement (`"duplicate": true`); a non-deduplicating one stores every POST as a new
-request, which is why the dispatcher must read it before retrying.
+POST /requests (or any path: a channel's API, e.g. /orders/<id>/fulfillments.json) stores the
+request under its `Idempotency-Key`; GET .../<key> returns it (404 if unknown). Every stored
+request is also appended to `applied` (key, path, body) in the order it was applied, so tests
+check the order per order of what a channel applied. A deduplicating server answers a repeated
+key with the original acknowledgement (`"duplicate": true`); a non-deduplicating one stores
+every POST as a new request, which is why the dispatcher must read it before retrying.
 
 Faults, consumed one per POST in order (`fail_next`):
   "500"             answer 500, store nothing
-  "429"             answer 429 Too Many Requests, store nothing
+  "429"             answer 429 Too Many Requests (with `Retry-After: retry_after_s` when set),
+                    store nothing; every 429 is logged in `throttled` with its time
   "accept_then_500" store the request, then answer 500 (the client cannot know it landed)
   "timeout"         store the request, then answer after `timeout_sleep_s` (the client times out)
   "slow"            answer normally after `slow_sleep_s`
@@ -33,8 +36,13 @@ class FakeWarehouse:
         dedupes_by_key: bool = True,
         timeout_sleep_s: float = 0.6,
         slow_sleep_s: float = 0.05,
+        retry_after_s: float | None = None,
     ) -> None:
         self.dedupes_by_key = dedupes_by_key
+        self.retry_after_s = retry_after_s
+        self.applied: list[tuple[str, str, dict[str, Any]]] = []
+        self.throttled: list[float] = []  # monotonic times of the 429 answers
+        self.post_times: list[float] = []  # monotonic times of every POST
         self.timeout_sleep_s = timeout_sleep_s
         self.slow_sleep_s = slow_sleep_s
         self.stored: dict[str, list[dict[str, Any]]] = {}
@@ -85,7 +93,9 @@ class FakeWarehouse:
         self.stop()
 
     # -- behaviour -----------------------------------------------------------------------
-    def _store(self, key: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _store(
+        self, key: str, body: dict[str, Any], path: str = "/requests"
+    ) -> tuple[dict[str, Any], bool]:
         """Store (or find) the request; returns (ack, was_duplicate)."""
         with self._lock:
             if self.dedupes_by_key and key in self.stored:
@@ -93,6 +103,7 @@ class FakeWarehouse:
             self._seq += 1
             ack = {"request_id": f"WR{self._seq:08d}", "key": key, "status": "accepted"}
             self.stored.setdefault(key, []).append({"ack": ack, "body": body})
+            self.applied.append((key, path, body))
             return ack, False
 
     def _next_fault(self) -> str | None:
@@ -112,9 +123,13 @@ def _handler(server: FakeWarehouse) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:  # silence
             return
 
-        def _reply(self, status: int, doc: dict[str, Any]) -> None:
+        def _reply(
+            self, status: int, doc: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(doc).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -136,17 +151,29 @@ def _handler(server: FakeWarehouse) -> type[BaseHTTPRequestHandler]:
             key = self.headers.get("Idempotency-Key") or body.get("key", "")
             with server._lock:
                 server.posts[key] += 1
+                server.post_times.append(time.monotonic())
             fault = server._next_fault()
-            if fault in ("500", "429"):
-                self._reply(int(fault), {"error": "injected failure"})
+            if fault == "429":
+                with server._lock:
+                    server.throttled.append(time.monotonic())
+                wait = server.retry_after_s
+                self._reply(
+                    429,
+                    {"error": "too many requests"},
+                    {"Retry-After": f"{wait:g}"} if wait is not None else None,
+                )
+                return
+            if fault == "500":
+                self._reply(500, {"error": "injected failure"})
                 return
             if fault == "slow":
                 time.sleep(server.slow_sleep_s)
+            path = self.path
             if fault == "duplicate_ack":
-                ack, _ = server._store(key, body)
+                ack, _ = server._store(key, body, path)
                 self._reply(409, {**ack, "duplicate": True})
                 return
-            ack, _ = server._store(key, body)
+            ack, _ = server._store(key, body, path)
             if fault == "accept_then_500":
                 self._reply(500, {"error": "stored but failed to answer"})
                 return

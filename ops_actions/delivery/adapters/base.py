@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Status = Literal["delivered", "retry", "failed"]
+Status = Literal["delivered", "retry", "failed", "deferred"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ class Action:
 @dataclass
 class Outcome:
     """Result of one attempt. `delivered` carries the destination's acknowledgement; `retry`
-    is a transient failure; `failed` is permanent (dead letter at once)."""
+    is a transient failure; `failed` is permanent (dead letter at once); `deferred` means the
+    action was held back or throttled (a rate limit, a 429): it is due again after
+    `retry_after_s` and the attempt does not count towards the dead letter."""
 
     action_id: str
     status: Status
@@ -36,6 +38,7 @@ class Outcome:
     response: str | None = None
     ack: dict[str, Any] | None = field(default=None)
     detail: str | None = None  # e.g. "found by lookup before retry"
+    retry_after_s: float | None = None  # the destination asked to wait (Retry-After)
 
 
 class Adapter(Protocol):

@@ -5,7 +5,8 @@ Each delivery call writes one file for its destination holding every action of t
 The file is written to a temporary name and renamed into place, so the warehouse never sees a
 half-written file. The name is derived from the keys it holds, so rewriting the same batch
 replaces the same file. A folder cannot deduplicate, so before a retry the adapter reads the
-folder's files and treats keys already present as delivered.
+folder's files and treats keys already present as delivered (in CSV and tab-separated
+files the first column holds the key).
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ CSV_COLUMNS = (
 @dataclass
 class FileDropAdapter:
     directory: Path
-    file_format: str = "json"  # json | csv
+    file_format: str = "json"  # json | csv (subclasses may add formats)
+
+    FORMATS = ("json", "csv")
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
-        if self.file_format not in ("json", "csv"):
-            raise ValueError(f"file_format must be json or csv, not {self.file_format!r}")
+        if self.file_format not in self.FORMATS:
+            raise ValueError(
+                f"file_format must be {' or '.join(self.FORMATS)}, not {self.file_format!r}"
+            )
 
     def keys_present(self) -> set[str]:
         """Keys in the files already dropped (the read before a retry)."""
@@ -51,9 +56,11 @@ class FileDropAdapter:
             if path.suffix == ".json":
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 keys.update(a["key"] for a in doc.get("actions", []))
-            elif path.suffix == ".csv":
+            elif path.suffix in (".csv", ".tsv"):
                 with path.open(newline="", encoding="utf-8") as fh:
-                    keys.update(row["action_key"] for row in csv.DictReader(fh))
+                    reader = csv.reader(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
+                    next(reader, None)  # the header
+                    keys.update(row[0] for row in reader if row)
         return keys
 
     def deliver(self, actions: list[Action]) -> list[Outcome]:
@@ -68,9 +75,13 @@ class FileDropAdapter:
         todo = [a for a in actions if a.action_id not in present]
         if not todo:
             return done
+        return done + self._write(todo, safe_name(todo[0].destination))
+
+    def _write(self, todo: list[Action], stem: str) -> list[Outcome]:
+        """One file `<stem>_<batch id>.<format>` holding `todo`, renamed into place."""
         keys = sorted(a.action_id for a in todo)
         batch_id = hashlib.sha256("|".join(keys).encode()).hexdigest()[:20]
-        name = f"{_safe(todo[0].destination)}_{batch_id}.{self.file_format}"
+        name = self._file_name(stem, batch_id)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             text = self._render(batch_id, todo)
@@ -80,9 +91,13 @@ class FileDropAdapter:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.directory / name)
         except OSError as exc:
-            return done + [Outcome(a.action_id, "retry", error=f"{exc}") for a in todo]
+            return [Outcome(a.action_id, "retry", error=f"{exc}") for a in todo]
         ack = {"file": name, "batch_id": batch_id}
-        return done + [Outcome(a.action_id, "delivered", ack=ack) for a in todo]
+        return [Outcome(a.action_id, "delivered", ack=ack) for a in todo]
+
+    def _file_name(self, stem: str, batch_id: str) -> str:
+        """Derived from the keys only, so rewriting the same batch replaces the same file."""
+        return f"{stem}_{batch_id}.{self.file_format}"
 
     def _render(self, batch_id: str, actions: list[Action]) -> str:
         if self.file_format == "json":
@@ -112,5 +127,5 @@ class FileDropAdapter:
         return buf.getvalue()
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)

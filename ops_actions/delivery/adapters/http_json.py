@@ -3,7 +3,8 @@
 POST {base_url}{post_path} with the JSON body {"key", "kind", "destination", "payload"} and the
 header `Idempotency-Key`. 2xx is delivered (the body is the acknowledgement); 409 means the
 destination already holds the key (a duplicate acknowledgement) and counts as delivered; 408,
-429, 5xx, timeouts and connection errors are retried; any other 4xx is permanent.
+429, 5xx, timeouts and connection errors are retried (a `Retry-After` in seconds is passed on,
+so the retry is never sooner); any other 4xx is permanent.
 
 A destination that does not deduplicate by key (`dedupes_by_key=False`) is read before every
 retry: GET {base_url}{get_path} with the key; 200 means an earlier attempt did land (its answer
@@ -54,6 +55,13 @@ class HttpJsonAdapter:
             self._conn = None
 
     def _request(self, method: str, path: str, body: bytes | None, key: str) -> tuple[int, str]:
+        status, text, _ = self._exchange(method, path, body, key)
+        return status, text
+
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, key: str
+    ) -> tuple[int, str, float | None]:
+        """One request: (status, body text, Retry-After seconds or None)."""
         headers = {"Idempotency-Key": key, "Accept": "application/json", **(self.headers or {})}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -66,9 +74,10 @@ class HttpJsonAdapter:
             conn.request(method, self._prefix + path, body=body, headers=headers)
             resp = conn.getresponse()
             text = resp.read().decode("utf-8", errors="replace")
+            retry_after = _seconds(resp.getheader("Retry-After"))
             if resp.will_close:
                 self.close()
-            return resp.status, text
+            return resp.status, text, retry_after
         except BaseException:
             # The connection state is unknown after any failure: start a fresh one.
             self.close()
@@ -97,20 +106,40 @@ class HttpJsonAdapter:
                     )
                 if status != 404:
                     return _classify(key, status, text, prefix="lookup: ")
-            body = canonical_json(
-                {
-                    "key": key,
-                    "kind": action.kind,
-                    "destination": action.destination,
-                    "payload": action.payload,
-                }
-            ).encode("utf-8")
-            status, text = self._request("POST", self.post_path, body, key)
+            try:
+                method, path, doc = self.request_for(action)
+            except ValueError as exc:  # the payload cannot be sent as it is: permanent
+                return Outcome(key, "failed", error=str(exc))
+            body = canonical_json(doc).encode("utf-8")
+            status, text, retry_after = self._exchange(method, path, body, key)
         except TimeoutError as exc:
             return Outcome(key, "retry", error=f"timeout: {exc}")
         except (OSError, http.client.HTTPException) as exc:
             return Outcome(key, "retry", error=f"{type(exc).__name__}: {exc}")
-        return _classify(key, status, text)
+        outcome = _classify(key, status, text)
+        outcome.retry_after_s = retry_after if outcome.status == "retry" else None
+        return outcome
+
+    def request_for(self, action: Action) -> tuple[str, str, Any]:
+        """(method, path, JSON document) of the request that delivers `action`: the envelope
+        {key, kind, destination, payload} POSTed to `post_path`."""
+        doc = {
+            "key": action.action_id,
+            "kind": action.kind,
+            "destination": action.destination,
+            "payload": action.payload,
+        }
+        return "POST", self.post_path, doc
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After given in seconds (an HTTP date is not honoured: None)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
 
 
 def _json_or_none(text: str) -> dict[str, Any] | None:
