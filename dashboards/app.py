@@ -61,6 +61,16 @@ navigation = st.navigation(
                 title="Routing",
                 icon=":material/alt_route:",
             ),
+            st.Page(
+                PAGES_DIR / "order.py",
+                title="Order",
+                icon=":material/receipt_long:",
+            ),
+            st.Page(
+                PAGES_DIR / "actions.py",
+                title="Action log",
+                icon=":material/outbox:",
+            ),
         ],
         "Data": [
             st.Page(

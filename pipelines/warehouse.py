@@ -83,12 +83,14 @@ class Warehouse:
 def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     """The `raw` and `ops` schemas with all their tables, on an open writing connection."""
     from ops_actions.reorders.schema import ensure_reorder_schema
+    from ops_actions.retries import ensure_retry_schema
     from ops_actions.schema import ensure_schema
     from pipelines.ingest.tables import ensure_tables
 
     ensure_tables(con)
     ensure_schema(con)
     ensure_reorder_schema(con)
+    ensure_retry_schema(con)
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
