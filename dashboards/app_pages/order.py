@@ -180,10 +180,16 @@ st.caption(
 )
 
 with data_section():
-    state = cached.order_state(*source, order)
+    try:
+        state = cached.order_state(*source, order)
+    except MissingTableError:
+        state = None
     tiles = st.columns(5)
     if state is None:
-        st.info("This order has no lifecycle state in the published run yet.")
+        st.info(
+            "This order has no lifecycle state in the published run yet (fct_order_states).",
+            icon=":material/info:",
+        )
     else:
         held = "yes" if state["is_held"] else "no"
         tiles[0].metric("State", str(state["state"]), border=True)
