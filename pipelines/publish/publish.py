@@ -67,6 +67,11 @@ OPS_ORDER_BY: dict[str, str] = {
 leading column; rows sorted by it keep each Parquet row group to a narrow range, so the scan
 skips the row groups whose min/max statistics exclude the value instead of reading them all."""
 
+SORTED_ROW_GROUP_ROWS = 16_384
+"""Rows per Parquet row group of the sorted exports: small enough that one order's rows sit in
+one or two of many row groups (DuckDB's default, 122,880, would make one group of a mid-size
+table), large enough to keep the files compact."""
+
 MODEL_ORDER_BY: dict[str, str] = {
     "fct_order_line_transitions": "channel_order_id, order_line_id, transition_seq",
     "fct_order_line_states": "channel_order_id, order_line_id",
@@ -174,6 +179,7 @@ def publish(
     published_dir: Path,
     run_id: str,
     contracts: Contracts | None = None,
+    sorted_row_group_rows: int = SORTED_ROW_GROUP_ROWS,
 ) -> PublishResult:
     """Export `models` (schema, table: the dbt models tagged `published`, the ingest ledger
     included), every `ops` table (see `ops_exports`) and the order references, write their
@@ -195,10 +201,18 @@ def publish(
     references = _order_references_export(con)
     if references is not None:
         queries[ORDER_REFERENCES] = references
+    sorted_exports = {
+        ORDER_REFERENCES,
+        *MODEL_ORDER_BY,
+        *(f"{OPS_PREFIX}{table}" for table in OPS_ORDER_BY),
+    }
     declared_here: dict[str, list[dict[str, str]]] = {}
     for name, query in queries.items():
         target = version_dir / f"{name}.parquet"
-        con.execute(f"copy ({query}) to '{target}' (format parquet)")
+        options = "format parquet"
+        if name in sorted_exports:
+            options += f", row_group_size {int(sorted_row_group_rows)}"
+        con.execute(f"copy ({query}) to '{target}' ({options})")
         tables[name] = scalar(con, f"select count(*) from read_parquet('{target}')")
         if name not in models_by_name:
             # not dbt models: their contract is what was exported (so the dashboards still
