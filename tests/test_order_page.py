@@ -23,11 +23,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.lib import order_timeline
 from dashboards.lib.published import _query_folder, resolve_current
+from pipelines.db import frame
 from tests.conftest import FAILING_WAREHOUSE
 from tests.test_dashboard_pages import loopback_server, run_app, unexpected_warnings
 
 PAGE = "app_pages/order.py"
-ROW_GROUP_ROWS = 512
+ROW_GROUP_ROWS = 16  # the demo's outbox holds tens of rows: several row groups even so
 LIFECYCLE_MARTS = ("fct_order_line_transitions", "fct_order_line_states", "fct_order_states")
 
 CONTRACT_SHAPED_LIFECYCLE = """
@@ -67,7 +68,7 @@ join marts.fct_order_lines as l using (order_line_id)
 qualify row_number() over (partition by t.order_line_id order by t.transition_seq desc) = 1;
 create or replace table marts.fct_order_states as
 select channel_order_id, any_value(channel) as channel, any_value(order_id) as order_id,
-       min(state) as state, count(*) as lines, sum(quantity) as units,
+       min(state) as state, count(*) as lines, cast(sum(quantity) as bigint) as units,
        max(state_since) as state_since, false as is_held, cast(null as varchar) as hold_reasons
 from marts.fct_order_line_states group by channel_order_id;
 """
@@ -135,7 +136,7 @@ def app_env(monkeypatch, tmp_path) -> Iterator[None]:
 def sql(warehouse: Path, statement: str, params: list[object] | None = None) -> pl.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute(statement, params or []).pl()
+        return frame(con, statement, params)
     finally:
         con.close()
 
@@ -181,7 +182,7 @@ def references(order_demo: OrderDemo) -> dict[str, tuple[str, str]]:
         "order by o.order_name limit 1",
     ).row(0)
     pick["web shop order name"] = (str(name[0]), str(name[1]))
-    pick["web shop name without #, in other case"] = (str(name[0]).lstrip("#"), str(name[1]))
+    pick["web shop name without #"] = (str(name[0]).lstrip("#"), str(name[1]))
     some = pick["marketplace order id"][1]
     pick["platform id"] = (f"  {some.upper()} ", some)
     return pick
