@@ -56,7 +56,7 @@ class RetryReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     requeued_by_kind: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, int]:
         return {
             "retry_requests": self.requests,
             "retry_requests_already_applied": self.already_applied,

@@ -28,7 +28,7 @@ from tests.conftest import FAILING_WAREHOUSE
 from tests.test_dashboard_pages import loopback_server, run_app, unexpected_warnings
 
 PAGE = "app_pages/order.py"
-ROW_GROUP_ROWS = 16  # the demo's outbox holds tens of rows: several row groups even so
+ROW_GROUP_ROWS = 2_048  # DuckDB's smallest row group (one vector)
 LIFECYCLE_MARTS = ("fct_order_line_transitions", "fct_order_line_states", "fct_order_states")
 
 CONTRACT_SHAPED_LIFECYCLE = """
@@ -300,7 +300,8 @@ def test_reading_one_order_pushes_the_filter_into_the_parquet_scan(order_demo):
         text = "\n".join(str(v) for v in plan["explain_value"])
         assert "READ_PARQUET" in text and f"channel_order_id = '{order}'" in text, table
         scanned, total = _row_groups(text)
-        assert total > 1 and scanned < total, (table, scanned, total)
+        if table != "outbox":  # the demo's outbox is one row group; the others are many
+            assert total > 1 and scanned < total, (table, scanned, total)
     # the search too
     plan = _query_folder(
         folder,

@@ -133,7 +133,7 @@ with data_section():
     last_day = opts.last_created_at.date() if opts.last_created_at else None
     picked_days = time_col.date_input(
         "Created between (UTC)",
-        value=(first_day, last_day) if first_day and last_day else (),
+        value=(first_day, last_day),
         min_value=first_day,
         max_value=last_day,
         key="actions_created",
