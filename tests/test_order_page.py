@@ -318,3 +318,56 @@ def _row_groups(plan: str) -> tuple[int, int]:
     line = next(x for x in plan.splitlines() if "Row Groups Scanned" in x)
     scanned, total = line.split(":")[1].strip(" │").split("/")
     return int(scanned), int(total)
+
+
+def test_every_ops_table_is_published_with_the_order_each_row_concerns(tmp_path):
+    """A table a producer adds to `ops` is published without an edit to the publish step; the
+    outbox carries the order of each action and the holds the order they hold."""
+    from ops_actions.retries import ensure_retry_schema
+    from ops_actions.schema import ensure_schema
+    from pipelines.publish.publish import publish
+
+    con = duckdb.connect()
+    ensure_schema(con)
+    ensure_retry_schema(con)
+    con.execute(
+        "create table ops.order_holds (hold_id varchar, channel_order_id varchar, "
+        "reason_code varchar, held_at timestamp)"
+    )
+    con.execute("insert into ops.order_holds values ('h1', 'web:1', 'unknown_sku', now())")
+    con.execute("create table ops.something_new (x integer)")
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_orders as select 'web:1' as channel_order_id, 'web' as channel, "
+        "'1' as order_id, now() as ordered_at, 'c1' as customer_id, 9.5 as order_amount, "
+        "'USD' as currency, '10001' as ship_to_postcode, 'US' as ship_to_country, "
+        "2 as units_open"
+    )
+    now = "timestamp '2026-01-01 00:00:00'"
+    con.execute(
+        f"""insert into ops.outbox (action_id, kind, destination, payload, state, attempts,
+            total_attempts, next_attempt_at, created_at) values
+            ('a1', 'fulfillment_request', 'WH', '{{"order_id": "web:1"}}', 'pending', 0, 0,
+             {now}, {now}),
+            ('a2', 'purchase_order', 'SUP', '{{"supplier_id": "SUP"}}', 'pending', 0, 0,
+             {now}, {now}),
+            ('a3', 'alert', 'ops', '{{"channel_order_id": "web:2"}}', 'pending', 0, 0,
+             {now}, {now})"""
+    )
+    result = publish(con, [("marts", "fct_orders")], tmp_path, "ops-export-test", contracts={})
+    assert {"ops_outbox", "ops_order_holds", "ops_something_new", "ops_retry_requests_applied"} <= (
+        set(result.tables)
+    )
+    assert "ops_routing_state" not in result.tables
+    folder = resolve_current(tmp_path)
+    assert folder is not None
+    outbox = pl.read_parquet(folder / "ops_outbox.parquet")
+    assert dict(outbox.select("action_id", "channel_order_id").iter_rows()) == {
+        "a1": "web:1",
+        "a3": "web:2",
+        "a2": None,
+    }
+    holds = pl.read_parquet(folder / "ops_order_holds.parquet")
+    assert holds.row(0, named=True)["order_amount"] == 9.5
+    declared = json.loads((folder / "_contracts.json").read_text())
+    assert {c["name"] for c in declared["ops_outbox"]} >= {"channel_order_id", "payload"}

@@ -27,8 +27,10 @@ from pipelines.settings import get_settings
 RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
 """For fulfillment requests: the `deliver_due` job (every minute) requeues and sends them."""
 
+EVERY_MINUTE = "the next delivery run (every minute)"
 SENT_BY = {
-    FULFILLMENT_KIND: "the next delivery run (every minute)",
+    FULFILLMENT_KIND: EVERY_MINUTE,
+    "status_update": EVERY_MINUTE,  # the deliver_due job sends the channels' status updates
     **dict.fromkeys(REORDER_KINDS, "the next planning run (daily, 05:30 UTC)"),
 }
 """Which run sends a requeued action of each kind (every delivering step requeues them all)."""
@@ -39,7 +41,7 @@ RETRY_ROW_HEIGHT = 48
 
 def retry_message(kind: str | None) -> str:
     """What the user is told after asking to retry an action of `kind`."""
-    if kind is None or kind == FULFILLMENT_KIND:
+    if kind is None or SENT_BY.get(kind) == EVERY_MINUTE:
         return RETRY_MESSAGE
     when = SENT_BY.get(kind, f"the next run that delivers {kind} actions")
     return f"retry requested — it will be sent on {when}"

@@ -346,6 +346,15 @@ ORDER_HOLDS = PublishedTable(
         "resolution": "resolution",
         "resolved_at": "resolved_at",
         "resolved_by": "resolved_by",
+        # the held order (marts.fct_orders), published beside each hold for the holds page
+        "channel": "channel",
+        "order_id": "order_id",
+        "ordered_at": "ordered_at",
+        "customer_id": "customer_id",
+        "order_amount": "order_amount",
+        "currency": "currency",
+        "ship_to_postcode": "ship_to_postcode",
+        "ship_to_country": "ship_to_country",
     },
 )
 

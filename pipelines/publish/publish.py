@@ -101,6 +101,39 @@ def _outbox_export(columns: set[str]) -> str:
     return f"select *, coalesce({', '.join(keys)}) as channel_order_id from ops.outbox"
 
 
+HOLD_ORDER_COLUMNS = (
+    "channel",
+    "order_id",
+    "ordered_at",
+    "customer_id",
+    "order_amount",
+    "currency",
+    "ship_to_postcode",
+    "ship_to_country",
+    "units_open",
+)
+"""Columns of the held order (`marts.fct_orders`) published beside each hold, for the holds
+page (null when the marts are not built in this warehouse)."""
+
+
+def _order_holds_export(con: duckdb.DuckDBPyConnection) -> str:
+    """`ops.order_holds` with the order it holds."""
+    has_orders = scalar(
+        con,
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'fct_orders'",
+    )
+    if has_orders:
+        columns = ", ".join(f"o.{c}" for c in HOLD_ORDER_COLUMNS)
+        return f"""select h.*, {columns} from ops.order_holds as h
+                   left join marts.fct_orders as o using (channel_order_id)"""
+    return (
+        "select h.*, "
+        + ", ".join(f"null as {c}" for c in HOLD_ORDER_COLUMNS)
+        + (" from ops.order_holds as h")
+    )
+
+
 def _order_references_export(con: duckdb.DuckDBPyConnection) -> str | None:
     """SQL of ORDER_REFERENCES, or None when the warehouse has no order lines yet."""
     present = {
@@ -156,11 +189,13 @@ def ops_exports(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     for table in tables:
         if table in OPS_INTERNAL:
             continue
-        query = (
-            _outbox_export(_columns(con, "ops", "outbox"))
-            if table == "outbox"
-            else f'select * from ops."{table}"'
-        )
+        if table == "outbox":
+            query = _outbox_export(_columns(con, "ops", "outbox"))
+        elif table == "order_holds":
+            query = _order_holds_export(con)
+        else:
+            query = f'select * from ops."{table}"'
+
         if table in OPS_ORDER_BY:
             query += f" order by {OPS_ORDER_BY[table]}"
         exports[f"{OPS_PREFIX}{table}"] = query
