@@ -66,6 +66,16 @@ navigation = st.navigation(
                 title="Order holds",
                 icon=":material/front_hand:",
             ),
+            st.Page(
+                PAGES_DIR / "order.py",
+                title="Order",
+                icon=":material/receipt_long:",
+            ),
+            st.Page(
+                PAGES_DIR / "actions.py",
+                title="Action log",
+                icon=":material/outbox:",
+            ),
         ],
         "Data": [
             st.Page(

@@ -85,6 +85,7 @@ def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     """The `raw` and `ops` schemas with all their tables, on an open writing connection."""
     from ops_actions.holds.schema import ensure_holds_schema
     from ops_actions.reorders.schema import ensure_reorder_schema
+    from ops_actions.retries import ensure_retry_schema
     from ops_actions.schema import ensure_schema
     from pipelines.ingest.tables import ensure_tables
 
@@ -92,6 +93,7 @@ def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     ensure_schema(con)
     ensure_reorder_schema(con)
     ensure_holds_schema(con)
+    ensure_retry_schema(con)
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -260,3 +260,74 @@ def test_sign_in_in_a_real_browser_when_every_page_needs_it(tmp_path: Path) -> N
             assert page.locator('[data-testid="stMetric"]').count() == 0
         finally:
             browser.close()
+
+
+def test_action_log_and_order_pages_in_a_real_browser(demo_with_dead_letters, tmp_path: Path):
+    """The Action log and Order pages in Chromium over the demo with dead letters
+    (tests/conftest.py): the counts, the dead letters with their Retry buttons, and one
+    order found by its id with its sections."""
+    import duckdb
+    from playwright.sync_api import expect, sync_playwright
+
+    demo = demo_with_dead_letters
+    if not demo.success:
+        pytest.fail("the demo run with failing destinations (tests/conftest.py) failed")
+    con = duckdb.connect(str(demo.warehouse_path), read_only=True)
+    try:
+        order = con.execute(
+            "select json_extract_string(payload, '$.order_id') from ops.outbox "
+            "where state = 'dead_letter' and kind = 'fulfillment_request' "
+            "order by action_id limit 1"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    env = {
+        "OMS_PUBLISHED_DIR": str(demo.published_dir),
+        "OMS_USERS_FILE": str(tmp_path / "users.yaml"),
+        "OMS_OPS_STORE_PATH": str(tmp_path / "ops_store.sqlite"),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        _streamlit_server(env, tmp_path / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(url)
+            page.get_by_role("link", name="Action log").click()
+            expect(page.get_by_role("heading", name="Action log")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            expect(
+                page.locator('[data-testid="stMetric"]').filter(has_text="Dead letter")
+            ).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
+            expect(page.get_by_role("button", name="Retry all")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert "Traceback" not in page.inner_text("body")
+            _screenshot_whole_page(page, ARTIFACTS / "dashboard_action_log.png")
+
+            page.get_by_role("link", name="Order", exact=True).click()
+            expect(page.get_by_role("heading", name="Order", exact=True)).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            box = page.get_by_role("textbox", name="Order id")
+            box.fill(order)
+            box.press("Enter")
+            expect(page.get_by_text("found by")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+            expect(page.get_by_role("heading", name="Actions sent")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert "Traceback" not in page.inner_text("body")
+            _screenshot_whole_page(page, ARTIFACTS / "dashboard_order.png")
+
+            box.fill("no-such-order-42")
+            box.press("Enter")
+            expect(page.get_by_text("No order is known by")).to_be_visible(
+                timeout=RENDER_TIMEOUT_MS
+            )
+        finally:
+            browser.close()

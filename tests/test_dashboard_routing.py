@@ -33,6 +33,7 @@ from ops_actions.run_routing import run_routing
 from ops_actions.store import open_retry_requests
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.publish.publish import publish
+from tests.conftest import DASHBOARD_USERS
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
 from tests.doubles.warehouse import open_ops_warehouse
@@ -50,17 +51,14 @@ APP = REPO_ROOT / "dashboards" / "app.py"
 PAGE = "app_pages/routing.py"
 FAILING_LOCATION = "LOC001"
 RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
-# Users of the dashboard in these tests: (role, password).
-USERS = {
-    "olga": ("operator", "olga-operates-42"),
-    "victor": ("viewer", "victor-views-42"),
-    "paula": ("planner", "paula-plans-42"),
-}
+USERS = DASHBOARD_USERS  # the test users (tests/conftest.py: `users_file` holds them)
 PAGE_TITLES = {
     "overview.py": "Fulfillment overview",
     "data_quality.py": "Data quality",
     "routing.py": "Routing",
     "planner.py": "Replenishment planner",
+    "order.py": "Order",
+    "actions.py": "Action log",
 }
 
 
@@ -148,15 +146,6 @@ def build_routed_warehouse(root: Path, *, with_ops: bool = True) -> RoutedWareho
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory) -> RoutedWarehouse:
     return build_routed_warehouse(tmp_path_factory.mktemp("routed"))
-
-
-@pytest.fixture(scope="module")
-def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A users file with an operator, a viewer and a planner (bcrypt is slow: made once)."""
-    path = tmp_path_factory.mktemp("users") / "users.yaml"
-    for name, (role, password) in USERS.items():
-        add_user(path, name, role, password)
-    return path
 
 
 @pytest.fixture

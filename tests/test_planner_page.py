@@ -21,11 +21,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.lib.auth import PermissionDenied, User
 from dashboards.lib.planner import record_planner_decisions
-from dashboards.lib.users import add_user
 from ops_actions.delivery.adapters.purchase_order_drop import PurchaseOrderDropAdapter
 from ops_actions.store import DecisionInput, list_decisions, record_decisions
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.publish.publish import publish
+from tests.conftest import DASHBOARD_USERS
 from tests.test_dashboard_pages import loopback_server, run_app
 from tests.test_dashboard_pages import sign_in as sign_in_as
 from tests.test_dashboard_routing import _mart_models
@@ -33,7 +33,7 @@ from tests.test_reorder_decisions import AS_OF, approve, make_suggestions
 from tests.test_reorder_delivery import consume, deliver_all, write_suggestions
 
 PAGE = "app_pages/planner.py"
-USERS = {"paula": ("planner", "paula-plans-42"), "victor": ("viewer", "victor-views-42")}
+USERS = DASHBOARD_USERS  # the test users (tests/conftest.py: `users_file` holds them)
 N = 10
 HISTORY_DAYS = 56
 HORIZON = 28
@@ -113,14 +113,6 @@ def build_published(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_published(tmp_path_factory.mktemp("planned"))
-
-
-@pytest.fixture(scope="module")
-def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("users") / "users.yaml"
-    for name, (role, password) in USERS.items():
-        add_user(path, name, role, password)
-    return path
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ and the delivery of the decisions to the warehouses (with a retry for dead lette
 
 from __future__ import annotations
 
-import sqlite3
-
 import polars as pl
 import streamlit as st
 
 from dashboards.lib import routing_cached as cached
-from dashboards.lib.actions import retry_dead_letter
-from dashboards.lib.auth import RETRY_DELIVERY, PermissionDenied, can, roles_with
+from dashboards.lib.retry_panel import retry_panel
 from dashboards.lib.routing import DecisionFilters, explanation_view, parse_figures, stage_figures
 from dashboards.lib.routing_views import (
     ALTERNATIVE_COLUMNS,
@@ -27,31 +24,12 @@ from dashboards.lib.routing_views import (
     unfilled_chart,
 )
 from dashboards.lib.schema import DEAD_LETTER, OUTBOX_STATES
-from dashboards.lib.signin import current_user
 from dashboards.lib.tiles import NO_VALUE, fmt_int, fmt_pct
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
-from ops_actions.store import open_retry_requests
-from pipelines.settings import get_settings
 
 NO_ROUTING_TITLE = "No routing run published yet"
-RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (every minute)"
 RECENT_RUNS_SHOWN = 20
 MAX_DECISIONS_PICKABLE = 1_000
-MAX_RETRY_ROWS = 100
-RETRY_ROW_HEIGHT = 48
-
-
-def _open_retry_requests() -> dict[str, str]:
-    """action_id -> when a retry was requested, for requests the pipeline has not consumed yet
-    (read live, never cached; nothing is created when the store does not exist yet)."""
-    path = get_settings().ops_store_path
-    if not path.exists():
-        return {}
-    try:
-        return {r.action_id: r.requested_at for r in open_retry_requests(path)}
-    except sqlite3.Error as exc:
-        st.warning(f"Could not read the retry requests in {path}: {exc}", icon=":material/warning:")
-        return {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,53 +257,13 @@ with data_section():
         )
     else:
         st.caption(
-            "Requests that failed every attempt of their cycle. **Retry** asks the delivery job "
-            "for a new cycle of attempts; it is recorded in the operational store (never the "
-            "warehouse) and consumed by the next delivery run."
+            "Fulfillment requests that failed every attempt of their cycle (every kind of "
+            "action: the Action log page). **Retry** asks the delivery job for a new cycle of "
+            "attempts; it is recorded in the operational store (never the warehouse) and "
+            "consumed by the next delivery run."
         )
         show(dead, DEAD_LETTER_COLUMNS)
-        requested = _open_retry_requests()
-        user = current_user()
-        may_retry = can(user, RETRY_DELIVERY)
-        if not may_retry:
-            who = " or ".join(roles_with(RETRY_DELIVERY))
-            st.caption(
-                f"Retrying needs a signed-in {who}"
-                + (f"; {user.username} is a {user.role}." if user else " (sign in, left).")
-            )
-        shown_rows = dead.head(MAX_RETRY_ROWS)
-        if dead.height > MAX_RETRY_ROWS:
-            st.caption(f"Retry buttons for the {MAX_RETRY_ROWS} most recent dead letters.")
-        retry_list = st.container(
-            height=min(RETRY_ROW_HEIGHT * shown_rows.height + 24, 8 * RETRY_ROW_HEIGHT),
-            border=True,
-        )
-        for row in shown_rows.iter_rows(named=True):
-            action_id = str(row["action_id"])
-            cells = retry_list.columns([2, 2, 2, 4, 2], vertical_alignment="center")
-            cells[0].markdown(f"`{action_id[:12]}…`")
-            cells[1].markdown(f"→ {row['destination']}")
-            cells[2].markdown(f"order {row['order_id'] or NO_VALUE}")
-            cells[3].markdown(
-                f"{row['last_error'] or NO_VALUE} · {fmt_int(row['total_attempts'])} attempt(s)"
-            )
-            if cells[4].button(
-                "Retry", key=f"retry_{action_id}", icon=":material/replay:", disabled=not may_retry
-            ):
-                store = get_settings().ops_store_path
-                try:
-                    # checks the role again: a disabled button is no protection on its own
-                    retry_dead_letter(user, store, action_id)
-                except PermissionDenied as exc:
-                    retry_list.error(f"Not retried: {exc}.", icon=":material/lock:")
-                except (sqlite3.Error, OSError) as exc:
-                    retry_list.error(f"Could not record the retry request in {store}: {exc}")
-                else:
-                    retry_list.success(
-                        f"`{action_id[:12]}…`: {RETRY_MESSAGE}", icon=":material/schedule_send:"
-                    )
-            elif action_id in requested:
-                cells[4].caption(f"retry requested {requested[action_id]} UTC")
+        retry_panel(dead)
 
     st.markdown("**Delivery attempts of an action**")
     retrying = cached.retrying_actions(*source)

@@ -24,6 +24,8 @@ from typing import Any
 
 import polars as pl
 
+from dashboards.lib import action_log
+from dashboards.lib.action_log import ActionFilters
 from dashboards.lib.published import MissingTableError, query
 from dashboards.lib.schema import DEAD_LETTER, OUTBOX_STATES, ROUTING_OUTCOMES
 from ops_actions.run_routing import FULFILLMENT_KIND
@@ -425,54 +427,16 @@ def outbox_by_destination(published_dir: Path) -> pl.DataFrame:
 
 
 def dead_letters(published_dir: Path) -> pl.DataFrame:
-    """Dead-lettered actions with their last error and attempts, most recent failure first."""
-    return query(
-        published_dir,
-        f"""
-        with last_attempt as (
-            select action_id, max(coalesce(finished_at, started_at)) as last_attempt_at
-            from delivery_attempts
-            group by action_id
-        )
-        select
-            o.action_id, o.destination, json_extract_string(o.payload, '$.order_id') as order_id,
-            o.kind, o.total_attempts, o.attempts, o.last_error, l.last_attempt_at, o.created_at,
-            o.source_run_id
-        from outbox as o
-        left join last_attempt as l on l.action_id = o.action_id
-        where o.state = '{DEAD_LETTER}'
-        order by l.last_attempt_at desc nulls last, o.action_id
-        """,
-        ["outbox", "delivery_attempts"],
-    )
+    """Dead-lettered fulfillment requests, most recent failure first (every kind: the Action
+    log page, `dashboards/lib/action_log.py`)."""
+    return action_log.dead_letters(published_dir, ActionFilters(kinds=(FULFILLMENT_KIND,)))
 
 
 def retrying_actions(published_dir: Path, limit: int = 500) -> pl.DataFrame:
-    """Actions not delivered yet that already failed at least once, latest failure first."""
-    return query(
-        published_dir,
-        f"""
-        select action_id, destination, state, total_attempts, last_error
-        from outbox
-        where state not in ('delivered', '{DEAD_LETTER}') and total_attempts > 0
-        order by next_attempt_at, action_id
-        limit ?
-        """,
-        ["outbox"],
-        [limit],
-    )
+    """Fulfillment requests not delivered yet that already failed at least once."""
+    return action_log.retrying_actions(published_dir, kinds=(FULFILLMENT_KIND,), limit=limit)
 
 
 def attempts(published_dir: Path, action_id: str) -> pl.DataFrame:
     """Every delivery attempt of one action, in order."""
-    return query(
-        published_dir,
-        """
-        select attempt_no, started_at, finished_at, outcome, http_status, error, response
-        from delivery_attempts
-        where action_id = ?
-        order by attempt_no
-        """,
-        ["delivery_attempts"],
-        [action_id],
-    )
+    return action_log.attempts(published_dir, action_id)

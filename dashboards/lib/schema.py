@@ -206,11 +206,15 @@ ROUTING_DECISIONS = PublishedTable(
 
 OUTBOX = PublishedTable(
     file="ops_outbox",
-    grain="one row per action (fulfillment request), keyed by its idempotency key",
+    grain="one row per outbound action of any kind (fulfillment request, reorder request, "
+    "status update …), keyed by its idempotency key",
     columns={
         "action_id": "action_id",
         "kind": "kind",
         "destination": "destination",
+        "channel_order_id": "channel_order_id",
+        "batch_key": "batch_key",
+        "ack": "ack",
         "state": "state",
         "attempts": "attempts",
         "total_attempts": "total_attempts",
@@ -235,6 +239,122 @@ DELIVERY_ATTEMPTS = PublishedTable(
         "http_status": "http_status",
         "error": "error",
         "response": "response",
+    },
+)
+
+RETRIES_APPLIED = PublishedTable(
+    file="ops_retry_requests_applied",
+    grain="one row per retry request a pipeline step applied (ops_actions/retries.py)",
+    columns={
+        "request_id": "request_id",
+        "action_id": "action_id",
+        "kind": "kind",
+        "outcome": "outcome",
+        "requested_by": "requested_by",
+        "requested_role": "requested_role",
+        "requested_at": "requested_at",
+        "applied_at": "applied_at",
+    },
+)
+
+# Orders, one at a time (the order page): the ids people search by, the lifecycle marts
+# (fct_order_*, built by the lifecycle models) and the holds (ops.order_holds).
+ORDER_REFERENCES = PublishedTable(
+    file="order_references",
+    grain="one row per (reference, channel_order_id): every id an order is known by",
+    columns={
+        "reference": "reference",
+        "reference_key": "reference_key",
+        "reference_kind": "reference_kind",
+        "channel": "channel",
+        "channel_order_id": "channel_order_id",
+        "order_id": "order_id",
+    },
+)
+
+ORDER_STATES = PublishedTable(
+    file="fct_order_states",
+    grain="one row per channel order: its current lifecycle state",
+    columns={
+        "channel_order_id": "channel_order_id",
+        "channel": "channel",
+        "order_id": "order_id",
+        "state": "state",
+        "lines": "lines",
+        "units": "units",
+        "state_since": "state_since",
+        "is_held": "is_held",
+        "hold_reasons": "hold_reasons",
+    },
+)
+
+ORDER_LINE_STATES = PublishedTable(
+    file="fct_order_line_states",
+    grain="one row per order line: its current lifecycle state and units per state",
+    columns={
+        "order_line_id": "order_line_id",
+        "channel_order_id": "channel_order_id",
+        "line_ref": "line_ref",
+        "sku": "sku",
+        "quantity": "quantity",
+        "state": "state",
+        "state_since": "state_since",
+        "units_shipped": "units_shipped",
+        "units_delivered": "units_delivered",
+        "units_cancelled": "units_cancelled",
+        "units_returned": "units_returned",
+        "units_refunded": "units_refunded",
+        "carrier": "carrier",
+        "tracking_number": "tracking_number",
+        "last_event_at": "last_event_at",
+    },
+)
+
+ORDER_LINE_TRANSITIONS = PublishedTable(
+    file="fct_order_line_transitions",
+    grain="one row per accepted state change of an order line, in business order",
+    columns={
+        "transition_id": "transition_id",
+        "order_line_id": "order_line_id",
+        "channel_order_id": "channel_order_id",
+        "line_ref": "line_ref",
+        "transition_seq": "transition_seq",
+        "from_state": "from_state",
+        "to_state": "to_state",
+        "occurred_at": "occurred_at",
+        "recorded_at": "recorded_at",
+        "source": "source",
+        "source_event_id": "source_event_id",
+        "carrier": "carrier",
+        "tracking_number": "tracking_number",
+        "location_id": "location_id",
+        "units": "units",
+        "detail": "detail",
+    },
+)
+
+ORDER_HOLDS = PublishedTable(
+    file="ops_order_holds",
+    grain="one row per hold put on an order, with its resolution once released or cancelled",
+    columns={
+        "hold_id": "hold_id",
+        "channel_order_id": "channel_order_id",
+        "reason_code": "reason_code",
+        "detail": "detail",
+        "rules_version": "rules_version",
+        "held_at": "held_at",
+        "resolution": "resolution",
+        "resolved_at": "resolved_at",
+        "resolved_by": "resolved_by",
+        # the held order (marts.fct_orders), published beside each hold for the holds page
+        "channel": "channel",
+        "order_id": "order_id",
+        "ordered_at": "ordered_at",
+        "customer_id": "customer_id",
+        "order_amount": "order_amount",
+        "currency": "currency",
+        "ship_to_postcode": "ship_to_postcode",
+        "ship_to_country": "ship_to_country",
     },
 )
 
@@ -317,30 +437,6 @@ DEMAND_FORECASTS = PublishedTable(
     },
 )
 
-ORDER_HOLDS = PublishedTable(
-    file="ops_order_holds",
-    grain="one row per hold (order and reason), with the order it holds; see docs/holds.md",
-    columns={
-        "hold_id": "hold_id",
-        "channel_order_id": "channel_order_id",
-        "reason_code": "reason_code",
-        "detail": "detail",
-        "rules_version": "rules_version",
-        "held_at": "held_at",
-        "resolution": "resolution",
-        "resolved_at": "resolved_at",
-        "resolved_by": "resolved_by",
-        "channel": "channel",
-        "order_id": "order_id",
-        "ordered_at": "ordered_at",
-        "customer_id": "customer_id",
-        "order_amount": "order_amount",
-        "currency": "currency",
-        "ship_to_postcode": "ship_to_postcode",
-        "ship_to_country": "ship_to_country",
-    },
-)
-
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "inventory_daily": INVENTORY_DAILY,
@@ -354,10 +450,15 @@ TABLES: dict[str, PublishedTable] = {
     "routing_decisions": ROUTING_DECISIONS,
     "outbox": OUTBOX,
     "delivery_attempts": DELIVERY_ATTEMPTS,
+    "retries_applied": RETRIES_APPLIED,
+    "order_references": ORDER_REFERENCES,
+    "order_states": ORDER_STATES,
+    "order_line_states": ORDER_LINE_STATES,
+    "order_line_transitions": ORDER_LINE_TRANSITIONS,
+    "order_holds": ORDER_HOLDS,
     "reorder_suggestions": REORDER_SUGGESTIONS,
     "demand_daily": DEMAND_DAILY,
     "demand_forecasts": DEMAND_FORECASTS,
-    "order_holds": ORDER_HOLDS,
 }
 """View name used in the queries -> published table."""
 

@@ -7,10 +7,9 @@ import dagster as dg
 import duckdb
 
 from ops_actions.delivery.dispatcher import dispatch_due
-from ops_actions.delivery.outbox import requeue_dead_letters
+from ops_actions.retries import consume_retry_requests
 from ops_actions.routing.outstanding import allocations_sql
 from ops_actions.run_routing import FULFILLMENT_KIND, run_routing
-from ops_actions.store import mark_consumed, open_retry_requests
 from pipelines.actions.destinations import fulfillment_adapters
 from pipelines.actions.inputs import read_routing_inputs
 from pipelines.db import scalar
@@ -161,17 +160,11 @@ def fulfillment_deliveries(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Deliver every due fulfillment request (retries with backoff; dead letter after N), after
-    requeueing the dead letters that people asked to retry from the dashboard."""
+    requeueing the dead letters, of any kind, that people asked to retry from the dashboard
+    (`ops_actions.retries`: each kind's delivery step then sends its own)."""
     settings = get_settings()
-    requests = open_retry_requests(settings.ops_store_path)
-    outcomes: dict[str, str] = {}
     with warehouse.connect() as con:
-        if requests:
-            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            for req in requests:
-                n = requeue_dead_letters(con, now, [req.action_id])
-                outcomes[req.request_id] = "requeued" if n else "not_dead_lettered"
-            mark_consumed(settings.ops_store_path, outcomes)
+        retries = consume_retry_requests(con, settings.ops_store_path)
         report = dispatch_due(con, fulfillment_adapters(), kinds=(FULFILLMENT_KIND,))
         pending = scalar(con, "select count(*) from ops.outbox where state <> 'delivered'")
     context.log.info(f"deliveries: {report.as_dict()}; {pending} not yet delivered")
@@ -182,7 +175,7 @@ def fulfillment_deliveries(
             "retried": report.retried,
             "dead_lettered": report.dead_lettered,
             "skipped_destinations": ", ".join(sorted(report.skipped_destinations)),
-            "retry_requests": len(outcomes),
+            **retries.as_dict(),
             "undelivered": pending,
         }
     )

@@ -15,6 +15,7 @@ from ops_actions.reorders.decide import REORDER_KINDS
 from ops_actions.reorders.destinations import reorder_adapters
 from ops_actions.reorders.inputs import SUGGESTIONS_SQL
 from ops_actions.reorders.run import consume_decisions
+from ops_actions.retries import consume_retry_requests
 from pipelines.db import frame, scalar
 from pipelines.flow import warehouse_job
 from pipelines.keys import PUBLISH_KEY, REORDERS_KEY, gate_key, model_key
@@ -61,6 +62,9 @@ def reorder_requests(
             report = consume_decisions(con, settings.ops_store_path, suggestions)
             context.log.info(f"reorder decisions: {report.as_dict()}")
             meta.update(suggestions=suggestions.height, **report.as_dict())
+        # dead letters people asked to retry (any kind: the one retry path), before sending
+        retries = consume_retry_requests(con, settings.ops_store_path)
+        meta.update(retries.as_dict())
         adapters = reorder_adapters(dict(settings.supplier_destinations), settings.outbox_dir)
         delivery = dispatch_due(con, adapters, kinds=REORDER_KINDS)
     context.log.info(f"reorder deliveries: {delivery.as_dict()}")

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from ops_actions.run_routing import FULFILLMENT_KIND
 from pipelines.db import scalar
 
 KEEP_VERSIONS = 3  # older versions are removed; a reader mid-query on one retries on `current`
@@ -47,19 +48,60 @@ def contracts_from_manifest(manifest: Mapping[str, Any]) -> dict[str, list[dict[
     return dict(sorted(contracts.items()))
 
 
-# Routing and delivery state, for the routing page (present once a routing run has happened).
-OPS_EXPORTS = {
-    "ops_routing_runs": "select * from ops.routing_runs",
-    "ops_routing_decisions": "select * from ops.routing_decisions",
-    "ops_outbox": """select action_id, kind, destination, state, attempts, total_attempts,
-                            next_attempt_at, last_error, created_at, delivered_at, ack,
-                            source_run_id, payload from ops.outbox""",
-    "ops_delivery_attempts": "select * from ops.delivery_attempts",
+OPS_PREFIX = "ops_"
+"""Every table of the warehouse's `ops` schema (the state the actions write: routing runs and
+decisions, the outbox and its delivery attempts, reorder decisions, holds …) is published as
+`ops_<table>.parquet`, so a table a new producer adds is published without an edit here."""
+
+OPS_INTERNAL = frozenset({"routing_state"})
+"""`ops` tables that are bookkeeping of the writers (a version counter), not state to read."""
+
+OPS_ORDER_BY: dict[str, str] = {
+    "outbox": "channel_order_id nulls last, created_at, action_id",
+    "delivery_attempts": "action_id, attempt_no",
+    "routing_decisions": "order_id, run_id, order_line_id",
+    "order_holds": "channel_order_id, held_at",
+    "order_validations": "channel_order_id",
 }
-# Order holds for the holds page: one row per hold, with the order it holds (from fct_orders
-# when the marts are built; the hold's own columns otherwise). See docs/holds.md.
-HOLDS_EXPORT = "ops_order_holds"
-_HOLD_ORDER_COLUMNS = (
+"""Sort order of an `ops` export. A page that reads one order or one action filters on the
+leading column; rows sorted by it keep each Parquet row group to a narrow range, so the scan
+skips the row groups whose min/max statistics exclude the value instead of reading them all."""
+
+SORTED_ROW_GROUP_ROWS = 16_384
+"""Rows per Parquet row group of the sorted exports: small enough that one order's rows sit in
+one or two of many row groups (DuckDB's default, 122,880, would make one group of a mid-size
+table), large enough to keep the files compact."""
+
+MODEL_ORDER_BY: dict[str, str] = {
+    "fct_order_line_transitions": "channel_order_id, order_line_id, transition_seq",
+    "fct_order_line_states": "channel_order_id, order_line_id",
+    "fct_order_states": "channel_order_id",
+}
+"""Published marts read one order at a time by the order page, sorted for the same reason."""
+
+ORDER_REFERENCES = "order_references"
+"""Every id by which someone may look an order up -> the platform's `channel_order_id`: the
+platform's own id, the channel's order id (web shop id, marketplace order-id, POS
+store-register-receipt, wholesale PO number) and the web shop's order name (`#12345`).
+One row per (reference, channel_order_id); `reference_key` is the reference in lower case with
+no surrounding blanks, the form the order page matches on."""
+
+
+def _outbox_export(columns: set[str]) -> str:
+    """The outbox with the order each action concerns (`channel_order_id`, null for actions
+    that concern no order, such as reorder requests): the ordering key of actions delivered in
+    order per order (status updates), else the payload's `channel_order_id`, else a fulfillment
+    request's `order_id` (routing's order id is the platform's channel_order_id)."""
+    keys = ["ordering_key"] if "ordering_key" in columns else []
+    keys += [
+        "json_extract_string(payload, '$.channel_order_id')",
+        f"case when kind = '{FULFILLMENT_KIND}' "
+        "then json_extract_string(payload, '$.order_id') end",
+    ]
+    return f"select *, coalesce({', '.join(keys)}) as channel_order_id from ops.outbox"
+
+
+HOLD_ORDER_COLUMNS = (
     "channel",
     "order_id",
     "ordered_at",
@@ -70,28 +112,94 @@ _HOLD_ORDER_COLUMNS = (
     "ship_to_country",
     "units_open",
 )
+"""Columns of the held order (`marts.fct_orders`) published beside each hold, for the holds
+page (null when the marts are not built in this warehouse)."""
 
 
-def holds_export(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The query publishing `ops.order_holds` (None when the hold step has never run here)."""
-    has_holds = scalar(
-        con,
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'ops' and table_name = 'order_holds'",
-    )
-    if not has_holds:
-        return None
+def _order_holds_export(con: duckdb.DuckDBPyConnection) -> str:
+    """`ops.order_holds` with the order it holds."""
     has_orders = scalar(
         con,
         "select count(*) from information_schema.tables "
         "where table_schema = 'marts' and table_name = 'fct_orders'",
     )
     if has_orders:
-        columns = ", ".join(f"o.{c}" for c in _HOLD_ORDER_COLUMNS)
+        columns = ", ".join(f"o.{c}" for c in HOLD_ORDER_COLUMNS)
         return f"""select h.*, {columns} from ops.order_holds as h
                    left join marts.fct_orders as o using (channel_order_id)"""
-    nulls = ", ".join(f"null as {c}" for c in _HOLD_ORDER_COLUMNS)
-    return f"select h.*, {nulls} from ops.order_holds as h"
+    return (
+        "select h.*, "
+        + ", ".join(f"null as {c}" for c in HOLD_ORDER_COLUMNS)
+        + (" from ops.order_holds as h")
+    )
+
+
+def _order_references_export(con: duckdb.DuckDBPyConnection) -> str | None:
+    """SQL of ORDER_REFERENCES, or None when the warehouse has no order lines yet."""
+    present = {
+        f"{r[0]}.{r[1]}"
+        for r in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    if "marts.fct_order_lines" not in present:
+        return None
+    parts = [
+        """select distinct channel_order_id as reference, 'channel_order_id' as reference_kind,
+                  channel, channel_order_id, order_id
+           from marts.fct_order_lines""",
+        """select distinct order_id, 'order_id', channel, channel_order_id, order_id
+           from marts.fct_order_lines""",
+    ]
+    if "staging.stg_webshop__orders" in present:
+        parts.append(
+            """select distinct w.order_name, 'order_name', l.channel, l.channel_order_id,
+                      l.order_id
+               from staging.stg_webshop__orders as w
+               inner join marts.fct_order_lines as l
+                   on l.channel = 'webshop' and l.order_id = w.order_id
+               where w.order_name is not null"""
+        )
+    unioned = "\n union \n".join(parts)
+    return f"""select reference, lower(trim(reference)) as reference_key, reference_kind,
+                      channel, channel_order_id, order_id
+               from ({unioned}) as refs
+               order by reference_key, channel_order_id"""
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def ops_exports(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Published file stem -> export query, for every table of the `ops` schema."""
+    tables = [
+        str(r[0])
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'ops' "
+            "order by table_name"
+        ).fetchall()
+    ]
+    exports: dict[str, str] = {}
+    for table in tables:
+        if table in OPS_INTERNAL:
+            continue
+        if table == "outbox":
+            query = _outbox_export(_columns(con, "ops", "outbox"))
+        elif table == "order_holds":
+            query = _order_holds_export(con)
+        else:
+            query = f'select * from ops."{table}"'
+
+        if table in OPS_ORDER_BY:
+            query += f" order by {OPS_ORDER_BY[table]}"
+        exports[f"{OPS_PREFIX}{table}"] = query
+    return exports
 
 
 @dataclass(frozen=True)
@@ -106,28 +214,48 @@ def publish(
     published_dir: Path,
     run_id: str,
     contracts: Contracts | None = None,
+    sorted_row_group_rows: int = SORTED_ROW_GROUP_ROWS,
 ) -> PublishResult:
     """Export `models` (schema, table: the dbt models tagged `published`, the ingest ledger
-    included) and the routing state, write their `contracts` (from the manifest, see
-    `contracts_from_manifest`) beside them, then swap `current` to them."""
+    included), every `ops` table (see `ops_exports`) and the order references, write their
+    `contracts` (from the manifest, see `contracts_from_manifest`; for the exports that are not
+    dbt models, the columns exported) beside them, then swap `current` to them."""
     published_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     version_dir = published_dir / "versions" / f"{stamp}_{run_id[:8]}"
     version_dir.mkdir(parents=True)
     tables: dict[str, int] = {}
-    queries = {table: f'select * from "{schema}"."{table}"' for schema, table in models}
-    has_ops = scalar(
-        con, "select count(*) from information_schema.tables where table_schema = 'ops'"
-    )
-    if has_ops:
-        queries.update(OPS_EXPORTS)
-        holds = holds_export(con)
-        if holds is not None:
-            queries[HOLDS_EXPORT] = holds
+    models_by_name = {table for _, table in models}  # their contracts come from dbt
+    queries = {
+        table: f'select * from "{schema}"."{table}"'
+        + (f" order by {MODEL_ORDER_BY[table]}" if table in MODEL_ORDER_BY else "")
+        for schema, table in models
+    }
+    # a dbt model of the same name (ops_reorder_suggestions is one) is never overwritten
+    queries.update({k: v for k, v in ops_exports(con).items() if k not in queries})
+    references = _order_references_export(con)
+    if references is not None:
+        queries[ORDER_REFERENCES] = references
+    sorted_exports = {
+        ORDER_REFERENCES,
+        *MODEL_ORDER_BY,
+        *(f"{OPS_PREFIX}{table}" for table in OPS_ORDER_BY),
+    }
+    declared_here: dict[str, list[dict[str, str]]] = {}
     for name, query in queries.items():
         target = version_dir / f"{name}.parquet"
-        con.execute(f"copy ({query}) to '{target}' (format parquet)")
+        options = "format parquet"
+        if name in sorted_exports:
+            options += f", row_group_size {int(sorted_row_group_rows)}"
+        con.execute(f"copy ({query}) to '{target}' ({options})")
         tables[name] = scalar(con, f"select count(*) from read_parquet('{target}')")
+        if name not in models_by_name:
+            # not dbt models: their contract is what was exported (so the dashboards still
+            # check every column they read against a declaration beside the files)
+            declared_here[name] = [
+                {"name": str(r[0]), "data_type": str(r[1]).lower()}
+                for r in con.execute(f"describe select * from read_parquet('{target}')").fetchall()
+            ]
     (version_dir / "_run.json").write_text(
         json.dumps(
             {"run_id": run_id, "finished_at": datetime.now(UTC).isoformat(), "tables": tables},
@@ -137,6 +265,7 @@ def publish(
     if contracts is not None:
         declared = {name: [dict(c) for c in cols] for name, cols in contracts.items()}
         exported = {name: cols for name, cols in declared.items() if name in tables}
+        exported.update(declared_here)
         (version_dir / CONTRACTS_FILE).write_text(json.dumps(exported, indent=2))
     swap_current(published_dir, version_dir)
     prune_versions(published_dir)
