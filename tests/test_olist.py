@@ -32,6 +32,10 @@ EXPORT_FILES = (
     "product_category_name_translation.csv",
 )
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+# A delivered order: status delivered, with a delivery time (one delivered order has none).
+DELIVERED = (pl.col("order_status") == "delivered") & pl.col(
+    "order_delivered_customer_date"
+).is_not_null()
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,7 @@ def _raw_delivered(orders: pl.DataFrame) -> pl.DataFrame:
     """Delivered orders (status delivered, with a delivery time) and whether each arrived by
     its estimated date: on or before that day, the day of the delivery taken in UTC as the
     platform takes every promise (docs/olist.md)."""
-    delivered = orders.filter(
-        (pl.col("order_status") == "delivered") & pl.col("order_delivered_customer_date").is_not_null()
-    )
+    delivered = orders.filter(DELIVERED)
     return delivered.with_columns(
         on_time=pl.Series(
             [
@@ -193,9 +195,7 @@ def test_the_readme_reference_figures_hold_on_the_raw_files_and_the_marts(
     with the estimate's timestamp (00:00 local of the estimated day, so a delivery on that day
     counts as late), mean purchase -> delivery 12.97 days. Both from the raw files, and the
     mean from the marts (UTC times: a DST change inside an order moves it by an hour)."""
-    delivered = _raw_orders().filter(
-        (pl.col("order_status") == "delivered") & pl.col("order_delivered_customer_date").is_not_null()
-    )
+    delivered = _raw_orders().filter(DELIVERED)
     times = delivered.select(
         pl.col(c).str.to_datetime("%Y-%m-%d %H:%M:%S")
         for c in (
@@ -230,9 +230,7 @@ def test_olist_lines_keep_the_exports_promises_and_are_not_routed(olist_run: Oli
     expected = {
         f"olist:{o}:{i}": (_utc_date(limit), date.fromisoformat(estimate[:10]))
         for o, i, limit, estimate in items.join(orders, on="order_id")
-        .select(
-            "order_id", "order_item_id", "shipping_limit_date", "order_estimated_delivery_date"
-        )
+        .select("order_id", "order_item_id", "shipping_limit_date", "order_estimated_delivery_date")
         .iter_rows()
     }
     rows = _marts(

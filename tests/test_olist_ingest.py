@@ -16,9 +16,7 @@ ORDERS_HEADER = (
     "order_id,customer_id,order_status,order_purchase_timestamp,order_approved_at,"
     "order_delivered_carrier_date,order_delivered_customer_date,order_estimated_delivery_date"
 )
-ITEMS_HEADER = (
-    "order_id,order_item_id,product_id,seller_id,shipping_limit_date,price,freight_value"
-)
+ITEMS_HEADER = "order_id,order_item_id,product_id,seller_id,shipping_limit_date,price,freight_value"
 PRODUCTS_HEADER = (
     "product_id,product_category_name,product_name_lenght,product_description_lenght,"
     "product_photos_qty,product_weight_g,product_length_cm,product_height_cm,product_width_cm"
@@ -40,9 +38,7 @@ def _write(path: Path, header: str, rows: list[str]) -> None:
 def _good_export(folder: Path, long_names: bool, later_order: bool = False) -> None:
     """Two orders, three items, two products, in the release's or the subset's file names
     (and a third order placed later, in a later export)."""
-    name = (
-        (lambda n: f"olist_{n}_dataset.csv") if long_names else (lambda n: f"{n}.csv")
-    )
+    name = (lambda n: f"olist_{n}_dataset.csv") if long_names else (lambda n: f"{n}.csv")
     _write(
         folder / name("products"),
         PRODUCTS_HEADER,
@@ -169,9 +165,7 @@ def test_sao_paulo_wall_clock_times_are_stored_in_utc(tmp_path: Path) -> None:
     ingest_all(warehouse, landing, list(OLIST))
     con = duckdb.connect(str(warehouse), read_only=True)
     rows = dict(
-        con.execute(
-            "select order_id, order_purchase_timestamp from raw.olist__orders"
-        ).fetchall()
+        con.execute("select order_id, order_purchase_timestamp from raw.olist__orders").fetchall()
     )
     con.close()
     assert rows == {
