@@ -355,12 +355,13 @@ RECEIPTS = Source(
 )
 
 # The Olist e-commerce export (docs/olist.md): the release's own file names and the shorter
-# names of its subsets, dropped in `olist/` or in one folder per export below it.
+# names of its subsets (a suffix before `.csv` allowed: `orders_2018-10-17.csv`), dropped in
+# `olist/` or in one folder per export below it.
 OLIST_ZONE = "America/Sao_Paulo"  # the export's timestamps: São Paulo wall-clock time, no offset
 
 
-def _olist_globs(*names: str) -> tuple[str, ...]:
-    return tuple(f"olist/{folder}{n}" for folder in ("", "*/") for n in names)
+def _olist_globs(*stems: str) -> tuple[str, ...]:
+    return tuple(f"olist/{folder}{stem}*.csv" for folder in ("", "*/") for stem in stems)
 
 
 def _olist_time(name: str, required: bool = True) -> Field:
@@ -372,7 +373,7 @@ def _olist_time(name: str, required: bool = True) -> Field:
 OLIST_PRODUCTS = Source(
     name="olist_products",
     table="olist__products",
-    globs=_olist_globs("olist_products_dataset.csv", "products.csv"),
+    globs=_olist_globs("olist_products_dataset", "products"),
     format="csv",
     fields=(
         _f("product_id"),
@@ -392,7 +393,7 @@ OLIST_PRODUCTS = Source(
 OLIST_CATEGORIES = Source(
     name="olist_categories",
     table="olist__category_translations",
-    globs=_olist_globs("product_category_name_translation.csv"),
+    globs=_olist_globs("product_category_name_translation"),
     format="csv",
     fields=(_f("product_category_name"), _f("product_category_name_english")),
     key=None,
@@ -401,7 +402,7 @@ OLIST_CATEGORIES = Source(
 OLIST_CUSTOMERS = Source(
     name="olist_customers",
     table="olist__customers",
-    globs=_olist_globs("olist_customers_dataset.csv", "customers.csv"),
+    globs=_olist_globs("olist_customers_dataset", "customers"),
     format="csv",
     fields=(
         _f("customer_id"),
@@ -419,7 +420,7 @@ OLIST_CUSTOMERS = Source(
 OLIST_ORDERS = Source(
     name="olist_orders",
     table="olist__orders",
-    globs=_olist_globs("olist_orders_dataset.csv", "orders.csv"),
+    globs=_olist_globs("olist_orders_dataset", "orders"),
     format="csv",
     fields=(
         _f("order_id"),
@@ -437,7 +438,7 @@ OLIST_ORDERS = Source(
 OLIST_ORDER_ITEMS = Source(
     name="olist_order_items",
     table="olist__order_items",
-    globs=_olist_globs("olist_order_items_dataset.csv", "order_items.csv"),
+    globs=_olist_globs("olist_order_items_dataset", "order_items"),
     format="csv",
     fields=(
         _f("order_id"),
