@@ -167,6 +167,36 @@ def test_order_states_in_the_marts_equal_the_export(olist_run: OlistRun) -> None
     assert statuses == dict(raw.group_by("order_status").len().iter_rows())
 
 
+def test_lifecycle_order_states_equal_the_export_milestones(olist_run: OlistRun) -> None:
+    """fct_order_states (the lifecycle, from int_order_line_events__olist): each order in the
+    state of its furthest milestone in the export - cancelled (canceled / unavailable),
+    delivered (a delivery time), shipped (handed to the carrier), validated (payment
+    approved), else placed."""
+    raw = _raw_orders()
+    cancelled = pl.col("order_status").is_in(["canceled", "unavailable"])
+    state = (
+        pl.when(cancelled)
+        .then(pl.lit("cancelled"))
+        .when(pl.col("order_delivered_customer_date").is_not_null())
+        .then(pl.lit("delivered"))
+        .when(pl.col("order_delivered_carrier_date").is_not_null())
+        .then(pl.lit("shipped"))
+        .when(pl.col("order_approved_at").is_not_null())
+        .then(pl.lit("validated"))
+        .otherwise(pl.lit("placed"))
+    )
+    expected = dict(raw.select("order_id", state.alias("state")).iter_rows())
+    got = dict(
+        _marts(
+            olist_run,
+            "select order_id, state from marts.fct_order_states where channel = 'olist'",
+        )
+    )
+    assert got == expected
+    delivered = sum(1 for v in got.values() if v == "delivered")
+    assert delivered == _raw_delivered(raw).height == 9_648
+
+
 def test_delivered_orders_and_on_time_rate_equal_a_direct_computation(
     olist_run: OlistRun,
 ) -> None:

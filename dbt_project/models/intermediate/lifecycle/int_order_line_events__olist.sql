@@ -28,7 +28,8 @@ order_versions as (
 
 milestones as (
 
-    select order_id, 'placed' as event_type, purchased_at as occurred_at, null as detail
+    select order_id, 'placed' as event_type, purchased_at as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as detail
     from orders
     union all
     select order_id, 'validated', approved_at, null
@@ -85,28 +86,18 @@ first_recorded as (
 final as (
 
     select
-        {{ dbt.concat(["'olist:'", 'items.order_id', "':'", 'items.line_ref', "':'", 'milestones.event_type']) }}
-            as event_id,
-        {{ dbt.concat(["'olist:'", 'items.order_id', "':'", 'items.line_ref']) }} as order_line_id,
-        {{ dbt.concat(["'olist:'", 'items.order_id']) }} as channel_order_id,
-        'olist' as channel,
-        items.order_id,
-        items.line_ref,
-        cast(milestones.event_type as {{ dbt.type_string() }}) as event_type,
-        cast(null as {{ dbt.type_bigint() }}) as units,
-        milestones.occurred_at,
-        first_recorded.recorded_at,
-        'olist' as source,
-        {{ dbt.concat(['orders.order_id', "':'", 'orders.order_status']) }} as source_ref,
-        cast(null as {{ dbt.type_string() }}) as carrier,
-        cast(null as {{ dbt.type_string() }}) as tracking_number,
-        cast(null as {{ dbt.type_string() }}) as location_id,
-        cast(
-            case
-                when milestones.event_type = 'shipped' then 'seller ' || items.seller_id
-                else milestones.detail
-            end as {{ dbt.type_string() }}
-        ) as detail
+        {{ order_line_event(
+            event_id=dbt.concat(["'olist:'", 'items.order_id', "':'", 'items.line_ref', "':'", 'milestones.event_type']),
+            channel="'olist'",
+            order_id='items.order_id',
+            line_ref='items.line_ref',
+            event_type='milestones.event_type',
+            occurred_at='milestones.occurred_at',
+            recorded_at='first_recorded.recorded_at',
+            source="'olist'",
+            source_ref=dbt.concat(['orders.order_id', "':'", 'orders.order_status']),
+            detail="case when milestones.event_type = 'shipped' then 'seller ' || items.seller_id else milestones.detail end"
+        ) }}
 
     from items
     inner join orders
