@@ -171,6 +171,48 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "received_qty": "12",
         "received_date": "2026-08-03",
     },
+    # The Olist export (docs/olist.md); the texts carry words the latin-1 case rewrites.
+    "olist_products": {
+        "product_id": "4244733e06e7ecb4970a6e2683c13e61",
+        "product_category_name": "Cap",
+        "product_name_lenght": "48.0",
+        "product_description_lenght": "1031",
+        "product_photos_qty": "1",
+        "product_weight_g": "650",
+        "product_length_cm": "28",
+        "product_height_cm": "9",
+        "product_width_cm": "14",
+    },
+    "olist_categories": {
+        "product_category_name": "cama_mesa_banho",
+        "product_category_name_english": "Cap",
+    },
+    "olist_customers": {
+        "customer_id": "3ce436f183e68e07877b285a838db11a",
+        "customer_unique_id": "RCV-871766c5855e863f6eccc05f988b23cb",
+        "customer_zip_code_prefix": "28013",
+        "customer_city": "Harbor",
+        "customer_state": "NY",
+    },
+    "olist_orders": {
+        "order_id": "00010242fe8c5a6d1ba2dd792cb16214",
+        "customer_id": "RCV-3ce436f183e68e07877b285a838db11a",
+        "order_status": "delivered",
+        "order_purchase_timestamp": "2017-09-13 08:59:02",
+        "order_approved_at": "2017-09-13 09:45:35",
+        "order_delivered_carrier_date": "2017-09-19 18:34:16",
+        "order_delivered_customer_date": "2017-09-20 23:43:48",
+        "order_estimated_delivery_date": "2017-09-29 00:00:00",
+    },
+    "olist_order_items": {
+        "order_id": "00010242fe8c5a6d1ba2dd792cb16214",
+        "order_item_id": "1",
+        "product_id": "SKU-00071",
+        "seller_id": "ST-NYC-48436dade18ac8b2bce089ec2a041202",
+        "shipping_limit_date": "2017-09-19 09:45:35",
+        "price": "58.90",
+        "freight_value": "13.29",
+    },
 }
 
 JSON_TEMPLATES: dict[str, dict[str, object]] = {
@@ -582,6 +624,11 @@ def _unique(source: Source, n: int) -> dict[str, object]:
         "returns": {"rma_id": f"HX-RMA-{tag}"},
         "purchase_orders": {"po_id": f"HX-PO-{tag}"},
         "receipts": {"receipt_id": f"HX-RC-{tag}"},
+        "olist_products": {"product_id": f"hxolistproduct{tag}"},
+        "olist_categories": {"product_category_name": f"hx_category_{tag}"},
+        "olist_customers": {"customer_id": f"hxolistcustomer{tag}"},
+        "olist_orders": {"order_id": f"hxolistorder{tag}"},
+        "olist_order_items": {"order_id": f"hxolistorder{tag}"},
     }[source.name]
 
 

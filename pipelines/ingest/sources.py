@@ -354,6 +354,105 @@ RECEIPTS = Source(
     depends_on=("products", "locations"),
 )
 
+# The Olist e-commerce export (docs/olist.md): the release's own file names and the shorter
+# names of its subsets (a suffix before `.csv` allowed: `orders_2018-10-17.csv`), dropped in
+# `olist/` or in one folder per export below it.
+OLIST_ZONE = "America/Sao_Paulo"  # the export's timestamps: São Paulo wall-clock time, no offset
+
+
+def _olist_globs(*stems: str) -> tuple[str, ...]:
+    return tuple(f"olist/{folder}{stem}*.csv" for folder in ("", "*/") for stem in stems)
+
+
+def _olist_time(name: str, required: bool = True) -> Field:
+    return _f(name, "timestamp", required=required, time_zone=OLIST_ZONE)
+
+
+# Olist products become known SKUs (their product_id; `refresh_reference_lookups`), so they
+# load before the order items that reference them, like the product reference.
+OLIST_PRODUCTS = Source(
+    name="olist_products",
+    table="olist__products",
+    globs=_olist_globs("olist_products_dataset", "products"),
+    format="csv",
+    fields=(
+        _f("product_id"),
+        _f("product_category_name", required=False),
+        # the release's own misspelling ("lenght"); the subset writes these as floats
+        _f("product_name_lenght", "double", required=False, bounds=(0, 1_000_000)),
+        _f("product_description_lenght", "double", required=False, bounds=(0, 1_000_000)),
+        _f("product_photos_qty", "double", required=False, bounds=(0, 10_000)),
+        _f("product_weight_g", "double", required=False, bounds=(0, 10_000_000)),
+        _f("product_length_cm", "double", required=False, bounds=(0, 100_000)),
+        _f("product_height_cm", "double", required=False, bounds=(0, 100_000)),
+        _f("product_width_cm", "double", required=False, bounds=(0, 100_000)),
+    ),
+    key=None,
+)
+
+OLIST_CATEGORIES = Source(
+    name="olist_categories",
+    table="olist__category_translations",
+    globs=_olist_globs("product_category_name_translation"),
+    format="csv",
+    fields=(_f("product_category_name"), _f("product_category_name_english")),
+    key=None,
+)
+
+OLIST_CUSTOMERS = Source(
+    name="olist_customers",
+    table="olist__customers",
+    globs=_olist_globs("olist_customers_dataset", "customers"),
+    format="csv",
+    fields=(
+        _f("customer_id"),
+        _f("customer_unique_id"),
+        # kept as text: the subset wrote the prefix as an integer (leading zeros lost)
+        _f("customer_zip_code_prefix"),
+        _f("customer_city", required=False),
+        _f("customer_state", required=False),
+    ),
+    key=("customer_id",),
+)
+
+# An order carries no version: an order seen again in the same status is a duplicate, one in
+# a new status (a later export) is a new version.
+OLIST_ORDERS = Source(
+    name="olist_orders",
+    table="olist__orders",
+    globs=_olist_globs("olist_orders_dataset", "orders"),
+    format="csv",
+    fields=(
+        _f("order_id"),
+        _f("customer_id"),
+        _f("order_status", vocabulary="olist_order_status"),
+        _olist_time("order_purchase_timestamp"),
+        _olist_time("order_approved_at", required=False),
+        _olist_time("order_delivered_carrier_date", required=False),
+        _olist_time("order_delivered_customer_date", required=False),
+        _olist_time("order_estimated_delivery_date"),
+    ),
+    key=("order_id", "order_status"),
+)
+
+OLIST_ORDER_ITEMS = Source(
+    name="olist_order_items",
+    table="olist__order_items",
+    globs=_olist_globs("olist_order_items_dataset", "order_items"),
+    format="csv",
+    fields=(
+        _f("order_id"),
+        _f("order_item_id", "int", quantity="positive"),
+        _f("product_id", reference="sku"),
+        _f("seller_id"),
+        _olist_time("shipping_limit_date"),
+        _f("price", "money"),
+        _f("freight_value", "money"),
+    ),
+    key=("order_id", "order_item_id"),
+    depends_on=("olist_products",),
+)
+
 # Reference data first: later sources check SKUs and locations against it.
 SOURCES: tuple[Source, ...] = (
     PRODUCTS,
@@ -370,6 +469,11 @@ SOURCES: tuple[Source, ...] = (
     RETURNS,
     PURCHASE_ORDERS,
     RECEIPTS,
+    OLIST_PRODUCTS,
+    OLIST_CATEGORIES,
+    OLIST_CUSTOMERS,
+    OLIST_ORDERS,
+    OLIST_ORDER_ITEMS,
 )
 
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}

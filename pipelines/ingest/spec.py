@@ -46,6 +46,9 @@ class Field:
     # The vocabulary (`pipelines/vocabularies.py`) a text value must belong to; `time_zone` is
     # the time zones DuckDB knows.
     vocabulary: str | None = None
+    # The time zone of timestamps written without an offset (a source's local wall-clock time,
+    # e.g. `America/Sao_Paulo`); None reads them as UTC. A value with an offset keeps it.
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ _WHOLE = {"int", "bigint", "cents"}
 # `0x10` and `1_000`, none of which a source means as a count or an id.
 _WHOLE_NUMBER = "'[+-]?[0-9]+'"
 
+# A timestamp text that ends in a UTC offset (`Z`, `+02`, `-03:00`, `+0530`).
+_OFFSET = "'([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$'"
+
 # The most units one record may carry: a quantity beyond it is a typo or a sentinel value
 # (-2147483648), never an order line, and would overflow the models' arithmetic.
 MAX_QUANTITY = 1_000_000
@@ -79,8 +82,13 @@ def typed_expr(f: Field) -> str:
             return f"case when {_whole(v)} then {cents} end"
         case "timestamp":
             # Offsets are honoured; the session time zone is UTC, so values without an offset
-            # are read as UTC. Stored naive in UTC.
-            return f"timezone('UTC', try_cast({v} as TIMESTAMPTZ))"
+            # are read as UTC, or as wall-clock time in the field's `time_zone`. Stored naive
+            # in UTC.
+            utc = f"timezone('UTC', try_cast({v} as TIMESTAMPTZ))"
+            if f.time_zone is None:
+                return utc
+            local = f"timezone('UTC', timezone({lit(f.time_zone)}, try_cast({v} as TIMESTAMP)))"
+            return f"case when regexp_matches({v}, {_OFFSET}) then {utc} else {local} end"
         case "date":
             return f"try_cast({v} as DATE)"
         case "yyyymmdd":

@@ -40,7 +40,9 @@ def child_fields(source: Source, child: Child) -> tuple[Field, ...]:
 def refresh_reference_lookups(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace temp table _known_skus as "
-        "select distinct sku from raw.reference__products"
+        "select distinct sku from raw.reference__products "
+        # Olist product ids are SKUs of the olist channel (docs/olist.md)
+        "union select distinct product_id from raw.olist__products"
     )
     con.execute(
         "create or replace temp table _known_locations as "

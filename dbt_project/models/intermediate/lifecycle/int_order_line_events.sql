@@ -8,7 +8,7 @@
 {{ config(materialized='view') }}
 
 {%- set sources = ['webshop', 'marketplace', 'pos', 'wholesale', 'carrier_events', 'returns',
-                   'ops_routing', 'ops_holds'] %}
+                   'ops_routing', 'ops_holds', 'olist'] %}
 
 {% for name in sources %}
 select * from {{ ref('int_order_line_events__' ~ name) }}

@@ -1,6 +1,6 @@
 {#-
-    One row per order line across the four channels (web shop, marketplace, store POS,
-    wholesale), in one vocabulary.
+    One row per order line across the channels (web shop, marketplace, store POS, wholesale,
+    the Olist export), in one vocabulary.
 
     Incremental: a run re-reads only the orders touched since the last run. Staging already
     keeps the latest version of each order (line), so an order whose latest version was loaded
@@ -55,6 +55,24 @@ wholesale_lines as (
 
 ),
 
+olist_items as (
+
+    select * from {{ ref('stg_olist__order_items') }}
+
+),
+
+olist_orders as (
+
+    select * from {{ ref('stg_olist__orders') }}
+
+),
+
+olist_customers as (
+
+    select * from {{ ref('stg_olist__customers') }}
+
+),
+
 service_levels as (
 
     select * from {{ ref('channel_service_levels') }}
@@ -102,6 +120,8 @@ webshop as (
             else 'open'
         end as order_status,
         webshop_orders.cancelled_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_shipped_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_delivered_at,
         webshop_orders._loaded_at
 
     from webshop_lines
@@ -139,6 +159,8 @@ marketplace as (
             else 'open'
         end as order_status,
         case when order_status = 'Canceled' then last_updated_at end as cancelled_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_shipped_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_delivered_at,
         _loaded_at
 
     from marketplace_items
@@ -171,6 +193,8 @@ pos as (
         store_id as store_location_id,
         'completed' as order_status,
         cast(null as {{ dbt.type_timestamp() }}) as cancelled_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_shipped_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_delivered_at,
         _loaded_at
 
     from pos_sales
@@ -203,9 +227,57 @@ wholesale as (
         -- The purchase-order file carries no status: fulfilment follows from carrier data.
         'open' as order_status,
         cast(null as {{ dbt.type_timestamp() }}) as cancelled_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_shipped_at,
+        cast(null as {{ dbt.type_timestamp() }}) as reported_delivered_at,
         _loaded_at
 
     from wholesale_lines
+
+),
+
+-- The Olist export (docs/olist.md): every item is one unit; the sellers fulfil, so the channel
+-- reports the hand-over to the carrier and the delivery (`reported_*`, used where there is no
+-- carrier data) and its own promises: the seller's shipping limit and the estimated delivery
+-- date. No fulfilling location of ours; the ship-to is the customer's zip prefix in Brazil.
+olist as (
+
+    select
+        'olist' as channel,
+        olist_items.order_id,
+        olist_items.line_ref,
+        olist_items.sku,
+        1 as quantity,
+        olist_items.price as unit_price,
+        olist_items.price as line_amount,
+        'BRL' as currency,
+        olist_orders.purchased_at as ordered_at,
+        cast(olist_orders.purchased_at as date) as order_date,
+        olist_customers.customer_unique_id as customer_id,
+        'standard' as service_level,
+        cast(olist_items.shipping_limit_at as date) as reported_promised_ship_date,
+        olist_orders.estimated_delivery_date as reported_promised_delivery_date,
+        olist_customers.zip_code_prefix as ship_to_postcode,
+        'BR' as ship_to_country,
+        cast(null as {{ oms.type_double() }}) as order_latitude,
+        cast(null as {{ oms.type_double() }}) as order_longitude,
+        cast(null as {{ dbt.type_string() }}) as store_location_id,
+        case
+            when olist_orders.order_status in ('canceled', 'unavailable') then 'cancelled'
+            when olist_orders.delivered_to_carrier_at is not null then 'shipped'
+            else 'open'
+        end as order_status,
+        -- the export has no cancellation time
+        cast(null as {{ dbt.type_timestamp() }}) as cancelled_at,
+        olist_orders.delivered_to_carrier_at as reported_shipped_at,
+        olist_orders.delivered_to_customer_at as reported_delivered_at,
+        -- a later export's new order version re-emits the order's lines
+        greatest(olist_items._loaded_at, olist_orders._loaded_at) as _loaded_at
+
+    from olist_items
+    inner join olist_orders
+        on olist_items.order_id = olist_orders.order_id
+    left join olist_customers
+        on olist_orders.customer_id = olist_customers.customer_id
 
 ),
 
@@ -218,6 +290,8 @@ unioned as (
     select * from pos
     union all
     select * from wholesale
+    union all
+    select * from olist
 
 ),
 
@@ -274,6 +348,8 @@ enriched as (
         unioned.order_status,
         unioned.order_status = 'cancelled' as is_cancelled,
         unioned.cancelled_at,
+        unioned.reported_shipped_at,
+        unioned.reported_delivered_at,
         unioned._loaded_at,
         postcodes._loaded_at as _postcode_loaded_at,
         stores._loaded_at as _store_loaded_at,
@@ -287,6 +363,8 @@ enriched as (
         on unioned.ship_to_postcode = postcodes.postcode
         and unioned.order_latitude is null
         and unioned.store_location_id is null
+        -- the postcode reference is the merchant's own country's; Olist ships within Brazil
+        and unioned.channel <> 'olist'
     left join locations as stores
         on unioned.store_location_id = stores.location_id
 

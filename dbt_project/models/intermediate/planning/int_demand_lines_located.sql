@@ -27,6 +27,15 @@ locations as (
 
 ),
 
+-- Channels whose orders our locations ship: a marketplace whose sellers fulfil (the Olist
+-- export) is no demand on our stock.
+merchant_channels as (
+
+    select channel from {{ ref('channels') }}
+    where fulfilled_by = 'merchant'
+
+),
+
 allocations as (
 
     select order_line_id, location_id, units, allocated_at
@@ -49,6 +58,7 @@ demand_lines as (
 
     from order_lines
     where units_ordered - units_cancelled > 0
+        and channel in (select channel from merchant_channels)
 
 ),
 

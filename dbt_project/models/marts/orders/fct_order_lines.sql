@@ -1,7 +1,9 @@
 -- One row per order line across all channels, with its fulfilment (shipped units, fulfilling
 -- location, on-time flags) and returns. POS sales are fulfilled at the till: shipped at sale
 -- time from the store. Units shipped are the units in the line's shipments that the carrier
--- has scanned (picked up), capped at the ordered quantity.
+-- has scanned (picked up), capped at the ordered quantity. A channel that reports its own
+-- fulfilment (the Olist export's sellers: `reported_shipped_at`, `reported_delivered_at`) has
+-- its whole line shipped / delivered at the reported times where no carrier data says more.
 --
 -- Incremental: a run rewrites whole orders (delete+insert on channel_order_id) - those whose
 -- lines, shipments or returns changed since the last run: order lines rewritten by
@@ -90,6 +92,7 @@ joined as (
         order_lines.*,
         case
             when order_lines.channel = 'pos' then order_lines.quantity
+            when order_lines.reported_shipped_at is not null then order_lines.quantity
             else coalesce(shipped.units_shipped, 0)
         end as units_in_shipments,
         case
@@ -100,15 +103,19 @@ joined as (
         case when order_lines.channel = 'pos' then order_lines.quantity
             else coalesce(shipped.units_labelled, 0) end as units_labelled,
         coalesce(shipped.ship_from_locations, 0) as ship_from_locations,
-        shipped.units_delivered,
+        case when order_lines.reported_delivered_at is not null then order_lines.quantity
+            else shipped.units_delivered end as units_delivered,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
             else shipped.first_label_created_at end as first_label_created_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
-            else shipped.first_shipped_at end as first_shipped_at,
+            else coalesce(shipped.first_shipped_at, order_lines.reported_shipped_at)
+        end as first_shipped_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
-            else shipped.last_shipped_at end as last_shipped_at,
+            else coalesce(shipped.last_shipped_at, order_lines.reported_shipped_at)
+        end as last_shipped_at,
         case when order_lines.channel = 'pos' then order_lines.ordered_at
-            else shipped.last_delivered_at end as last_delivered_at,
+            else coalesce(shipped.last_delivered_at, order_lines.reported_delivered_at)
+        end as last_delivered_at,
         coalesce(returned.units_returned, 0) as units_returned,
         coalesce(returned.rma_lines, 0) as rma_lines,
         returned.first_return_requested_at,
