@@ -92,9 +92,9 @@ def build_marts(con: duckdb.DuckDBPyConnection, orders: dict[str, tuple] | None 
             )
         )
         for i, (sku, qty) in enumerate(lines):
-            line_rows.append((f"{coid}:{i}", coid, channel, sku, qty))
+            line_rows.append((f"{coid}:{i}", coid, channel, order_id, sku, qty))
         if channel == "webshop":
-            web_rows.append((order_id, payment))
+            web_rows.append((order_id, f"#{order_id}", payment))
     con.execute("create schema if not exists marts")
     con.execute("create schema if not exists staging")
     con.execute(
@@ -106,18 +106,19 @@ def build_marts(con: duckdb.DuckDBPyConnection, orders: dict[str, tuple] | None 
     con.executemany("insert into marts.fct_orders values (?,?,?,?,?,?,?,?,?,?,?)", order_rows)
     con.execute(
         """create or replace table marts.fct_order_lines (order_line_id varchar,
-           channel_order_id varchar, channel varchar, sku varchar, units_ordered bigint)"""
+           channel_order_id varchar, channel varchar, order_id varchar, sku varchar,
+           units_ordered bigint)"""
     )
-    con.executemany("insert into marts.fct_order_lines values (?,?,?,?,?)", line_rows)
+    con.executemany("insert into marts.fct_order_lines values (?,?,?,?,?,?)", line_rows)
     con.execute(
         "create or replace table marts.dim_products as select * from (values "
         "('SKU-A', true), ('SKU-B', true), ('SKU-OLD', false)) as t(sku, is_active)"
     )
     con.execute(
         "create or replace table staging.stg_webshop__orders "
-        "(order_id varchar, financial_status varchar)"
+        "(order_id varchar, order_name varchar, financial_status varchar)"
     )
-    con.executemany("insert into staging.stg_webshop__orders values (?, ?)", web_rows)
+    con.executemany("insert into staging.stg_webshop__orders values (?, ?, ?)", web_rows)
     con.execute(
         "create or replace table staging.stg_reference__postcodes as "
         "select * from (values ('10001')) as t(postcode)"
