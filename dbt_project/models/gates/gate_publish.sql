@@ -12,6 +12,9 @@
 -- depends_on: {{ ref('fct_ingest_batches') }}
 -- depends_on: {{ ref('fct_ingest_reject_summary') }}
 -- depends_on: {{ ref('fct_inventory_kpis_daily') }}
+-- depends_on: {{ ref('fct_kpi_inventory') }}
+-- depends_on: {{ ref('fct_kpi_return_reasons') }}
+-- depends_on: {{ ref('fct_kpis') }}
 -- depends_on: {{ ref('fct_shipments') }}
 -- depends_on: {{ ref('fct_unmatched_lines') }}
 -- depends_on: {{ ref('ops_reorder_suggestions') }}
