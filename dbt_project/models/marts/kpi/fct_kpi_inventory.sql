@@ -6,7 +6,7 @@
 {%- set combos = [] -%}
 {%- for grain in grains -%}{%- for dimension in dimensions -%}
 {%- do combos.append((grain, dimension)) -%}
-{%- endfor -%}{%- endfor -%}
+{%- endfor -%}{%- endfor %}
 with
 
 products as (
