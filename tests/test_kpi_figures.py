@@ -746,39 +746,6 @@ def test_the_marts_fulfillment_time_percentiles_match_the_shipments_in_the_landi
     assert fulfillment_daily["fulfillment_hours_p90"].drop_nulls().len() > 0
 
 
-def test_the_dashboards_rates_per_channel_and_overall_match_the_landing_files(
-    demo_run, expected_fulfillment: pl.DataFrame, landing_figures: Landing
-) -> None:
-    """What the overview shows over the whole history (the dashboard's aggregation of the
-    published mart) against rates summed from the landing files per channel and overall."""
-    from dashboards.lib import kpis
-
-    published = Path(demo_run.published_dir)
-    whole = kpis.Filters(
-        start=expected_fulfillment["kpi_date"].min(),  # type: ignore[arg-type]
-        end=expected_fulfillment["kpi_date"].max(),  # type: ignore[arg-type]
-    )
-    counts = [pl.col(c).sum() for c in COUNTS]
-    per_channel = expected_fulfillment.group_by("channel").agg(counts)
-    shown = kpis.breakdown(published, whole, by="channel")
-    assert sorted(shown["key"]) == sorted(per_channel["channel"])
-    for want in per_channel.iter_rows(named=True):
-        got = shown.filter(pl.col("key") == want["channel"]).row(0, named=True)
-        for name, (num, den) in RATES.items():
-            assert_same_figure(got[name], rate(want[num], want[den]), name, want["channel"])
-        assert got["orders"] == want["orders"]
-
-    overall = expected_fulfillment.select(counts).row(0, named=True)
-    headline = kpis.headline_kpis(published, whole)
-    for name, (num, den) in RATES.items():
-        assert_same_figure(getattr(headline, name), rate(overall[num], overall[den]), name, "all")
-    counted = [(d, accurate) for d, _, accurate in landing_figures.cycle_counts]
-    in_range = [accurate for d, accurate in counted if whole.start <= d <= whole.end]
-    assert_same_figure(
-        headline.inventory_accuracy, rate(sum(in_range), len(in_range)), "inventory", "all"
-    )
-
-
 def test_inventory_accuracy_and_stockouts_per_day_and_location_match_the_landing_files(
     demo_run, landing_figures: Landing
 ) -> None:

@@ -15,6 +15,7 @@
 -- depends_on: {{ ref('fct_kpi_forecast_accuracy') }}
 -- depends_on: {{ ref('fct_kpi_inventory') }}
 -- depends_on: {{ ref('fct_kpi_return_reasons') }}
+-- depends_on: {{ ref('fct_kpi_time_sketch') }}
 -- depends_on: {{ ref('fct_kpis') }}
 -- depends_on: {{ ref('fct_shipments') }}
 -- depends_on: {{ ref('fct_unmatched_lines') }}

@@ -1,5 +1,6 @@
 -- The KPI catalogue: one row per period grain (day, week, month), period, dimension (all,
--- channel, location, carrier, category) and member, with the numerator and denominator of every
+-- channel, location, carrier, category, and channel_location: 'channel|location_id', the day
+-- rows the overview sums under any filter of channels and locations) and member, with the numerator and denominator of every
 -- rate at three weightings (orders, lines, units) and the open, not-yet-due volume beside them.
 -- Percentiles are computed from the lines of each row, at every grain (never averaged).
 -- Definitions: docs block `kpis` (docs/kpis.md).
@@ -10,6 +11,7 @@
     'location': 'location_id',
     'carrier': 'carrier',
     'category': 'category',
+    'channel_location': dbt.concat(['channel', "'|'", 'location_id']),
 } -%}
 {%- set line_counts = [
     'order_lines', 'units_ordered', 'lines_due', 'lines_filled', 'units_due', 'units_filled',
