@@ -113,8 +113,10 @@ class KpiLine:
 
     @property
     def shipped_on_time(self) -> bool:
-        return self.due_ship and not self.is_pos and (
-            self.units_shipped_by_promise >= self.units_required
+        return (
+            self.due_ship
+            and not self.is_pos
+            and (self.units_shipped_by_promise >= self.units_required)
         )
 
     @property
@@ -136,7 +138,7 @@ class KpiLine:
 
     @property
     def accurate(self) -> bool:
-        return self.filled and self.wrong_or_damaged == 0
+        return self.filled and not self.is_pos and self.wrong_or_damaged == 0
 
 
 def shipment_lines(
@@ -185,7 +187,7 @@ def kpi_lines(data: Landing) -> list[KpiLine]:
         parcels = sorted(shipped.get(line.order_line_id, []), key=lambda p: (p[1].shipped_at, p[0]))
         on_time = delivered = delivered_on_time = 0
         per_carrier: dict[str, list] = {}
-        for number, shipment, quantity in parcels:
+        for _number, shipment, quantity in parcels:
             shipped_at = shipment.shipped_at
             assert shipped_at is not None
             origin_zone = data.zones.get(shipment.ship_from, "UTC")
@@ -221,9 +223,7 @@ def kpi_lines(data: Landing) -> list[KpiLine]:
         if line.channel != "pos" and required > 0 and line.shipped >= required and last_shipped:
             start = line.ordered_at
             if line.requested_ship and promise_ship is not None:
-                requested = local_midnight_utc(
-                    promise_ship, data.zones.get(line.location, "UTC")
-                )
+                requested = local_midnight_utc(promise_ship, data.zones.get(line.location, "UTC"))
                 start = max(start, requested)
             to_ship = max(hours_between(start, last_shipped), 0.0)
         if (
@@ -314,9 +314,7 @@ def line_figures(group: list[KpiLine]) -> dict:
         "lines_backordered": _sum(group, lambda k: k.backordered > 0),
         "units_backordered": _sum(group, lambda k: k.backordered),
         "lines_accurate": _sum(group, lambda k: k.accurate),
-        "units_accurate": _sum(
-            ship, lambda k: max(k.units_filled - k.wrong_or_damaged, 0)
-        ),
+        "units_accurate": _sum(ship, lambda k: max(k.units_filled - k.wrong_or_damaged, 0)),
         "lines_cancelled_customer": _sum(group, lambda k: k.cancel_origin == "customer"),
         "lines_cancelled_ours": _sum(group, lambda k: k.cancel_origin == "ours"),
         "return_units_shipped": _sum(group, lambda k: k.line.shipped if k.matured else 0),
@@ -371,7 +369,10 @@ def expected_catalogue(data: Landing) -> pl.DataFrame:
     """fct_kpis recomputed: one row per grain, period, dimension and member with lines."""
     lines = kpi_lines(data)
     latest_cut_off = max(
-        local_date(cut_off(data), CHANNEL_ZONES[k.line.channel] or data.zones.get(k.line.store or "", "UTC"))
+        local_date(
+            cut_off(data),
+            CHANNEL_ZONES[k.line.channel] or data.zones.get(k.line.store or "", "UTC"),
+        )
         for k in lines
     )
     matured_until = latest_cut_off - timedelta(days=RETURN_MATURITY_DAYS)

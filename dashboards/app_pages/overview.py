@@ -54,13 +54,14 @@ with data_section():
         key="overview_locations",
     )
 
-    weighting: Weighting = weight_col.selectbox(
+    picked_weighting = weight_col.selectbox(
         "Rates weighted by",
         options=WEIGHTINGS,
         key="overview_weighting",
         help="Units: every unit counts alike (wholesale dominates); lines: every order line; "
         "orders: every order, filled or on time only when all its lines are.",
     )
+    weighting: Weighting = picked_weighting or "units"
 
     # While a range is being picked the widget holds only its first date.
     dates: tuple[date, ...] = tuple(picked) if isinstance(picked, tuple | list) else (picked,)

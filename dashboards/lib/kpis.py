@@ -20,10 +20,15 @@ from typing import Any, Literal
 import polars as pl
 
 from dashboards.lib.published import query
-from dashboards.lib.schema import KPI_OPEN, KPI_RATES, RETURN_RATE, UNASSIGNED_LOCATION
+from dashboards.lib.schema import (
+    KPI_OPEN,
+    KPI_RATES,
+    RETURN_RATE,
+    UNASSIGNED_LOCATION,
+    Weighting,
+)
 
 UNASSIGNED_LABEL = "Not shipped yet"
-Weighting = Literal["units", "lines", "orders"]
 
 
 @dataclass(frozen=True)
@@ -252,9 +257,7 @@ def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
         return_rate=_float(row["return_rate"]),
         inventory_accuracy=_float(row["inventory_accuracy"]),
         weighting=filters.weighting,
-        open_not_due={
-            rate: int(row[f"open_{rate}"]) for rate in [*KPI_OPEN, "return_rate"]
-        },
+        open_not_due={rate: int(row[f"open_{rate}"]) for rate in [*KPI_OPEN, "return_rate"]},
         units_late_unshipped=int(row["units_late_unshipped"]),
         units_late_in_transit=int(row["units_late_in_transit"]),
         as_of=row["as_of"],

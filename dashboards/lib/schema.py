@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pipelines.vocabularies import vocabulary
 
@@ -436,7 +437,9 @@ RATES: dict[str, tuple[str, str]] = {
 Across rows a rate is recomputed as sum(numerator) / sum(denominator), never averaged.
 """
 
-WEIGHTINGS = ("units", "lines", "orders")
+Weighting = Literal["units", "lines", "orders"]
+
+WEIGHTINGS: tuple[Weighting, ...] = ("units", "lines", "orders")
 """How a catalogue rate counts: each unit, each order line or each order the same."""
 
 KPI_RATES: dict[str, dict[str, tuple[str, str]]] = {

@@ -374,7 +374,7 @@ final as (
         case when is_due_to_ship and channel <> 'pos'
             then greatest(units_required - units_in_first_shipment, 0) else 0 end
             as units_backordered,
-        is_due_to_ship and units_filled >= units_required
+        is_due_to_ship and channel <> 'pos' and units_filled >= units_required
             and units_returned_wrong_or_damaged = 0 as is_accurate,
         case when not is_due_to_ship then greatest(units_required - units_filled, 0) else 0 end
             as units_open_not_due,
