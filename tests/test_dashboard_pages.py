@@ -85,6 +85,20 @@ def _catalogue_row(rng: random.Random, day: date, channel: str, location: str) -
     return row
 
 
+def _with_channel_rows(catalogue: pl.DataFrame) -> pl.DataFrame:
+    """Add the catalogue's day rows per channel: the sums of its channel-and-location rows."""
+    counts = [c for c in catalogue.columns if catalogue[c].dtype.is_numeric()]
+    channel_rows = (
+        catalogue.with_columns(
+            channel=pl.col("member").str.split("|").list.first(), dimension=pl.lit("channel")
+        )
+        .group_by("period_grain", "period_start", "dimension", "channel")
+        .agg(*[pl.col(c).sum() for c in counts], pl.col("as_of_at").max())
+        .rename({"channel": "member"})
+    )
+    return pl.concat([catalogue, channel_rows.select(catalogue.columns)], how="vertical_relaxed")
+
+
 def _sketch_rows(
     rng: random.Random, day: date, channel: str, location: str, hours: list[float]
 ) -> list[dict]:
@@ -256,10 +270,12 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
             },
         ),
         "fct_inventory_kpis_daily": pl.DataFrame(inventory),
-        "fct_kpis": pl.DataFrame(
-            catalogue,
-            schema_overrides={"revenue": pl.Decimal(18, 2)},
-            infer_schema_length=None,
+        "fct_kpis": _with_channel_rows(
+            pl.DataFrame(
+                catalogue,
+                schema_overrides={"revenue": pl.Decimal(18, 2)},
+                infer_schema_length=None,
+            )
         ),
         "fct_kpi_time_sketch": pl.DataFrame(sketch, schema_overrides={"lines": pl.Int64}),
         "fct_shipments": pl.DataFrame(shipments),

@@ -163,6 +163,12 @@ def _where(
     return " and ".join(clauses), params
 
 
+def _daily_rows(filters: Filters) -> str:
+    """The day rows that answer `filters`: per channel when no location is selected (an order
+    counts once), else per channel and location (an order counts at each of its locations)."""
+    return "kpi_daily" if filters.locations else "kpi_daily_by_channel"
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -227,7 +233,7 @@ def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
                 max(as_of_at) as as_of,
                 {_rate_columns(filters.weighting)},
                 {_open_columns(filters.weighting)}
-            from kpi_daily
+            from {_daily_rows(filters)}
             where {where}
         ),
         {_percentile_sql(where, "'all'")},
@@ -241,7 +247,7 @@ def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
         left join percentiles on true
         cross join inventory
         """,
-        ["kpi_daily", "kpi_time_sketch", "inventory_daily"],
+        [_daily_rows(filters), "kpi_time_sketch", "inventory_daily"],
         params + params + inventory_params,
     ).row(0, named=True)
     return Kpis(
@@ -289,7 +295,7 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
                 cast(sum(orders) as bigint) as orders,
                 cast(sum(units_ordered) as bigint) as units_ordered,
                 {", ".join(f"cast(sum({c}) as bigint) as {c}" for c in counts)}
-            from kpi_daily
+            from {_daily_rows(filters)}
             where {where}
             group by kpi_date
         ),
@@ -309,7 +315,7 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
         )
         select * from rolled where kpi_date >= ? order by kpi_date
         """,
-        ["kpi_daily"],
+        [_daily_rows(filters)],
         [*params, filters.start],
     )
 
@@ -326,7 +332,8 @@ def breakdown(
     key = "channel" if by == "channel" else "location_id"
     where, params = _where(filters)
     params = params + params
-    tables = ["kpi_daily", "kpi_time_sketch"]
+    rows = _daily_rows(filters) if by == "channel" else "kpi_daily"
+    tables = [rows, "kpi_time_sketch"]
     if by == "channel":
         extra_ctes = ""
         names = "coalesce(d.channel_name, f.key) as name"
@@ -365,7 +372,7 @@ def breakdown(
                 cast(sum(units_filled) as bigint) as units_shipped,
                 round(cast(sum(revenue) as double), 0) as revenue,
                 {_rate_columns(filters.weighting)}
-            from kpi_daily
+            from {rows}
             where {where}
             group by {key}
         ),

@@ -160,6 +160,16 @@ KPI_DAILY = PublishedTable(
     rows="period_grain = 'day' and dimension = 'channel_location'",
 )
 
+KPI_DAILY_BY_CHANNEL = PublishedTable(
+    file="fct_kpis",
+    grain="one row per day and channel (every order counted once)",
+    columns=KPI_DAILY.columns,
+    derived={"kpi_date": "period_start", "channel": "member", "location_id": "'all'"},
+    rows="period_grain = 'day' and dimension = 'channel'",
+)
+"""The day rows per channel: read when no location is selected, so an order fulfilled from two
+locations counts once in the order-weighted rates (in `kpi_daily` it counts at each)."""
+
 TIME_SKETCH = PublishedTable(
     file="fct_kpi_time_sketch",
     grain="one row per day, channel, location, measure and fulfilment time rounded to 0.1 h",
@@ -394,6 +404,7 @@ DEMAND_FORECASTS = PublishedTable(
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "kpi_daily": KPI_DAILY,
+    "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
     "kpi_time_sketch": TIME_SKETCH,
     "inventory_daily": INVENTORY_DAILY,
     "shipments": SHIPMENTS,
