@@ -422,11 +422,17 @@ def _ratio(frame: pl.DataFrame, numerator: str, denominator: str) -> float | Non
     return None if not den else frame[numerator].sum() / den
 
 
-def catalogue_days(folder: Path) -> pl.DataFrame:
-    """The catalogue's day rows per channel and location, with the member split back."""
+def catalogue_days(folder: Path, by_location: bool = True) -> pl.DataFrame:
+    """The catalogue's day rows per channel and location, with the member split back, or per
+    channel only (where an order fulfilled from two locations counts once)."""
     frame = pl.read_parquet(folder / "fct_kpis.parquet").filter(
-        pl.col("period_grain") == "day", pl.col("dimension") == "channel_location"
+        pl.col("period_grain") == "day",
+        pl.col("dimension") == ("channel_location" if by_location else "channel"),
     )
+    if not by_location:
+        return frame.with_columns(
+            _date=pl.col("period_start"), channel=pl.col("member"), location_id=pl.lit("all")
+        )
     parts = pl.col("member").str.split_exact("|", 1)
     return frame.with_columns(
         _date=pl.col("period_start"),
@@ -449,7 +455,8 @@ def expected_kpis(published_dir: Path, filters: Filters) -> Expected:
             frame = frame.filter(pl.col(location).is_in(filters.locations))
         return frame
 
-    daily = selected(catalogue_days(folder), "channel", "location_id")
+    # the page reads per-channel rows unless a location is selected
+    daily = selected(catalogue_days(folder, bool(filters.locations)), "channel", "location_id")
     sketch = pl.read_parquet(folder / "fct_kpi_time_sketch.parquet").with_columns(
         _date=pl.col("kpi_date")
     )
