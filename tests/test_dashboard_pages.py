@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
-from dashboards.lib.schema import RATES
+from dashboards.lib.schema import KPI_DAILY, KPI_RATES, RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
 from dashboards.lib.users import add_user, remove_user
 
@@ -60,9 +60,69 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else numerator / denominator
 
 
+def _catalogue_row(rng: random.Random, day: date, channel: str, location: str) -> dict:
+    """A day row of the KPI catalogue per channel and location (fct_kpis, dimension
+    channel_location) with random but consistent counts: numerators within denominators."""
+    row: dict = {
+        "period_grain": "day",
+        "period_start": day,
+        "dimension": "channel_location",
+        "member": f"{channel}|{location}",
+        "as_of_at": datetime(2024, 4, 10, 5, 0),
+        "orders": rng.randint(1, 12),
+        "order_lines": rng.randint(1, 20),
+        "units_ordered": rng.randint(0, 40),
+        "revenue": Decimal(rng.randint(0, 500_000)) / 100,
+    }
+    for rates in KPI_RATES.values():
+        for numerator, denominator in rates.values():
+            row[denominator] = row.get(denominator, rng.randint(0, 30))
+            row[numerator] = rng.randint(0, row[denominator])
+    row["return_units_shipped"] = rng.randint(0, 30)
+    row["units_returned"] = rng.randint(0, row["return_units_shipped"] // 4)
+    for column in KPI_DAILY.columns.values():
+        row.setdefault(column, rng.randint(0, 9))
+    return row
+
+
+def _with_channel_rows(catalogue: pl.DataFrame) -> pl.DataFrame:
+    """Add the catalogue's day rows per channel: the sums of its channel-and-location rows."""
+    counts = [c for c in catalogue.columns if catalogue[c].dtype.is_numeric()]
+    channel_rows = (
+        catalogue.with_columns(
+            channel=pl.col("member").str.split("|").list.first(), dimension=pl.lit("channel")
+        )
+        .group_by("period_grain", "period_start", "dimension", "channel")
+        .agg(*[pl.col(c).sum() for c in counts], pl.col("as_of_at").max())
+        .rename({"channel": "member"})
+    )
+    return pl.concat([catalogue, channel_rows.select(catalogue.columns)], how="vertical_relaxed")
+
+
+def _sketch_rows(
+    rng: random.Random, day: date, channel: str, location: str, hours: list[float]
+) -> list[dict]:
+    """The fulfilment-time sketch of one day, channel and location: times to 0.1 h, counted."""
+    counted: dict[float, int] = {}
+    for hour in hours:
+        counted[round(hour, 1)] = counted.get(round(hour, 1), 0) + rng.randint(1, 3)
+    return [
+        {
+            "kpi_date": day,
+            "channel": channel,
+            "location_id": location,
+            "measure": "order_to_ship",
+            "hours": value,
+            "lines": lines,
+        }
+        for value, lines in counted.items()
+    ]
+
+
 def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
     rng = random.Random(seed)
     fulfillment, shipments, inventory = [], [], []
+    catalogue, sketch = [], []
     tracking = 0
     for offset in range(DAYS):
         day = FIRST_DAY + timedelta(days=offset)
@@ -108,6 +168,8 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
                         "till_return_units": rng.randint(0, 2) if channel == "pos" else 0,
                     }
                 )
+                catalogue.append(_catalogue_row(rng, day, channel, location))
+                sketch.extend(_sketch_rows(rng, day, channel, location, hours))
                 for i, hour in enumerate(hours):
                     tracking += 1
                     ordered_at = datetime.combine(day, datetime.min.time()) + timedelta(
@@ -208,6 +270,14 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
             },
         ),
         "fct_inventory_kpis_daily": pl.DataFrame(inventory),
+        "fct_kpis": _with_channel_rows(
+            pl.DataFrame(
+                catalogue,
+                schema_overrides={"revenue": pl.Decimal(18, 2)},
+                infer_schema_length=None,
+            )
+        ),
+        "fct_kpi_time_sketch": pl.DataFrame(sketch, schema_overrides={"lines": pl.Int64}),
         "fct_shipments": pl.DataFrame(shipments),
         "dim_locations": pl.DataFrame(
             [
@@ -352,7 +422,29 @@ def _ratio(frame: pl.DataFrame, numerator: str, denominator: str) -> float | Non
     return None if not den else frame[numerator].sum() / den
 
 
+def catalogue_days(folder: Path, by_location: bool = True) -> pl.DataFrame:
+    """The catalogue's day rows per channel and location, with the member split back, or per
+    channel only (where an order fulfilled from two locations counts once)."""
+    frame = pl.read_parquet(folder / "fct_kpis.parquet").filter(
+        pl.col("period_grain") == "day",
+        pl.col("dimension") == ("channel_location" if by_location else "channel"),
+    )
+    if not by_location:
+        return frame.with_columns(
+            _date=pl.col("period_start"), channel=pl.col("member"), location_id=pl.lit("all")
+        )
+    parts = pl.col("member").str.split_exact("|", 1)
+    return frame.with_columns(
+        _date=pl.col("period_start"),
+        channel=parts.struct.field("field_0"),
+        location_id=parts.struct.field("field_1"),
+    )
+
+
 def expected_kpis(published_dir: Path, filters: Filters) -> Expected:
+    """The overview's figures recomputed with polars from the Parquet files: Σ numerator / Σ
+    denominator of the catalogue's day rows at the filter's weighting, and the percentiles of
+    the sketch's times, each repeated as many times as its line count."""
     folder = Path(os.path.realpath(published_dir / "current"))
 
     def selected(frame: pl.DataFrame, channel: str | None, location: str | None) -> pl.DataFrame:
@@ -363,25 +455,25 @@ def expected_kpis(published_dir: Path, filters: Filters) -> Expected:
             frame = frame.filter(pl.col(location).is_in(filters.locations))
         return frame
 
-    daily = pl.read_parquet(folder / "fct_fulfillment_kpis_daily.parquet").with_columns(
+    # the page reads per-channel rows unless a location is selected
+    daily = selected(catalogue_days(folder, bool(filters.locations)), "channel", "location_id")
+    sketch = pl.read_parquet(folder / "fct_kpi_time_sketch.parquet").with_columns(
         _date=pl.col("kpi_date")
     )
-    daily = selected(daily, "channel", "location_id")
-    ships = pl.read_parquet(folder / "fct_shipments.parquet").with_columns(
-        _date=pl.col("ordered_at").dt.date()
-    )
-    hours = selected(ships, "channel", "ship_from_location_id")["fulfillment_hours"].drop_nulls()
+    sketch = selected(sketch.filter(pl.col("measure") == "order_to_ship"), "channel", "location_id")
+    hours = sketch.select(pl.col("hours").repeat_by("lines").explode())["hours"].drop_nulls()
     inventory = pl.read_parquet(folder / "fct_inventory_kpis_daily.parquet").with_columns(
         _date=pl.col("kpi_date")
     )
     inventory = selected(inventory, None, "location_id")
+    rates = {rate: pairs[filters.weighting] for rate, pairs in KPI_RATES.items()}
     return Expected(
         orders=int(daily["orders"].sum()),
         units_ordered=int(daily["units_ordered"].sum()),
-        fill_rate=_ratio(daily, "units_shipped", "units_ordered"),
-        on_time_ship_rate=_ratio(daily, "shipments_shipped_on_time", "shipments"),
-        on_time_delivery_rate=_ratio(daily, "shipments_delivered_on_time", "shipments_delivered"),
-        return_rate=_ratio(daily, "units_returned", "units_shipped"),
+        fill_rate=_ratio(daily, *rates["fill_rate"]),
+        on_time_ship_rate=_ratio(daily, *rates["on_time_ship_rate"]),
+        on_time_delivery_rate=_ratio(daily, *rates["on_time_delivery_rate"]),
+        return_rate=_ratio(daily, "units_returned", "return_units_shipped"),
         p50=hours.quantile(0.5, "linear") if len(hours) else None,
         p90=hours.quantile(0.9, "linear") if len(hours) else None,
         inventory_accuracy=_ratio(inventory, "counts_accurate", "skus_counted"),
@@ -390,7 +482,7 @@ def expected_kpis(published_dir: Path, filters: Filters) -> Expected:
 
 def last_28_days(published_dir: Path) -> Filters:
     folder = Path(os.path.realpath(published_dir / "current"))
-    last = pl.read_parquet(folder / "fct_fulfillment_kpis_daily.parquet")["kpi_date"].max()
+    last = catalogue_days(folder)["_date"].max()
     assert isinstance(last, date)
     return Filters(start=last - timedelta(days=27), end=last)
 
@@ -416,11 +508,30 @@ def test_headline_kpis_recompute_rates_from_counts_never_average_them(synthetic_
     assert got.return_rate == approx(want.return_rate)
     assert got.inventory_accuracy == approx(want.inventory_accuracy)
     # An average of the daily rates would be a different (wrong) number.
-    daily = pl.read_parquet(synthetic_published / "current" / "fct_fulfillment_kpis_daily.parquet")
-    averaged = daily.filter(pl.col("kpi_date").is_between(filters.start, filters.end))[
-        "fill_rate"
-    ].mean()
+    daily = catalogue_days(synthetic_published / "current")
+    averaged = (
+        daily.filter(pl.col("_date").is_between(filters.start, filters.end))
+        .select((pl.col("units_filled") / pl.col("units_due")).mean())
+        .item()
+    )
     assert got.fill_rate != pytest.approx(averaged, rel=1e-6)
+
+
+def test_each_weighting_recomputes_its_own_counts_and_shows_the_open_volume(synthetic_published):
+    period = dict(start=date(2024, 3, 5), end=date(2024, 3, 25))
+    daily = catalogue_days(synthetic_published / "current").filter(
+        pl.col("_date").is_between(period["start"], period["end"])
+    )
+    shown = set()
+    for weighting in ("units", "lines", "orders"):
+        got = kpis.headline_kpis(synthetic_published, Filters(**period, weighting=weighting))
+        want = expected_kpis(synthetic_published, Filters(**period, weighting=weighting))
+        assert got.fill_rate == approx(want.fill_rate)
+        assert got.on_time_delivery_rate == approx(want.on_time_delivery_rate)
+        assert got.open_not_due is not None
+        assert got.open_not_due["fill_rate"] == daily[f"{weighting}_open_not_due"].sum()
+        shown.add(got.fill_rate)
+    assert len(shown) == 3  # three weightings, three different figures
 
 
 def test_fulfillment_percentiles_come_from_shipments_not_daily_percentiles(synthetic_published):
@@ -479,9 +590,8 @@ def test_breakdown_rows_add_up_to_the_headline(synthetic_published):
     for by in ("channel", "location"):
         table = kpis.breakdown(synthetic_published, filters, by)
         assert table["orders"].sum() == headline.orders
-        assert table["units_shipped"].sum() / table["units_ordered"].sum() == approx(
-            headline.fill_rate
-        )
+        assert table["units_ordered"].sum() == headline.units_ordered
+        assert table["units_shipped"].sum() == headline.units_shipped
     by_channel = kpis.breakdown(synthetic_published, filters, "channel")
     webshop = by_channel.filter(pl.col("key") == "webshop").row(0, named=True)
     want = expected_kpis(synthetic_published, Filters(filters.start, filters.end, ("webshop",)))
@@ -561,12 +671,10 @@ def test_run_info_reads_run_id_and_finished_at(synthetic_published):
 
 def test_renamed_column_is_reported_by_name(synthetic_published, tmp_path):
     tables = _synthetic_tables(seed=7)
-    tables["fct_fulfillment_kpis_daily"] = tables["fct_fulfillment_kpis_daily"].rename(
-        {"units_shipped": "shipped_units"}
-    )
+    tables["fct_kpis"] = tables["fct_kpis"].rename({"units_filled": "filled_units"})
     renamed = tmp_path / "renamed"
     publish(renamed, "renamed-1", tables)
-    with pytest.raises(published.SchemaMismatchError, match="units_shipped"):
+    with pytest.raises(published.SchemaMismatchError, match="units_filled"):
         kpis.headline_kpis(renamed, Filters(date(2024, 3, 1), date(2024, 3, 2)))
 
 
@@ -644,8 +752,9 @@ def test_tiles_show_rates_as_percent_and_deltas_in_points():
     current = Kpis(110, 1100, 1045, 5500.0, 0.95, 0.85, 0.70, 18.0, 55.5, 0.04, 0.98)
     tiles = {tile.label: tile for tile in headline_tiles(current, previous)}
     assert (tiles["Orders"].value, tiles["Orders"].delta) == ("110", "+10.0%")
-    assert (tiles["Fill rate"].value, tiles["Fill rate"].delta) == ("95.0%", "+5.0 pp")
-    assert tiles["On-time delivery"].delta is None  # nothing to compare with
+    fill = tiles["Fill rate (units)"]  # the weighting is named
+    assert (fill.value, fill.delta) == ("95.0%", "+5.0 pp")
+    assert tiles["On-time delivery (units)"].delta is None  # nothing to compare with
     p90 = tiles["Fulfillment time p90"]
     assert (p90.value, p90.delta, p90.delta_color) == ("55.5 h", "+5.5 h", "inverse")
     assert tiles["Return rate"].delta_color == "inverse"
@@ -654,6 +763,23 @@ def test_tiles_show_rates_as_percent_and_deltas_in_points():
     assert headline_tiles(steady, previous=steady)[7].delta == "+0.0 pp"  # never "-0.0"
     assert {tile.delta for tile in headline_tiles(current, previous=None)} == {None}
     assert (fmt_pct(None), fmt_hours(None)) == ("–", "–")
+
+
+def test_rate_tiles_name_their_weighting_and_show_the_open_volume_beside():
+    current = Kpis(
+        110, 1100, 1045, 5500.0, 0.95, 0.85, 0.70, 18.0, 55.5, 0.04, 0.98,
+        weighting="lines",
+        open_not_due={"fill_rate": 12, "on_time_ship_rate": 12, "on_time_delivery_rate": 30,
+                      "return_rate": 400},
+        units_late_unshipped=7,
+        units_late_in_transit=3,
+    )  # fmt: skip
+    tiles = {tile.label: tile for tile in headline_tiles(current, None)}
+    assert tiles["Fill rate (lines)"].note == "not due yet: 12 lines"
+    assert tiles["On-time ship (lines)"].note == "not due yet: 12 lines · late, unshipped: 7 units"
+    assert "late in transit: 3 units" in (tiles["On-time delivery (lines)"].note or "")
+    assert tiles["Return rate"].note == "not matured yet: 400 units shipped"
+    assert tiles["Orders"].note is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,9 +859,9 @@ def test_overview_tiles_match_figures_recomputed_from_parquet(published_dir, mon
     shown = metrics(at)
     assert shown["Orders"] == fmt_int(want.orders)
     assert shown["Units ordered"] == fmt_int(want.units_ordered)
-    assert shown["Fill rate"] == fmt_pct(want.fill_rate)
-    assert shown["On-time ship"] == fmt_pct(want.on_time_ship_rate)
-    assert shown["On-time delivery"] == fmt_pct(want.on_time_delivery_rate)
+    assert shown["Fill rate (units)"] == fmt_pct(want.fill_rate)
+    assert shown["On-time ship (units)"] == fmt_pct(want.on_time_ship_rate)
+    assert shown["On-time delivery (units)"] == fmt_pct(want.on_time_delivery_rate)
     assert shown["Return rate"] == fmt_pct(want.return_rate)
     assert shown["Fulfillment time p50"] == fmt_hours(want.p50)
     assert shown["Fulfillment time p90"] == fmt_hours(want.p90)
@@ -755,7 +881,7 @@ def test_overview_channel_filter_changes_the_tiles(published_dir, monkeypatch, a
     want = expected_kpis(published_dir, Filters(filters.start, filters.end, (channel,)))
     shown = metrics(at)
     assert shown["Orders"] == fmt_int(want.orders)
-    assert shown["Fill rate"] == fmt_pct(want.fill_rate)
+    assert shown["Fill rate (units)"] == fmt_pct(want.fill_rate)
     assert shown["Fulfillment time p90"] == fmt_hours(want.p90)
 
 

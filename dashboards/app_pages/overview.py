@@ -1,4 +1,9 @@
-"""Manager overview: headline fulfillment KPIs, trends and breakdowns over a date range."""
+"""Manager overview: headline fulfillment KPIs, trends and breakdowns over a date range.
+
+Figures follow the KPI catalogue (docs/kpis.md): only what was due by the cut-off is in a rate,
+the weighting (units, lines, orders) is chosen and named, and the open, not-yet-due volume is
+shown under each rate.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from datetime import date
 import streamlit as st
 
 from dashboards.lib import cached, charts
-from dashboards.lib.kpis import Filters
+from dashboards.lib.kpis import Filters, Weighting
+from dashboards.lib.schema import WEIGHTINGS
 from dashboards.lib.tiles import headline_tiles
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
 
@@ -25,7 +31,7 @@ with data_section():
         st.info("The published run has no fulfillment KPIs yet.")
         st.stop()
 
-    date_col, channel_col, location_col = st.columns([2, 3, 3])
+    date_col, channel_col, location_col, weight_col = st.columns([2, 3, 3, 2])
     picked = date_col.date_input(
         "Order dates",
         value=(default.start, default.end),
@@ -41,12 +47,21 @@ with data_section():
         key="overview_channels",
     )
     locations = location_col.multiselect(
-        "Ship-from locations",
+        "Fulfilling locations",
         options=list(options.locations),
         format_func=lambda location: options.locations.get(location, location),
         placeholder="All locations",
         key="overview_locations",
     )
+
+    picked_weighting = weight_col.selectbox(
+        "Rates weighted by",
+        options=WEIGHTINGS,
+        key="overview_weighting",
+        help="Units: every unit counts alike (wholesale dominates); lines: every order line; "
+        "orders: every order, filled or on time only when all its lines are.",
+    )
+    weighting: Weighting = picked_weighting or "units"
 
     # While a range is being picked the widget holds only its first date.
     dates: tuple[date, ...] = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
@@ -55,6 +70,7 @@ with data_section():
         end=dates[-1],
         channels=tuple(channels),
         locations=tuple(locations),
+        weighting=weighting,
     )
     previous = filters.previous()
 
@@ -76,6 +92,13 @@ with data_section():
                 help=tile.help,
                 border=True,
             )
+            if tile.note:
+                column.caption(tile.note)
+    if current_kpis.as_of is not None:
+        st.caption(
+            f"Cut-off {current_kpis.as_of:%d %b %Y %H:%M} UTC (the latest order or carrier event): "
+            f"rates count what was due by then, weighted by {weighting}."
+        )
     period = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y} ({filters.days} days)"
     if comparable:
         st.caption(

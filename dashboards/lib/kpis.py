@@ -1,10 +1,12 @@
 """Fulfillment and inventory KPIs for the manager overview: plain functions of the published
-folder.
+folder, under the catalogue's definitions (docs/kpis.md).
 
-Rates are always recomputed from their counts over the rows a filter selects
-(sum numerator / sum denominator, see `schema.RATES`), never averaged; fulfillment-time
-percentiles are computed from the shipments themselves, because daily percentiles cannot be
-combined.
+They read the day rows of the KPI catalogue per channel and location (`kpi_daily`), never the
+order lines. Rates are recomputed from their counts over the rows a filter selects
+(Σ numerator / Σ denominator at the chosen weighting, `schema.KPI_RATES`), never averaged;
+only what was due by the cut-off is in a rate, and the open, not-yet-due volume comes beside
+it. Fulfilment-time percentiles are recomputed over the selection from the mergeable sketch
+`kpi_time_sketch` (times rounded to 0.1 h with their counts), never averaged from daily ones.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Any, Literal
 import polars as pl
 
 from dashboards.lib.published import query
-from dashboards.lib.schema import RATES, UNASSIGNED_LOCATION
+from dashboards.lib.schema import (
+    KPI_OPEN,
+    KPI_RATES,
+    RETURN_RATE,
+    UNASSIGNED_LOCATION,
+    Weighting,
+)
 
 UNASSIGNED_LABEL = "Not shipped yet"
 
@@ -31,6 +39,8 @@ class Filters:
     end: date
     channels: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
+    weighting: Weighting = "units"
+    """What each rate counts alike: units, order lines or orders."""
 
     @property
     def days(self) -> int:
@@ -45,7 +55,10 @@ class Filters:
 
 @dataclass(frozen=True)
 class Kpis:
-    """Headline figures over one selection. Rates and times are None when undefined."""
+    """Headline figures over one selection. Rates and times are None when undefined.
+
+    Rates are at `weighting`; `open_not_due` holds, per rate, the volume (in the same weighting)
+    left out of it because it was not due yet at the cut-off `as_of`."""
 
     orders: int
     units_ordered: int
@@ -58,6 +71,11 @@ class Kpis:
     fulfillment_hours_p90: float | None
     return_rate: float | None
     inventory_accuracy: float | None
+    weighting: Weighting = "units"
+    open_not_due: dict[str, int] | None = None
+    units_late_unshipped: int = 0
+    units_late_in_transit: int = 0
+    as_of: Any = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +102,50 @@ def _ratio(numerator: str, denominator: str) -> str:
     return f"cast(sum({numerator}) as double) / nullif(sum({denominator}), 0)"
 
 
-def _rate_columns(prefix: str = "") -> str:
-    return ",\n".join(f"{_ratio(num, den)} as {prefix}{rate}" for rate, (num, den) in RATES.items())
+def _rate_columns(weighting: Weighting, prefix: str = "") -> str:
+    """The catalogue's rates at `weighting`, recomputed from the counts of the selected rows."""
+    rates = {rate: pairs[weighting] for rate, pairs in KPI_RATES.items()}
+    rates["return_rate"] = RETURN_RATE
+    return ",\n".join(f"{_ratio(num, den)} as {prefix}{rate}" for rate, (num, den) in rates.items())
+
+
+def _open_columns(weighting: Weighting) -> str:
+    return ",\n".join(
+        f"cast(coalesce(sum({columns[weighting]}), 0) as bigint) as open_{rate}"
+        for rate, columns in KPI_OPEN.items()
+    )
+
+
+def _percentile_sql(where: str, key: str, measure: str = "order_to_ship") -> str:
+    """Continuous percentiles (p50, p90, linear interpolation) per `key` over the sketch rows
+    `where` selects: the value at rank k is the smallest time whose running count exceeds k."""
+    return f"""
+        binned as (
+            select {key} as key, hours, sum(lines) as n
+            from kpi_time_sketch
+            where measure = '{measure}' and {where}
+            group by {key}, hours
+        ),
+        running as (
+            select key, hours,
+                   sum(n) over (partition by key order by hours) as upto,
+                   sum(n) over (partition by key) as total
+            from binned
+        ),
+        percentiles as (
+            select key,
+                   {_interpolate(0.5)} as fulfillment_hours_p50,
+                   {_interpolate(0.9)} as fulfillment_hours_p90
+            from running
+            group by key
+        )"""
+
+
+def _interpolate(fraction: float) -> str:
+    rank = f"{fraction} * (max(total) - 1)"
+    low = f"min(case when upto > floor({fraction} * (total - 1)) then hours end)"
+    high = f"min(case when upto > ceil({fraction} * (total - 1)) then hours end)"
+    return f"{low} + ({rank} - floor({rank})) * ({high} - {low})"
 
 
 def _where(
@@ -103,26 +163,32 @@ def _where(
     return " and ".join(clauses), params
 
 
+def _daily_rows(filters: Filters) -> str:
+    """The day rows that answer `filters`: per channel when no location is selected (an order
+    counts once), else per channel and location (an order counts at each of its locations)."""
+    return "kpi_daily" if filters.locations else "kpi_daily_by_channel"
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
 def filter_options(published_dir: Path) -> FilterOptions:
-    """Date range, channels and locations present in the fulfillment KPIs."""
+    """Date range, channels and locations present in the KPI catalogue's day rows."""
     dates = query(
         published_dir,
-        "select min(kpi_date) as min_date, max(kpi_date) as max_date from fulfillment_daily",
-        ["fulfillment_daily"],
+        "select min(kpi_date) as min_date, max(kpi_date) as max_date from kpi_daily",
+        ["kpi_daily"],
     ).row(0, named=True)
     channels = query(
         published_dir,
         """
         select distinct f.channel, coalesce(c.channel_name, f.channel) as channel_name
-        from fulfillment_daily as f
+        from kpi_daily as f
         left join channels as c on c.channel = f.channel
         order by f.channel
         """,
-        ["fulfillment_daily", "channels"],
+        ["kpi_daily", "channels"],
     )
     locations = query(
         published_dir,
@@ -131,11 +197,11 @@ def filter_options(published_dir: Path) -> FilterOptions:
             f.location_id,
             case when f.location_id = '{UNASSIGNED_LOCATION}' then '{UNASSIGNED_LABEL}'
                  else coalesce(l.location_name, f.location_id) end as location_name
-        from fulfillment_daily as f
+        from kpi_daily as f
         left join locations as l on l.location_id = f.location_id
         order by f.location_id = '{UNASSIGNED_LOCATION}', location_name
         """,
-        ["fulfillment_daily", "locations"],
+        ["kpi_daily", "locations"],
     )
     return FilterOptions(
         min_date=dates["min_date"],
@@ -146,12 +212,11 @@ def filter_options(published_dir: Path) -> FilterOptions:
 
 
 def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
-    """The overview's headline figures over `filters`.
+    """The overview's headline figures over `filters`, rates at `filters.weighting`.
 
     Inventory accuracy follows the date and location selection only (stock has no channel).
     """
-    fulfillment_where, fulfillment_params = _where(filters)
-    shipments_where, shipments_params = _where(filters)
+    where, params = _where(filters)
     inventory_where, inventory_params = _where(filters, channel=None)
     row = query(
         published_dir,
@@ -160,28 +225,30 @@ def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
             select
                 coalesce(sum(orders), 0) as orders,
                 coalesce(sum(units_ordered), 0) as units_ordered,
-                coalesce(sum(units_shipped), 0) as units_shipped,
+                coalesce(sum(units_filled), 0) as units_shipped,
                 coalesce(sum(revenue), 0) as revenue,
-                {_rate_columns()}
-            from fulfillment_daily
-            where {fulfillment_where}
+                coalesce(sum(units_late_unshipped), 0) as units_late_unshipped,
+                coalesce(sum(units_late_in_transit), 0) as units_late_in_transit,
+                coalesce(sum(return_units_not_matured), 0) as open_return_rate,
+                max(as_of_at) as as_of,
+                {_rate_columns(filters.weighting)},
+                {_open_columns(filters.weighting)}
+            from {_daily_rows(filters)}
+            where {where}
         ),
-        shipped as (
-            select
-                quantile_cont(fulfillment_hours, 0.5) as fulfillment_hours_p50,
-                quantile_cont(fulfillment_hours, 0.9) as fulfillment_hours_p90
-            from shipments
-            where {shipments_where}
-        ),
+        {_percentile_sql(where, "'all'")},
         inventory as (
             select {_ratio("counts_accurate", "skus_counted")} as inventory_accuracy
             from inventory_daily
             where {inventory_where}
         )
-        select * from fulfillment cross join shipped cross join inventory
+        select fulfillment.*, percentiles.* exclude (key), inventory.*
+        from fulfillment
+        left join percentiles on true
+        cross join inventory
         """,
-        ["fulfillment_daily", "shipments", "inventory_daily"],
-        fulfillment_params + shipments_params + inventory_params,
+        [_daily_rows(filters), "kpi_time_sketch", "inventory_daily"],
+        params + params + inventory_params,
     ).row(0, named=True)
     return Kpis(
         orders=int(row["orders"]),
@@ -195,22 +262,29 @@ def headline_kpis(published_dir: Path, filters: Filters) -> Kpis:
         fulfillment_hours_p90=_float(row["fulfillment_hours_p90"]),
         return_rate=_float(row["return_rate"]),
         inventory_accuracy=_float(row["inventory_accuracy"]),
+        weighting=filters.weighting,
+        open_not_due={rate: int(row[f"open_{rate}"]) for rate in [*KPI_OPEN, "return_rate"]},
+        units_late_unshipped=int(row["units_late_unshipped"]),
+        units_late_in_transit=int(row["units_late_in_transit"]),
+        as_of=row["as_of"],
     )
 
 
 def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> pl.DataFrame:
-    """One row per day in `filters`: orders, units and rates, each rate also over a rolling
-    `window_days`-day window ending that day (`<rate>_rolling`, recomputed from counts; the
-    window reaches back before the start date so the first days are complete too)."""
+    """One row per day in `filters`: orders, units and rates at `filters.weighting`, each rate
+    also over a rolling `window_days`-day window ending that day (`<rate>_rolling`, recomputed
+    from counts; the window reaches back before the start date so the first days are complete)."""
     lookback = replace(filters, start=filters.start - timedelta(days=window_days - 1))
     where, params = _where(lookback)
-    counts = sorted({col for pair in RATES.values() for col in pair})
+    rates = {rate: pairs[filters.weighting] for rate, pairs in KPI_RATES.items()}
+    rates["return_rate"] = RETURN_RATE
+    counts = sorted({col for pair in rates.values() for col in pair})
     daily_rates = ",\n".join(
-        f"cast({num} as double) / nullif({den}, 0) as {rate}" for rate, (num, den) in RATES.items()
+        f"cast({num} as double) / nullif({den}, 0) as {rate}" for rate, (num, den) in rates.items()
     )
     rolling_rates = ",\n".join(
         f"cast(sum({num}) over w as double) / nullif(sum({den}) over w, 0) as {rate}_rolling"
-        for rate, (num, den) in RATES.items()
+        for rate, (num, den) in rates.items()
     )
     return query(
         published_dir,
@@ -219,8 +293,9 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
             select
                 kpi_date,
                 cast(sum(orders) as bigint) as orders,
+                cast(sum(units_ordered) as bigint) as units_ordered,
                 {", ".join(f"cast(sum({c}) as bigint) as {c}" for c in counts)}
-            from fulfillment_daily
+            from {_daily_rows(filters)}
             where {where}
             group by kpi_date
         ),
@@ -240,7 +315,7 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
         )
         select * from rolled where kpi_date >= ? order by kpi_date
         """,
-        ["fulfillment_daily"],
+        [_daily_rows(filters)],
         [*params, filters.start],
     )
 
@@ -248,17 +323,17 @@ def daily_trend(published_dir: Path, filters: Filters, window_days: int = 7) -> 
 def breakdown(
     published_dir: Path, filters: Filters, by: Literal["channel", "location"]
 ) -> pl.DataFrame:
-    """One row per channel or per ship-from location over `filters`, busiest first.
+    """One row per channel or per fulfilling location over `filters`, busiest first.
 
-    Columns: key, name, orders, units_ordered, units_shipped, revenue, the rates of
-    `schema.RATES`, fulfillment_hours_p50/p90, and for locations also location_kind and
+    Columns: key, name, orders, units_ordered, units_shipped, revenue, the catalogue's rates at
+    `filters.weighting`, fulfillment_hours_p50/p90, and for locations also location_kind and
     inventory_accuracy.
     """
     key = "channel" if by == "channel" else "location_id"
-    fulfillment_where, fulfillment_params = _where(filters)
-    shipments_where, shipments_params = _where(filters)
-    params = fulfillment_params + shipments_params
-    tables = ["fulfillment_daily", "shipments"]
+    where, params = _where(filters)
+    params = params + params
+    rows = _daily_rows(filters) if by == "channel" else "kpi_daily"
+    tables = [rows, "kpi_time_sketch"]
     if by == "channel":
         extra_ctes = ""
         names = "coalesce(d.channel_name, f.key) as name"
@@ -294,22 +369,14 @@ def breakdown(
                 {key} as key,
                 cast(sum(orders) as bigint) as orders,
                 cast(sum(units_ordered) as bigint) as units_ordered,
-                cast(sum(units_shipped) as bigint) as units_shipped,
+                cast(sum(units_filled) as bigint) as units_shipped,
                 round(cast(sum(revenue) as double), 0) as revenue,
-                {_rate_columns()}
-            from fulfillment_daily
-            where {fulfillment_where}
+                {_rate_columns(filters.weighting)}
+            from {rows}
+            where {where}
             group by {key}
         ),
-        shipped as (
-            select
-                {key} as key,
-                quantile_cont(fulfillment_hours, 0.5) as fulfillment_hours_p50,
-                quantile_cont(fulfillment_hours, 0.9) as fulfillment_hours_p90
-            from shipments
-            where {shipments_where}
-            group by {key}
-        ){extra_ctes}
+        {_percentile_sql(where, key)}{extra_ctes}
         select
             f.key,
             {names},
@@ -317,7 +384,7 @@ def breakdown(
             s.fulfillment_hours_p50,
             s.fulfillment_hours_p90{extra_columns}
         from fulfillment as f
-        left join shipped as s on s.key = f.key
+        left join percentiles as s on s.key = f.key
         {joins}
         order by f.orders desc, f.key
         """,

@@ -172,9 +172,10 @@ def _create_view(cur: duckdb.DuckDBPyConnection, name: str, folder: Path) -> Non
             raise SchemaMismatchError(table, undeclared, contract=True)
     renamed = ", ".join(f"{_quote(pub)} as {_quote(col)}" for col, pub in table.columns.items())
     derived = "".join(f", {expr} as {_quote(col)}" for col, expr in table.derived.items())
+    rows = f" where {table.rows}" if table.rows else ""
     cur.execute(
         f"create temp view {_quote(name)} as "
-        f"select *{derived} from (select {renamed} from {source}) as published"
+        f"select *{derived} from (select {renamed} from {source}) as published{rows}"
     )
 
 
@@ -191,17 +192,22 @@ def _query_folder(
         cur.close()
 
 
+_ATTEMPTS = 3
+"""Reads of a run swapped out mid-read are retried on the new one; runs are minutes apart, so a
+third swap during one read means something else is wrong."""
+
+
 def query(
     published_dir: Path, sql: str, tables: Iterable[str], params: Sequence[Any] | None = None
 ) -> pl.DataFrame:
-    """Run `sql` over the currently published run, retrying once if it is swapped mid-read.
+    """Run `sql` over the currently published run, retrying if it is swapped mid-read.
 
     Raises NotPublishedError when nothing is published, MissingTableError or
     SchemaMismatchError when the published run cannot answer.
     """
     published_dir = Path(published_dir)
     tables = tuple(tables)
-    for attempt in range(2):
+    for attempt in range(_ATTEMPTS):
         folder = resolve_current(published_dir)
         if folder is None:
             raise NotPublishedError(published_dir)
@@ -210,7 +216,7 @@ def query(
         except (duckdb.IOException, FileNotFoundError) as exc:
             # A newer run was swapped in and this folder is being (or has been) removed.
             swapped = resolve_current(published_dir) != folder
-            if swapped and not attempt:
+            if swapped and attempt < _ATTEMPTS - 1:
                 continue
             if isinstance(exc, _MissingFileError) and not swapped:
                 raise MissingTableError(exc.table, exc.folder) from None

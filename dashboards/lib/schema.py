@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pipelines.vocabularies import vocabulary
 
@@ -27,6 +28,8 @@ class PublishedTable:
     derived: Mapping[str, str] = field(default_factory=dict)
     """Extra columns: name -> SQL expression over the query names above."""
     grain: str = ""
+    rows: str = ""
+    """SQL filter over the query names: the rows of a published file the view holds (empty: all)."""
 
 
 FULFILLMENT_DAILY = PublishedTable(
@@ -97,6 +100,87 @@ SHIPMENTS = PublishedTable(
     # The day a shipment counts towards, so its fulfillment time lands in the same period as
     # the order in fct_fulfillment_kpis_daily (whose kpi_date is the order date).
     derived={"kpi_date": "cast(ordered_at as date)"},
+)
+
+# The KPI catalogue (docs/kpis.md): the dashboards read its day rows per channel and location
+# (dimension channel_location, member 'channel|location_id'), which add up under any filter of
+# dates, channels and locations; other grains and dimensions are for the breakdown pages.
+KPI_DAILY = PublishedTable(
+    file="fct_kpis",
+    grain="one row per day, channel and fulfilling location ('unassigned' until shipped)",
+    columns={
+        "period_grain": "period_grain",
+        "period_start": "period_start",
+        "dimension": "dimension",
+        "member": "member",
+        "orders": "orders",
+        "order_lines": "order_lines",
+        "units_ordered": "units_ordered",
+        "revenue": "revenue",
+        "units_due": "units_due",
+        "units_filled": "units_filled",
+        "lines_due": "lines_due",
+        "lines_filled": "lines_filled",
+        "orders_due": "orders_due",
+        "orders_filled": "orders_filled",
+        "units_open_not_due": "units_open_not_due",
+        "lines_open_not_due": "lines_open_not_due",
+        "orders_open_not_due": "orders_open_not_due",
+        "ship_units_due": "ship_units_due",
+        "ship_units_on_time": "ship_units_on_time",
+        "ship_lines_due": "ship_lines_due",
+        "ship_lines_on_time": "ship_lines_on_time",
+        "ship_orders_due": "ship_orders_due",
+        "ship_orders_on_time": "ship_orders_on_time",
+        "lines_late_unshipped": "lines_late_unshipped",
+        "units_late_unshipped": "units_late_unshipped",
+        "delivery_units_due": "delivery_units_due",
+        "delivery_units_on_time": "delivery_units_on_time",
+        "delivery_lines_due": "delivery_lines_due",
+        "delivery_lines_on_time": "delivery_lines_on_time",
+        "delivery_orders_due": "delivery_orders_due",
+        "delivery_orders_on_time": "delivery_orders_on_time",
+        "lines_late_in_transit": "lines_late_in_transit",
+        "units_late_in_transit": "units_late_in_transit",
+        "delivery_units_open_not_due": "delivery_units_open_not_due",
+        "delivery_lines_open_not_due": "delivery_lines_open_not_due",
+        "units_returned": "units_returned",
+        "return_units_shipped": "return_units_shipped",
+        "return_units_not_matured": "return_units_not_matured",
+        "units_cancelled_customer": "units_cancelled_customer",
+        "units_cancelled_ours": "units_cancelled_ours",
+        "lines_timed_to_ship": "lines_timed_to_ship",
+        "as_of_at": "as_of_at",
+    },
+    derived={
+        "kpi_date": "period_start",
+        "channel": "split_part(member, '|', 1)",
+        "location_id": "split_part(member, '|', 2)",
+    },
+    rows="period_grain = 'day' and dimension = 'channel_location'",
+)
+
+KPI_DAILY_BY_CHANNEL = PublishedTable(
+    file="fct_kpis",
+    grain="one row per day and channel (every order counted once)",
+    columns=KPI_DAILY.columns,
+    derived={"kpi_date": "period_start", "channel": "member", "location_id": "'all'"},
+    rows="period_grain = 'day' and dimension = 'channel'",
+)
+"""The day rows per channel: read when no location is selected, so an order fulfilled from two
+locations counts once in the order-weighted rates (in `kpi_daily` it counts at each)."""
+
+TIME_SKETCH = PublishedTable(
+    file="fct_kpi_time_sketch",
+    grain="one row per day, channel, location, measure and fulfilment time rounded to 0.1 h",
+    columns={
+        "kpi_date": "kpi_date",
+        "channel": "channel",
+        "location_id": "location_id",
+        "measure": "measure",
+        "hours": "hours",
+        "lines": "lines",
+    },
 )
 
 LOCATIONS = PublishedTable(
@@ -439,6 +523,9 @@ DEMAND_FORECASTS = PublishedTable(
 
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
+    "kpi_daily": KPI_DAILY,
+    "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
+    "kpi_time_sketch": TIME_SKETCH,
     "inventory_daily": INVENTORY_DAILY,
     "shipments": SHIPMENTS,
     "locations": LOCATIONS,
@@ -481,7 +568,55 @@ RATES: dict[str, tuple[str, str]] = {
     "on_time_delivery_rate": ("shipments_delivered_on_time", "shipments_delivered"),
     "return_rate": ("units_returned", "units_shipped"),
 }
-"""Rate in fct_fulfillment_kpis_daily -> (numerator, denominator) counts in the same table.
+"""Rate in fct_fulfillment_kpis_daily (the first definitions, kept for comparison) ->
+(numerator, denominator) counts in the same table.
 
 Across rows a rate is recomputed as sum(numerator) / sum(denominator), never averaged.
 """
+
+Weighting = Literal["units", "lines", "orders"]
+
+WEIGHTINGS: tuple[Weighting, ...] = ("units", "lines", "orders")
+"""How a catalogue rate counts: each unit, each order line or each order the same."""
+
+KPI_RATES: dict[str, dict[str, tuple[str, str]]] = {
+    "fill_rate": {
+        "units": ("units_filled", "units_due"),
+        "lines": ("lines_filled", "lines_due"),
+        "orders": ("orders_filled", "orders_due"),
+    },
+    "on_time_ship_rate": {
+        "units": ("ship_units_on_time", "ship_units_due"),
+        "lines": ("ship_lines_on_time", "ship_lines_due"),
+        "orders": ("ship_orders_on_time", "ship_orders_due"),
+    },
+    "on_time_delivery_rate": {
+        "units": ("delivery_units_on_time", "delivery_units_due"),
+        "lines": ("delivery_lines_on_time", "delivery_lines_due"),
+        "orders": ("delivery_orders_on_time", "delivery_orders_due"),
+    },
+}
+"""Catalogue rate -> weighting -> (numerator, denominator) in fct_kpis (docs/kpis.md)."""
+
+KPI_OPEN: dict[str, dict[str, str]] = {
+    "fill_rate": {
+        "units": "units_open_not_due",
+        "lines": "lines_open_not_due",
+        "orders": "orders_open_not_due",
+    },
+    "on_time_ship_rate": {
+        "units": "units_open_not_due",
+        "lines": "lines_open_not_due",
+        "orders": "orders_open_not_due",
+    },
+    "on_time_delivery_rate": {
+        "units": "delivery_units_open_not_due",
+        "lines": "delivery_lines_open_not_due",
+        "orders": "delivery_lines_open_not_due",
+    },
+}
+"""The open, not-yet-due volume shown beside each rate (orders not due to deliver are not
+counted separately: their lines are shown)."""
+
+RETURN_RATE = ("units_returned", "return_units_shipped")
+"""Return rate (units, matured cohorts); `return_units_not_matured` is shown beside it."""

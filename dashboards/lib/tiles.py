@@ -22,6 +22,9 @@ class Tile:
     delta_color: DeltaColor
     """'normal' when up is good, 'inverse' when down is good."""
     help: str
+    note: str | None = None
+    """What the rate leaves out, shown under it: the open, not-yet-due (or not matured)
+    volume, and what is already late."""
 
 
 def fmt_int(value: float | None) -> str:
@@ -67,6 +70,8 @@ class _Spec:
     change: Callable[[float | None, float | None], str | None]
     color: DeltaColor
     help: str
+    weighted: bool = False
+    """A catalogue rate: its label names the weighting and a note shows the open volume."""
 
 
 _SPECS = (
@@ -76,7 +81,8 @@ _SPECS = (
         fmt=fmt_int,
         change=_relative_change,
         color="normal",
-        help="Orders placed in the period (an order shipped from two locations counts at each).",
+        help="Orders placed in the period (their own day where the order was made; an order "
+        "fulfilled from two locations counts at each).",
     ),
     _Spec(
         label="Units ordered",
@@ -92,7 +98,10 @@ _SPECS = (
         fmt=fmt_pct,
         change=_points_change,
         color="normal",
-        help="Units shipped / units ordered, over the orders placed in the period.",
+        help="Shipped / required, over what was due to ship by the cut-off (required = ordered "
+        "minus what the customer cancelled; a cancellation of ours stays required). Lines not "
+        "due yet are left out and shown beside it.",
+        weighted=True,
     ),
     _Spec(
         label="On-time ship",
@@ -100,7 +109,10 @@ _SPECS = (
         fmt=fmt_pct,
         change=_points_change,
         color="normal",
-        help="Shipments handed to the carrier by the promised ship date / shipments.",
+        help="Shipped by the promised ship date (the ship-from location's own day) / due to "
+        "ship by the cut-off. Late whether or not it has shipped: a line past its ship-by and "
+        "still unshipped is late.",
+        weighted=True,
     ),
     _Spec(
         label="On-time delivery",
@@ -108,7 +120,9 @@ _SPECS = (
         fmt=fmt_pct,
         change=_points_change,
         color="normal",
-        help="Shipments delivered by the promised delivery date / shipments delivered.",
+        help="Delivered by the promised delivery date (the day where the promise was made) / "
+        "due to deliver by the cut-off; a parcel in transit past its promise is late.",
+        weighted=True,
     ),
     _Spec(
         label="Fulfillment time p50",
@@ -116,8 +130,8 @@ _SPECS = (
         fmt=fmt_hours,
         change=_hours_change,
         color="inverse",
-        help="Median fulfillment time in hours (fct_shipments.fulfillment_hours) of the "
-        "period's shipments.",
+        help="Median hours from the order (for a customer-requested ship date: from that day) "
+        "to the line's last shipment, over the period's lines, recomputed for the selection.",
     ),
     _Spec(
         label="Fulfillment time p90",
@@ -125,7 +139,7 @@ _SPECS = (
         fmt=fmt_hours,
         change=_hours_change,
         color="inverse",
-        help="90th percentile of the fulfillment time in hours of the period's shipments.",
+        help="90th percentile of the same hours, recomputed for the selection.",
     ),
     _Spec(
         label="Return rate",
@@ -133,7 +147,8 @@ _SPECS = (
         fmt=fmt_pct,
         change=_points_change,
         color="inverse",
-        help="Units returned / units shipped, over the orders placed in the period.",
+        help="Units returned (refund not rejected; till returns included) / units shipped, over "
+        "orders at least 35 days old at the cut-off (younger ones are still being returned).",
     ),
     _Spec(
         label="Inventory accuracy",
@@ -157,6 +172,27 @@ _SPECS = (
 TILE_LABELS = tuple(spec.label for spec in _SPECS)
 
 
+def tile_label(spec_label: str, weighting: str) -> str:
+    """A weighted rate's label names its weighting: 'Fill rate (units)'."""
+    return f"{spec_label} ({weighting})"
+
+
+def _note(field: str, kpis: Kpis) -> str | None:
+    """The volume a rate leaves out, in the rate's own weighting."""
+    opened = kpis.open_not_due or {}
+    unit = kpis.weighting
+    if field == "return_rate":
+        return f"not matured yet: {fmt_int(opened.get(field, 0))} units shipped"
+    if field not in opened:
+        return None
+    note = f"not due yet: {fmt_int(opened[field])} {unit}"
+    if field == "on_time_ship_rate":
+        note += f" · late, unshipped: {fmt_int(kpis.units_late_unshipped)} units"
+    if field == "on_time_delivery_rate":
+        note += f" · late in transit: {fmt_int(kpis.units_late_in_transit)} units"
+    return note
+
+
 def headline_tiles(current: Kpis, previous: Kpis | None) -> list[Tile]:
     """The overview's tiles, each with its change against the previous period (no change when
     `previous` is None: the previous period is not covered by the published data)."""
@@ -166,11 +202,12 @@ def headline_tiles(current: Kpis, previous: Kpis | None) -> list[Tile]:
         before = None if previous is None else getattr(previous, spec.field)
         tiles.append(
             Tile(
-                label=spec.label,
+                label=tile_label(spec.label, current.weighting) if spec.weighted else spec.label,
                 value=spec.fmt(now),
                 delta=spec.change(now, before),
                 delta_color=spec.color,
                 help=spec.help,
+                note=_note(spec.field, current),
             )
         )
     return tiles

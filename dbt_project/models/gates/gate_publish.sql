@@ -12,6 +12,11 @@
 -- depends_on: {{ ref('fct_ingest_batches') }}
 -- depends_on: {{ ref('fct_ingest_reject_summary') }}
 -- depends_on: {{ ref('fct_inventory_kpis_daily') }}
+-- depends_on: {{ ref('fct_kpi_forecast_accuracy') }}
+-- depends_on: {{ ref('fct_kpi_inventory') }}
+-- depends_on: {{ ref('fct_kpi_return_reasons') }}
+-- depends_on: {{ ref('fct_kpi_time_sketch') }}
+-- depends_on: {{ ref('fct_kpis') }}
 -- depends_on: {{ ref('fct_order_line_states') }}
 -- depends_on: {{ ref('fct_order_line_transitions') }}
 -- depends_on: {{ ref('fct_order_states') }}
