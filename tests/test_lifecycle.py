@@ -154,7 +154,8 @@ def write_ops_rows(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     ensure_schema(con)
     for ddl in HOLDS_DDL:
         con.execute(ddl)
-    # single-version, uncancelled, paid web shop orders, each with one line of 3+ units
+    # single-version, uncancelled, paid web shop orders, each with one line of 2+ units, that
+    # no parcel carries yet (a held order is not shipped)
     picks = rows(
         con,
         """select o.id::varchar as order_id, max(l.id)::varchar as line_id,
@@ -164,7 +165,9 @@ def write_ops_rows(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
              on l.order_id = o.id and l.order_updated_at = o.updated_at
            where o.financial_status = 'paid' and o.cancelled_at is null
              and o.id in (select id from raw.webshop__orders group by id having count(*) = 1)
-           group by o.id having count(*) = 1 and max(l.quantity) >= 3
+             and o.id::varchar not in (
+                 select order_id from raw.carrier__shipment_lines where channel = 'webshop')
+           group by o.id having count(*) = 1 and max(l.quantity) >= 2
            order by o.id limit 4""",
     )
     assert len(picks) == 4, "the generator made too few multi-unit orders"
