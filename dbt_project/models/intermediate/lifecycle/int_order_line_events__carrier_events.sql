@@ -4,17 +4,54 @@
 -- label_created -> released (the warehouse packed the parcel: the line is at the warehouse),
 -- picked_up -> shipped, in_transit, out_for_delivery, delivered, exception ->
 -- delivery_exception. A scan of a parcel whose contents never arrived concerns no known line.
+--
+-- Incremental (delete+insert on event_id): a run recomputes every event of the parcels that
+-- received a scan or their contents since the newest event recorded here, so scans that came
+-- before their label are picked up when it arrives.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+
+touched_parcels as (
+
+    select tracking_number
+    from {{ ref('stg_carrier__tracking_events') }}
+    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    union
+    select tracking_number
+    from {{ ref('stg_carrier__shipment_lines') }}
+    where _loaded_at > {{ high_water_mark('recorded_at') }}
+
+),
+
+{% endif %}
 
 tracking_events as (
 
     select * from {{ ref('stg_carrier__tracking_events') }}
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_parcels)
+    {%- endif %}
+    -- a webhook delivered twice is one event (the ingest already refuses a repeated key)
+    qualify row_number() over (partition by event_id order by _loaded_at, _file) = 1
 
 ),
 
 shipment_lines as (
 
     select * from {{ ref('stg_carrier__shipment_lines') }}
+    {% if is_incremental() -%}
+    where tracking_number in (select tracking_number from touched_parcels)
+    {%- endif %}
 
 ),
 

@@ -2,11 +2,41 @@
 -- reports carried: placed at the purchase date, shipped or cancelled at the first report that
 -- showed that status (its last-updated time). A report names no tracking number, so the
 -- marketplace's shipped is the channel's own account; the carrier's events carry the parcel.
+--
+-- Incremental (delete+insert on event_id): a run recomputes, from all their versions, the
+-- items that received a version loaded after the newest event already recorded here.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+
+touched_items as (
+
+    select distinct order_id, order_item_id
+    from {{ ref('stg_marketplace__order_item_versions') }}
+    where _loaded_at > {{ high_water_mark('recorded_at') }}
+
+),
+
+{% endif %}
 
 versions as (
 
-    select * from {{ ref('stg_marketplace__order_item_versions') }}
+    select versions.*
+    from {{ ref('stg_marketplace__order_item_versions') }} as versions
+    {% if is_incremental() -%}
+    inner join touched_items
+        on versions.order_id = touched_items.order_id
+        and versions.order_item_id = touched_items.order_item_id
+    {%- endif %}
 
 ),
 

@@ -1,11 +1,24 @@
 -- One row per (store sale line, event): a sale completed at the till is placed and delivered
 -- in the same instant, at the store. Till returns (negative quantities) are not order lines.
+-- Incremental: rows are never revised, so a run adds the rows loaded since the newest here.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 sales as (
 
     select * from {{ ref('stg_pos__sales') }}
     where quantity > 0
+    {% if is_incremental() -%}
+        and _loaded_at > {{ high_water_mark('recorded_at') }}
+    {%- endif %}
 
 ),
 

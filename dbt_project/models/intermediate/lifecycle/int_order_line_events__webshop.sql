@@ -4,17 +4,47 @@
 -- same whichever version arrived first: occurred_at is the business time the version carries,
 -- recorded_at the load of the first version that showed it.
 -- A partial refund names no line (the shop reports an amount), so it is not a line event.
+--
+-- Incremental (delete+insert on event_id): a run recomputes, from all their versions, the
+-- orders that received a version loaded after the newest event already recorded here.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+
+touched_orders as (
+
+    select distinct order_id
+    from {{ ref('stg_webshop__order_versions') }}
+    where _loaded_at > {{ high_water_mark('recorded_at') }}
+
+),
+
+{% endif %}
 
 order_versions as (
 
     select * from {{ ref('stg_webshop__order_versions') }}
+    {% if is_incremental() -%}
+    where order_id in (select order_id from touched_orders)
+    {%- endif %}
 
 ),
 
 line_versions as (
 
     select * from {{ ref('stg_webshop__order_line_versions') }}
+    {% if is_incremental() -%}
+    where order_id in (select order_id from touched_orders)
+    {%- endif %}
 
 ),
 

@@ -1,10 +1,23 @@
 -- One row per wholesale purchase-order line: placed on the PO's order date (the file carries
 -- no status; fulfilment comes from the carrier and the router).
+-- Incremental: rows are never revised, so a run adds the rows loaded since the newest here.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 lines as (
 
     select * from {{ ref('stg_wholesale__order_lines') }}
+    {% if is_incremental() -%}
+    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    {%- endif %}
 
 ),
 

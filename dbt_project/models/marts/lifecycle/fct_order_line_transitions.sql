@@ -21,7 +21,8 @@
 
     from_state is the state the line (for a parcel event: the line and that parcel) was in.
     Incremental (delete+insert per order line): a run recomputes, from all their events, only
-    the lines that received an event recorded after the newest one already consumed.
+    the lines that received an event recorded after the newest one already consumed, and the
+    lines of orders int_order_lines_unioned rewrote since the last run.
 -#}
 {{
     config(
@@ -42,17 +43,23 @@ all_events as (
 
 order_lines as (
 
-    select order_line_id, quantity from {{ ref('int_order_lines_unioned') }}
+    select order_line_id, quantity, _dbt_run_at from {{ ref('int_order_lines_unioned') }}
 
 ),
 
 {% if is_incremental() %}
 
+-- lines with an event recorded since, and lines whose order was rewritten since (a new
+-- version can change the quantity a cancellation is measured against)
 touched_lines as (
 
-    select distinct order_line_id
+    select order_line_id
     from all_events
     where recorded_at > {{ high_water_mark('_events_recorded_at') }}
+    union
+    select order_line_id
+    from order_lines
+    where _dbt_run_at > {{ high_water_mark('_dbt_run_at') }}
 
 ),
 
