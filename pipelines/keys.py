@@ -15,7 +15,9 @@ ROUTING_KEY = dg.AssetKey(["ops", "routing_run"])
 DELIVERY_KEY = dg.AssetKey(["ops", "fulfillment_deliveries"])
 PUBLISH_KEY = dg.AssetKey(["published", "dashboard_marts"])
 REORDERS_KEY = dg.AssetKey(["ops", "reorder_requests"])
-HOLDS_KEY = dg.AssetKey(["ops", "order_holds"])
+# The hold step; the tables it writes (ops.order_holds, ops.order_validations) are dbt sources
+# with assets of their own (pipelines/actions/ops_tables.py), so this key is not a table's.
+HOLDS_KEY = dg.AssetKey(["ops", "hold_run"])
 STATUS_KEY = dg.AssetKey(["ops", "status_updates"])
 STATUS_DELIVERY_KEY = dg.AssetKey(["ops", "status_deliveries"])
 

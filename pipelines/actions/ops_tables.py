@@ -1,9 +1,11 @@
 """The `ops` tables dbt reads, as Dagster assets written by the actions: they close the loop.
 
-Routing reads available-to-promise (a dbt mart) and writes `ops.allocations` and `ops.outbox`;
-available-to-promise reads those tables (dbt source `ops`, models/staging/ops/). Mapping the
+Routing reads available-to-promise (a dbt mart) and writes `ops.allocations`, `ops.outbox` and
+`ops.routing_decisions`; the hold step writes `ops.order_holds` and `ops.order_validations`;
+available-to-promise and the order lifecycle read those tables (dbt source `ops`,
+models/staging/ops/). Mapping the
 dbt source straight onto the routing asset's key would make routing its own ancestor, which
-Dagster refuses in a job. As assets of their own that no step materialises (the routing run and
+Dagster refuses in a job (so no step may have the key of a table dbt reads). As assets of their own that no step materialises (the routing run and
 the deliveries write them inside their transactions), they show the loop in the lineage graph,
 routing -> allocations -> available-to-promise -> routing, while every job still orders its
 steps: the dbt step reads what earlier runs wrote.
@@ -11,7 +13,7 @@ steps: the dbt step reads what earlier runs wrote.
 
 import dagster as dg
 
-from pipelines.keys import DELIVERY_KEY, ROUTING_KEY, STATUS_DELIVERY_KEY, STATUS_KEY
+from pipelines.keys import DELIVERY_KEY, HOLDS_KEY, ROUTING_KEY, STATUS_DELIVERY_KEY, STATUS_KEY
 
 GROUP = "actions"
 
@@ -36,5 +38,29 @@ OPS_TABLES = [
         description="One row per outbound action: written by the routing run and the status "
         "updates, its delivery state and acknowledgement by the deliveries. Read by dbt "
         "(source ops.outbox).",
+    ),
+    dg.AssetSpec(
+        dg.AssetKey(["ops", "routing_decisions"]),
+        deps=[ROUTING_KEY],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per (routing run, order line, outcome, location), with its "
+        "explanation. Read by dbt (source ops.routing_decisions) for the order lifecycle.",
+    ),
+    dg.AssetSpec(
+        dg.AssetKey(["ops", "order_holds"]),
+        deps=[HOLDS_KEY],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per hold put on an order, with its resolution. Written by the "
+        "hold step; read by dbt (source ops.order_holds) for the order lifecycle.",
+    ),
+    dg.AssetSpec(
+        dg.AssetKey(["ops", "order_validations"]),
+        deps=[HOLDS_KEY],
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per order the hold step evaluated (validated or held). Read by "
+        "dbt (source ops.order_validations) for the order lifecycle.",
     ),
 ]
