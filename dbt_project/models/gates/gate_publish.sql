@@ -12,6 +12,9 @@
 -- depends_on: {{ ref('fct_ingest_batches') }}
 -- depends_on: {{ ref('fct_ingest_reject_summary') }}
 -- depends_on: {{ ref('fct_inventory_kpis_daily') }}
+-- depends_on: {{ ref('fct_order_line_states') }}
+-- depends_on: {{ ref('fct_order_line_transitions') }}
+-- depends_on: {{ ref('fct_order_states') }}
 -- depends_on: {{ ref('fct_shipments') }}
 -- depends_on: {{ ref('fct_unmatched_lines') }}
 -- depends_on: {{ ref('ops_reorder_suggestions') }}

@@ -1,12 +1,17 @@
 -- One row per SKU × location: the stock that can still be promised, and why.
---   available_before_allocations = on_hand - reserved - safety_buffer + inbound_eligible (>= 0)
+--   available_before_allocations = on_hand + restocked - reserved - safety_buffer
+--                                  + inbound_eligible                                     (>= 0)
 --   available_to_promise        = available_before_allocations - allocated                (>= 0)
 -- on_hand: the latest end-of-day snapshot; reserved: units labelled for open lines at the
 -- location but not yet picked up by the carrier (conservative: counted even if the snapshot
 -- already dropped them); safety_buffer: per location kind (seed location_safety_buffers);
 -- inbound_eligible: open purchase-order units expected within `atp_inbound_horizon_days` of the
 -- snapshot (0 turns inbound off); allocated: routing allocations not yet reflected in a
--- snapshot (macro allocations_with_outstanding, the one definition the router also runs).
+-- snapshot (macro allocations_with_outstanding, the one definition the router also runs);
+-- restocked: returned units received back at the location in a restockable condition after the
+-- end of its latest snapshot's day (a snapshot taken after the receipt already counts them, so
+-- they are added exactly once, until that snapshot arrives; damaged or non-restockable units
+-- never come back into stock).
 with
 
 snapshots as (
@@ -123,6 +128,24 @@ latest_at as (
 
 ),
 
+restocks as (
+
+    select
+        rma_lines.received_location_id as location_id,
+        rma_lines.sku,
+        sum(rma_lines.quantity) as restocked
+
+    from {{ ref('stg_returns__rma_lines') }} as rma_lines
+    inner join latest_at
+        on rma_lines.received_location_id = latest_at.location_id
+        and rma_lines.sku = latest_at.sku
+    where rma_lines.is_restockable
+        and rma_lines.item_condition <> 'damaged'
+        and rma_lines.received_at >= latest_at.snapshot_at
+    group by rma_lines.received_location_id, rma_lines.sku
+
+),
+
 allocations as (
 
     {{ allocations_with_outstanding(ref('stg_ops__allocations'), ref('stg_ops__outbox'),
@@ -154,6 +177,7 @@ components as (
         -- end of the snapshot's business day: the moment the stock figure describes
         cast({{ dbt.dateadd('day', 1, 'latest.snapshot_date') }} as timestamp) as snapshot_at,
         latest.on_hand,
+        cast(coalesce(restocks.restocked, 0) as {{ dbt.type_bigint() }}) as restocked,
         cast(coalesce(reserved.reserved, 0) as {{ dbt.type_bigint() }}) as reserved,
         cast(
             case
@@ -181,6 +205,9 @@ components as (
     left join allocated
         on latest.location_id = allocated.location_id
         and latest.sku = allocated.sku
+    left join restocks
+        on latest.location_id = restocks.location_id
+        and latest.sku = restocks.sku
 
 ),
 
@@ -190,8 +217,8 @@ final as (
         {{ dbt.concat(['location_id', "':'", 'sku']) }} as atp_id,
         *,
         case
-            when on_hand - reserved - safety_buffer + inbound_eligible > 0
-                then on_hand - reserved - safety_buffer + inbound_eligible
+            when on_hand + restocked - reserved - safety_buffer + inbound_eligible > 0
+                then on_hand + restocked - reserved - safety_buffer + inbound_eligible
             else 0
         end as available_before_allocations
 
