@@ -13,6 +13,7 @@ import time
 
 from ops_actions.delivery.adapters.base import Adapter
 from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
+from ops_actions.delivery.adapters.parallel import ParallelAdapter
 from ops_actions.delivery.adapters.rate_limit import RateLimitedAdapter
 from ops_actions.delivery.adapters.shop_api import ShopApiAdapter
 from ops_actions.delivery.dispatcher import dispatch_due
@@ -26,19 +27,24 @@ CHILD_LINES = 150
 CHILD_POLICY = RetryPolicy(max_attempts=50, base_delay_s=0.01, max_delay_s=0.05, lease_s=0.5)
 
 
-def loopback_adapters(url: str, dedupes_by_key: bool = False) -> dict[str, Adapter]:
-    """Every channel to the one loopback server: the web shop's admin API requests, the other
-    channels' updates as the HTTP JSON envelope."""
+def loopback_adapters(
+    url: str, dedupes_by_key: bool = False, connections: int = 3, timeout_s: float = 0.3
+) -> dict[str, Adapter]:
+    """Every channel to the one loopback server over `connections` connections each: the web
+    shop's admin API requests, the other channels' updates as the HTTP JSON envelope."""
+
+    def parallel(cls: type[HttpJsonAdapter]) -> RateLimitedAdapter:
+        return RateLimitedAdapter(
+            ParallelAdapter(
+                [cls(url, dedupes_by_key=dedupes_by_key, timeout_s=timeout_s)
+                 for _ in range(connections)]
+            )
+        )  # fmt: skip
+
     return {
-        "channel:webshop": RateLimitedAdapter(
-            ShopApiAdapter(url, dedupes_by_key=dedupes_by_key, timeout_s=0.3), chunk=1
-        ),
-        "channel:marketplace": RateLimitedAdapter(
-            HttpJsonAdapter(url, dedupes_by_key=dedupes_by_key, timeout_s=0.3), chunk=1
-        ),
-        "channel:wholesale": RateLimitedAdapter(
-            HttpJsonAdapter(url, dedupes_by_key=dedupes_by_key, timeout_s=0.3), chunk=1
-        ),
+        "channel:webshop": parallel(ShopApiAdapter),
+        "channel:marketplace": parallel(HttpJsonAdapter),
+        "channel:wholesale": parallel(HttpJsonAdapter),
     }
 
 
