@@ -28,14 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops_actions.delivery.dispatcher import dispatch_due  # noqa: E402
-from ops_actions.delivery.retry import RetryPolicy  # noqa: E402
-from ops_actions.status.keys import STATUS_KIND  # noqa: E402
-from ops_actions.status.run import produce_status_updates  # noqa: E402
-from pipelines.warehouse import Warehouse, create_schemas  # noqa: E402
-from tests.doubles.fake_warehouse import serve_forever  # noqa: E402
-from tests.doubles.status_child import loopback_adapters  # noqa: E402
-from tests.doubles.status_transitions import make_transitions  # noqa: E402
+from ops_actions.delivery.dispatcher import dispatch_due
+from ops_actions.delivery.retry import RetryPolicy
+from ops_actions.status.keys import STATUS_KIND
+from ops_actions.status.run import produce_status_updates
+from pipelines.warehouse import Warehouse, create_schemas
+from tests.doubles.fake_warehouse import serve_forever
+from tests.doubles.status_child import loopback_adapters
+from tests.doubles.status_transitions import make_transitions
 
 
 def _server(tmp: Path) -> tuple[mp.Process, str]:
