@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from ops_actions.delivery.adapters.base import Adapter
 from ops_actions.delivery.adapters.file_drop import FileDropAdapter
-from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
 from ops_actions.delivery.adapters.parallel import ParallelAdapter
 from ops_actions.delivery.adapters.rate_limit import RateLimitedAdapter
 from ops_actions.delivery.adapters.shop_api import ShopApiAdapter
@@ -92,10 +91,13 @@ def status_adapters(settings: Settings | None = None) -> dict[str, Adapter]:
         if shape == NONE:
             continue
         endpoint = endpoints.get(channel)
-        inner = status_adapter_for(shape, endpoint, settings.outbox_dir / STATUS_FOLDER / channel)
+        inner = status_adapter_for(
+            shape,
+            endpoint,
+            settings.outbox_dir / STATUS_FOLDER / channel,
+            settings.status_http_connections,
+        )
         adapters[channel_destination(channel)] = RateLimitedAdapter(
-            inner,
-            rate_per_s=rates.get(channel),
-            chunk=1 if isinstance(inner, HttpJsonAdapter) else None,
+            inner, rate_per_s=rates.get(channel)
         )
     return adapters
