@@ -69,6 +69,7 @@ class Settings:
     status_shapes: tuple[tuple[str, str], ...] = ()
     status_since: str = ""
     status_max_attempts: int = 8
+    status_http_connections: int = 4
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -112,6 +113,7 @@ def get_settings() -> Settings:
         status_shapes=tuple(sorted(_json_object("OMS_STATUS_SHAPES").items())),
         status_since=os.environ.get("OMS_STATUS_SINCE", "").strip(),
         status_max_attempts=int(os.environ.get("OMS_STATUS_MAX_ATTEMPTS", "8")),
+        status_http_connections=max(1, int(os.environ.get("OMS_STATUS_HTTP_CONNECTIONS", "4"))),
     )
 
 

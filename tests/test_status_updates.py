@@ -290,3 +290,59 @@ def test_router_cancellations_are_enqueued_with_the_decision_and_match_the_mart_
     )  # fmt: skip
     again = produce_status_updates(db, transitions=pl.concat([validated, t]), now=T0)
     assert again.created == 0
+
+
+def test_status_destinations_from_settings(monkeypatch, tmp_path) -> None:
+    from ops_actions.delivery.adapters.parallel import ParallelAdapter
+    from ops_actions.delivery.adapters.shop_api import ShopApiAdapter
+    from ops_actions.delivery.adapters.status_files import (
+        AcknowledgementDropAdapter,
+        StatusFeedAdapter,
+    )
+    from pipelines.actions.status_destinations import status_adapters
+    from pipelines.settings import get_settings
+
+    monkeypatch.setenv("OMS_OUTBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("OMS_STATUS_DESTINATIONS", '{"webshop": "http://127.0.0.1:9/api#no-dedupe"}')
+    monkeypatch.setenv("OMS_STATUS_RATE_LIMITS", '{"webshop": 2.5}')
+    monkeypatch.setenv("OMS_STATUS_HTTP_CONNECTIONS", "3")
+    adapters = status_adapters(get_settings())
+    assert set(adapters) == {"channel:webshop", "channel:marketplace", "channel:wholesale"}
+    shop = adapters["channel:webshop"]
+    assert shop.rate_per_s == 2.5 and isinstance(shop.inner, ParallelAdapter)  # type: ignore[attr-defined]
+    conns = shop.inner.adapters  # type: ignore[attr-defined]
+    assert len(conns) == 3 and all(
+        isinstance(a, ShopApiAdapter) and not a.dedupes_by_key for a in conns
+    )
+    assert isinstance(adapters["channel:marketplace"].inner, StatusFeedAdapter)  # type: ignore[attr-defined]
+    ack = adapters["channel:wholesale"].inner  # type: ignore[attr-defined]
+    assert (
+        isinstance(ack, AcknowledgementDropAdapter)
+        and ack.directory == tmp_path / "status" / "wholesale"
+    )
+    monkeypatch.setenv("OMS_STATUS_RATE_LIMITS", '{"olist": 1}')
+    with pytest.raises(ValueError, match="without a status shape"):
+        status_adapters(get_settings())
+    monkeypatch.setenv("OMS_STATUS_RATE_LIMITS", '{"webshop": 0}')
+    with pytest.raises(ValueError, match="updates per second"):
+        get_settings()
+
+
+def test_the_flow_produces_status_updates_after_routing_and_delivers_them_before_publish() -> None:
+    from pipelines.definitions import defs
+    from pipelines.keys import (
+        DELIVERY_KEY,
+        PUBLISH_KEY,
+        ROUTING_KEY,
+        STATUS_DELIVERY_KEY,
+        STATUS_KEY,
+        model_key,
+    )
+
+    graph = defs().resolve_asset_graph()
+    assert {ROUTING_KEY, model_key("fct_order_line_transitions")} <= graph.get(
+        STATUS_KEY
+    ).parent_keys
+    assert STATUS_KEY in graph.get(STATUS_DELIVERY_KEY).parent_keys
+    assert STATUS_KEY in graph.get(DELIVERY_KEY).parent_keys
+    assert STATUS_DELIVERY_KEY in graph.get(PUBLISH_KEY).parent_keys

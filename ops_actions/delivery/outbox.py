@@ -114,25 +114,61 @@ def claim_due(
     lease_until = now + dt.timedelta(seconds=lease_s)
     con.begin()
     try:
-        # An ordered action is due only as the head of its key: the undelivered action of
-        # that key with the lowest (ordering_seq, action_id).
+        # An ordered action is due only as the head of its key: no undelivered action of
+        # that key has a lower (ordering_seq, action_id). Checked for a window of the first
+        # due rows only (lowest ordering_seq first, where the heads are), so a claim costs a
+        # scan of the outbox rather than a sort of every undelivered action; if that window
+        # is full and holds no head at all, the full search below finds any there are.
+        due = f"""
+            select o.action_id, o.ordering_key, o.ordering_seq, o.next_attempt_at,
+                   o.created_at
+            from ops.outbox as o
+            where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
+        """
+        order = "order by ordering_seq nulls first, next_attempt_at, created_at, action_id"
         rows = con.execute(
             f"""
-            with heads as (
-                select action_id, row_number() over (
-                    partition by ordering_key order by ordering_seq, action_id) as position
-                from ops.outbox
-                where ordering_key is not null and state <> 'delivered'
+            with candidates as ({due} {order} limit ?),
+            blocked as (
+                select distinct c.action_id
+                from candidates as c
+                inner join ops.outbox as e
+                    on e.ordering_key = c.ordering_key
+                   and e.state <> 'delivered'
+                   and (e.ordering_seq < c.ordering_seq
+                        or (e.ordering_seq = c.ordering_seq and e.action_id < c.action_id))
             )
-            select o.action_id from ops.outbox as o
-            left join heads as h on h.action_id = o.action_id
-            where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
-                and (o.ordering_key is null or h.position = 1)
-            order by o.next_attempt_at, o.created_at, o.action_id
+            select action_id from candidates
+            where action_id not in (select action_id from blocked)
+            {order}
             limit ?
             """,
-            params,
+            [*params[:-1], limit * 4, limit],
         ).fetchall()
+        window_full = (
+            not rows
+            and con.execute(
+                f"select count(*) from ({due} limit ?)", [*params[:-1], limit * 4]
+            ).fetchall()[0][0]
+            == limit * 4
+        )
+        if window_full:
+            rows = con.execute(
+                f"""
+                with heads as (
+                    select action_id, row_number() over (
+                        partition by ordering_key order by ordering_seq, action_id) as position
+                    from ops.outbox
+                    where ordering_key is not null and state <> 'delivered'
+                )
+                select d.action_id from ({due}) as d
+                left join heads as h on h.action_id = d.action_id
+                where d.ordering_key is null or h.position = 1
+                {order}
+                limit ?
+                """,
+                params,
+            ).fetchall()
         ids = [r[0] for r in rows]
         if not ids:
             con.commit()

@@ -12,7 +12,8 @@ web shop, the tab-separated feed for the marketplace, one acknowledgement CSV pe
 wholesale. Unset channels drop files under `<outbox>/status/<channel>/`.
 
 `OMS_STATUS_RATE_LIMITS` ({"webshop": 2}) caps a channel's updates per second; every channel
-honours a 429's Retry-After, limit or not.
+honours a 429's Retry-After, limit or not. `OMS_STATUS_HTTP_CONNECTIONS` (default 4) is how many
+requests to one channel's API may be in flight at once (never two of one order).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 from ops_actions.delivery.adapters.base import Adapter
 from ops_actions.delivery.adapters.file_drop import FileDropAdapter
-from ops_actions.delivery.adapters.http_json import HttpJsonAdapter
+from ops_actions.delivery.adapters.parallel import ParallelAdapter
 from ops_actions.delivery.adapters.rate_limit import RateLimitedAdapter
 from ops_actions.delivery.adapters.shop_api import ShopApiAdapter
 from ops_actions.delivery.adapters.status_files import (
@@ -51,17 +52,21 @@ def _file_adapter(shape: str, folder: Path, fmt: str | None) -> Adapter:
     return FileDropAdapter(folder, fmt or "json")
 
 
-def status_adapter_for(shape: str, endpoint: str | None, default_folder: Path) -> Adapter:
-    """The adapter of one channel (before its rate limit)."""
+def status_adapter_for(
+    shape: str, endpoint: str | None, default_folder: Path, connections: int = 1
+) -> Adapter:
+    """The adapter of one channel (before its rate limit); an HTTP endpoint gets
+    `connections` concurrent connections."""
     if endpoint is None:
         return _file_adapter(shape, default_folder, None)
     parts = urlsplit(endpoint)
     if parts.scheme in ("http", "https"):
         if shape == SHOP_API:
-            return ShopApiAdapter(
-                endpoint.split("#", 1)[0], dedupes_by_key=parts.fragment != "no-dedupe"
+            base, dedupes = endpoint.split("#", 1)[0], parts.fragment != "no-dedupe"
+            return ParallelAdapter(
+                [ShopApiAdapter(base, dedupes_by_key=dedupes) for _ in range(connections)]
             )
-        return adapter_for(endpoint)
+        return ParallelAdapter([adapter_for(endpoint) for _ in range(connections)])
     folder_adapter = adapter_for(endpoint)  # validates the scheme and the host of file://
     assert isinstance(folder_adapter, FileDropAdapter)
     fmt = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("format")
@@ -86,10 +91,13 @@ def status_adapters(settings: Settings | None = None) -> dict[str, Adapter]:
         if shape == NONE:
             continue
         endpoint = endpoints.get(channel)
-        inner = status_adapter_for(shape, endpoint, settings.outbox_dir / STATUS_FOLDER / channel)
+        inner = status_adapter_for(
+            shape,
+            endpoint,
+            settings.outbox_dir / STATUS_FOLDER / channel,
+            settings.status_http_connections,
+        )
         adapters[channel_destination(channel)] = RateLimitedAdapter(
-            inner,
-            rate_per_s=rates.get(channel),
-            chunk=1 if isinstance(inner, HttpJsonAdapter) else None,
+            inner, rate_per_s=rates.get(channel)
         )
     return adapters

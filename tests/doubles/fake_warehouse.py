@@ -136,6 +136,19 @@ def _handler(server: FakeWarehouse) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            if self.path == "/_stats":  # for a server run in another process (the bench)
+                with server._lock:
+                    copies = [len(r) for r in server.stored.values()]
+                    self._reply(
+                        200,
+                        {
+                            "stored_keys": len(copies),
+                            "applied": len(server.applied),
+                            "max_copies": max(copies, default=0),
+                            "posts": sum(server.posts.values()),
+                        },
+                    )
+                return
             key = self.path.rsplit("/", 1)[-1]
             with server._lock:
                 server.gets[key] += 1
@@ -182,3 +195,16 @@ def _handler(server: FakeWarehouse) -> type[BaseHTTPRequestHandler]:
             self._reply(200, ack)
 
     return Handler
+
+
+def serve_forever(dedupes_by_key: bool, port_file: str) -> None:
+    """Run a server in this process until killed, writing its URL to `port_file` (the bench runs
+    it in another process, so the server does not share the dispatcher's interpreter)."""
+    server = FakeWarehouse(dedupes_by_key=dedupes_by_key).start()
+    with open(port_file + ".tmp", "w") as fh:
+        fh.write(server.url)
+    import os
+
+    os.replace(port_file + ".tmp", port_file)
+    while True:
+        time.sleep(3600)
