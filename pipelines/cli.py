@@ -44,6 +44,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         truth_dir=settings.data_dir / "generator_truth",
         from_day=args.from_day,
+        wholesale_files=args.wholesale_files,
+        wholesale_pos=args.wholesale_pos,
     )
     print(report)
     return 0
@@ -364,6 +366,20 @@ def _generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-rate", type=float, default=0.01)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 8, 1))
     p.add_argument("--from-day", type=int, default=0)
+    p.add_argument(
+        "--wholesale-files",
+        choices=("per_customer_day", "per_po"),
+        default="per_customer_day",
+        help="wholesale purchase orders: one file per customer and day, or one per PO (EDI)",
+    )
+    p.add_argument(
+        "--wholesale-pos",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the simulated span: the reference files and N wholesale purchase "
+        "orders, one file each (a landing folder of many small files)",
+    )
 
 
 def _users_parser(sub: argparse._SubParsersAction) -> None:
