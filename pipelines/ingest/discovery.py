@@ -78,31 +78,52 @@ NEW_FILE_SCHEMA = {
 }
 
 
-def _digest_and_tail(path: str) -> tuple[str, bytes]:
-    """SHA-256 of the file and its last byte (b'' when empty)."""
+# A file this small is read in one call (no streaming digest): most landing files of a source
+# that delivers many of them are.
+_WHOLE_READ_BYTES = 1 << 20
+
+
+def _digest_and_tail(path: str) -> tuple[str, bytes, Stat | None]:
+    """SHA-256 of the file, its last byte (b'' when empty) and its stat taken after reading
+    (None when it is gone): a file that changed while it was read shows a different stat."""
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        size = fh.seek(0, os.SEEK_END)
-        if not size:
-            return digest, b""
-        fh.seek(size - 1)
-        return digest, fh.read(1)
+        data = fh.read(_WHOLE_READ_BYTES + 1)
+        if len(data) <= _WHOLE_READ_BYTES:
+            digest, tail = hashlib.sha256(data).hexdigest(), data[-1:]
+        else:
+            fh.seek(0)
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(size - 1)
+            tail = fh.read(1)
+    try:
+        after: Stat | None = _stat(os.stat(path))
+    except OSError:
+        after = None
+    return digest, tail, after
 
 
-def _digest_many(paths: list[str]) -> list[tuple[str, bytes]]:
-    return [_digest_and_tail(p) for p in paths]
+def _digest_many(paths: list[str]) -> list[tuple[str, bytes, Stat | None]]:
+    out: list[tuple[str, bytes, Stat | None]] = []
+    for p in paths:
+        try:
+            out.append(_digest_and_tail(p))
+        except OSError:  # gone since the listing
+            out.append(("", b"", None))
+    return out
 
 
-def digest_all(paths: list[str]) -> list[tuple[str, bytes]]:
-    """Fingerprints of many files, hashed on every core (hashlib releases the GIL). Each
-    worker takes an interleaved share in one task: tens of thousands of small files would
-    otherwise cost more in task hand-offs than in hashing."""
+def digest_all(paths: list[str]) -> list[tuple[str, bytes, Stat | None]]:
+    """Fingerprints of many files (with their stat after reading), hashed on every core
+    (reads and hashlib release the GIL). Each worker takes an interleaved share in one task:
+    tens of thousands of small files would otherwise cost more in task hand-offs than in
+    hashing."""
     workers = min(os.cpu_count() or 2, len(paths))
     if workers < 2:
         return _digest_many(paths)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         shares = list(pool.map(_digest_many, [paths[i::workers] for i in range(workers)]))
-    digests: list[tuple[str, bytes]] = [("", b"")] * len(paths)
+    digests: list[tuple[str, bytes, Stat | None]] = [("", b"", None)] * len(paths)
     for i, share in enumerate(shares):
         digests[i::workers] = share
     return digests
@@ -155,10 +176,17 @@ def discover(
     now_ns = time.time_ns()
     found = Discovery(new=pl.DataFrame(schema=NEW_FILE_SCHEMA))
     candidates: list[tuple[str, str, Stat]] = []
+    # Whether a folder lies inside the landing folder, once per folder: a file that is not a
+    # link lies where its folder does, so only links need a path resolved of their own.
+    folder_inside: dict[str, bool] = {}
+    prefix = root.rstrip(os.sep) + os.sep
     for rel in rels:
-        path = os.path.join(root, rel)
+        path = prefix + rel
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
+            is_link = stat.S_ISLNK(st.st_mode)
+            if is_link:
+                st = os.stat(path)
         except OSError:  # a broken link, or a file gone since the listing
             continue
         if not stat.S_ISREG(st.st_mode):  # a folder, or a pipe that would block a reader
@@ -181,7 +209,10 @@ def discover(
                     )
                 )
             continue
-        target = _outside(path, root_real)
+        folder = os.path.dirname(rel)
+        if folder not in folder_inside:
+            folder_inside[folder] = _outside(prefix + folder, root_real) is None
+        target = _outside(path, root_real) if is_link or not folder_inside[folder] else None
         if target is not None:
             fingerprint = "refused:" + hashlib.sha256(target.encode()).hexdigest()
             if (rel_key, fingerprint) not in known_file_sha:
@@ -202,10 +233,8 @@ def discover(
         candidates.append((path, rel_key, current))
     rows = []
     digests = digest_all([p for p, _, _ in candidates])
-    for (path, rel, before), (sha, tail) in zip(candidates, digests, strict=True):
-        try:
-            after = _stat(os.stat(path))
-        except OSError:
+    for (path, rel, before), (sha, tail, after) in zip(candidates, digests, strict=True):
+        if after is None:
             continue
         if after != before:
             found.waiting.append((rel, "changed while it was read"))
