@@ -22,15 +22,20 @@ import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
 from pipelines.ingest.spec import Source
 
+# Sources read line by line (the small-file staging applies to them).
+LINE_FORMATS = ("jsonl", "fixed")
 
-@dataclass(frozen=True)
-class Stat:
+
+class Stat(NamedTuple):
+    """What the ledger keeps of a file's stat (a tuple: hundreds of thousands are made)."""
+
     bytes: int
     mtime_ns: int
     ctime_ns: int
@@ -65,6 +70,9 @@ class Discovery:
     waiting: list[tuple[str, str]] = field(default_factory=list)
     # (relative path, sha256, stat): loaded before with these bytes, now with another stat
     restat: list[tuple[str, str, Stat]] = field(default_factory=list)
+    # path -> the bytes fingerprinted, for small files of line-based sources (within a
+    # budget): the load stages these very bytes instead of reading the file again
+    contents: dict[str, bytes] = field(default_factory=dict)
 
 
 NEW_FILE_SCHEMA = {
@@ -81,11 +89,28 @@ NEW_FILE_SCHEMA = {
 # A file this small is read in one call (no streaming digest): most landing files of a source
 # that delivers many of them are.
 _WHOLE_READ_BYTES = 1 << 20
+# The bytes of files up to this size are kept for the load (line-based sources only), up to
+# `KEEP_BUDGET_BYTES` in all: reading 300,000 one-PO files a second time cost as much as
+# fingerprinting them.
+KEEP_FILE_BYTES = 16 << 10
+KEEP_BUDGET_BYTES = 256 << 20
 
 
-def _digest_and_tail(path: str) -> tuple[str, bytes, Stat | None]:
-    """SHA-256 of the file, its last byte (b'' when empty) and its stat taken after reading
-    (None when it is gone): a file that changed while it was read shows a different stat."""
+class Digest(NamedTuple):
+    """A file's fingerprint, its last byte (b'' when empty), its stat after reading (None
+    when it is gone: a file that changed while it was read shows a different stat) and, when
+    kept, its bytes."""
+
+    sha256: str
+    tail: bytes
+    after: Stat | None
+    data: bytes | None
+
+
+_GONE = Digest("", b"", None, None)
+
+
+def _digest_and_tail(path: str, keep: bool) -> Digest:
     with open(path, "rb") as fh:
         data = fh.read(_WHOLE_READ_BYTES + 1)
         if len(data) <= _WHOLE_READ_BYTES:
@@ -100,30 +125,34 @@ def _digest_and_tail(path: str) -> tuple[str, bytes, Stat | None]:
         after: Stat | None = _stat(os.stat(path))
     except OSError:
         after = None
-    return digest, tail, after
+    return Digest(digest, tail, after, data if keep and len(data) <= KEEP_FILE_BYTES else None)
 
 
-def _digest_many(paths: list[str]) -> list[tuple[str, bytes, Stat | None]]:
-    out: list[tuple[str, bytes, Stat | None]] = []
+def _digest_many(paths: list[str], budget: int) -> list[Digest]:
+    out: list[Digest] = []
     for p in paths:
         try:
-            out.append(_digest_and_tail(p))
+            d = _digest_and_tail(p, budget > 0)
         except OSError:  # gone since the listing
-            out.append(("", b"", None))
+            d = _GONE
+        if d.data is not None:
+            budget -= len(d.data)
+        out.append(d)
     return out
 
 
-def digest_all(paths: list[str]) -> list[tuple[str, bytes, Stat | None]]:
+def digest_all(paths: list[str], keep_budget: int = 0) -> list[Digest]:
     """Fingerprints of many files (with their stat after reading), hashed on every core
-    (reads and hashlib release the GIL). Each worker takes an interleaved share in one task:
-    tens of thousands of small files would otherwise cost more in task hand-offs than in
-    hashing."""
+    (reads and hashlib release the GIL), keeping the bytes of small files up to
+    `keep_budget` bytes in all. Each worker takes an interleaved share in one task: tens of
+    thousands of small files would otherwise cost more in task hand-offs than in hashing."""
     workers = min(os.cpu_count() or 2, len(paths))
     if workers < 2:
-        return _digest_many(paths)
+        return _digest_many(paths, keep_budget)
+    shares_of = [paths[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        shares = list(pool.map(_digest_many, [paths[i::workers] for i in range(workers)]))
-    digests: list[tuple[str, bytes, Stat | None]] = [("", b"", None)] * len(paths)
+        shares = list(pool.map(_digest_many, shares_of, [keep_budget // workers] * workers))
+    digests: list[Digest] = [_GONE] * len(paths)
     for i, share in enumerate(shares):
         digests[i::workers] = share
     return digests
@@ -160,9 +189,11 @@ def discover(
     root = str(landing_dir)
     root_real = os.path.realpath(root)
     # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
+    # Path order, folder by folder (landing contract): with the separator as the lowest
+    # character, string order is folder-by-folder order (and cheaper than lists of parts).
     rels = sorted(
         {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
-        key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
+        key=lambda r: r.replace(os.sep, "\0"),
     )
     known = con.execute(
         """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
@@ -209,7 +240,7 @@ def discover(
                     )
                 )
             continue
-        folder = os.path.dirname(rel)
+        folder = rel.rpartition(os.sep)[0]
         if folder not in folder_inside:
             folder_inside[folder] = _outside(prefix + folder, root_real) is None
         target = _outside(path, root_real) if is_link or not folder_inside[folder] else None
@@ -232,8 +263,9 @@ def discover(
             continue
         candidates.append((path, rel_key, current))
     rows = []
-    digests = digest_all([p for p, _, _ in candidates])
-    for (path, rel, before), (sha, tail, after) in zip(candidates, digests, strict=True):
+    keep = KEEP_BUDGET_BYTES if source.format in LINE_FORMATS else 0
+    digests = digest_all([p for p, _, _ in candidates], keep)
+    for (path, rel, before), (sha, tail, after, data) in zip(candidates, digests, strict=True):
         if after is None:
             continue
         if after != before:
@@ -249,6 +281,8 @@ def discover(
         if sha in batch_of_sha:
             found.copies.append(Copy(rel, sha, before, batch_of_sha[sha]))
             continue
+        if data is not None:
+            found.contents[path] = data
         batch_id = f"{source.name}:{sha[:16]}"
         batch_of_sha[sha] = batch_id  # the same bytes twice in one load: one batch, one copy
         rows.append(

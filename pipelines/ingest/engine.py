@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -46,9 +47,9 @@ from pipelines.settings import get_settings
 from pipelines.warehouse import Warehouse, create_schemas
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """The reconciliation of one landing file: seen = loaded + rejected + duplicates."""
+class BatchResult(NamedTuple):
+    """The reconciliation of one landing file: seen = loaded + rejected + duplicates (a
+    tuple: a load of many small files makes hundreds of thousands)."""
 
     source: str
     batch_id: str
@@ -158,6 +159,7 @@ def _load_readable(
     chunk: pl.DataFrame,
     load_id: str,
     now: datetime,
+    contents: dict[str, bytes],
 ) -> list[tuple[str, str]]:
     """Load a chunk; a file the scanner cannot read at all (say, one mixing Windows and Unix
     line endings) is quarantined whole with the scanner's reason, and the rest loads, so one
@@ -167,7 +169,7 @@ def _load_readable(
     waiting: list[tuple[str, str]] = []
     suspects = chunk["path"].to_list()  # the files that may be unreadable
     if stageable(source, chunk["bytes"].mean(), SMALL_FILE_BYTES):  # type: ignore[arg-type]
-        found = read_texts(chunk)
+        found = read_texts(chunk, contents)
         if found.changed:
             waiting = [(chunk["rel"][i], CHANGED) for i in found.changed]
             keep = pl.Series(range(chunk.height)).is_in(found.changed).not_()
@@ -254,7 +256,7 @@ def ingest_source(
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         small = stageable(source, files["bytes"].mean() or 0, SMALL_FILE_BYTES)  # type: ignore[arg-type]
         for chunk in _chunks(files, SMALL_CHUNK_BYTES if small else CHUNK_BYTES):
-            result.waiting += _load_readable(con, source, chunk, load_id, now)
+            result.waiting += _load_readable(con, source, chunk, load_id, now, found.contents)
         # after the loads: a copy's counts are those of its original, possibly loaded just now
         record_files_not_read(con, source, found, load_id, now)
         result.batches = [

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.ingest.discovery import LINE_FORMATS
 from pipelines.ingest.readers import not_blank, scan_source
 from pipelines.ingest.spec import Source
 
@@ -46,7 +47,7 @@ CHANGED = "changed while it was read"
 
 def stageable(source: Source, mean_bytes: float, small_file_bytes: int) -> bool:
     """Whether a chunk of this source is staged here: line-based files, small on average."""
-    return source.format in ("jsonl", "fixed") and mean_bytes < small_file_bytes
+    return source.format in LINE_FORMATS and mean_bytes < small_file_bytes
 
 
 @dataclass(frozen=True)
@@ -65,37 +66,50 @@ class FileTexts:
         return [i for i, t in enumerate(self.texts) if t is None and i not in gone]
 
 
-def _read_one(path: str, sha256: str) -> tuple[str | None, bool]:
-    """(text or None, whether the bytes still match the fingerprint)."""
+def _plain_text(data: bytes) -> str | None:
+    """The file's text when the scanner would read its lines plainly, else None."""
+    if data.startswith(_BOM) or any(b in data for b in _SPECIAL):
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _read_one(path: str, sha256: str, kept: bytes | None) -> tuple[str | None, bool]:
+    """(text or None, whether the bytes still match the fingerprint). `kept`: the bytes
+    discovery fingerprinted, when it kept them."""
+    if kept is not None:
+        return _plain_text(kept), True
     with open(path, "rb") as fh:
         data = fh.read()
     if hashlib.sha256(data).hexdigest() != sha256:
         return None, False
-    if data.startswith(_BOM) or any(b in data for b in _SPECIAL):
-        return None, True
-    try:
-        return data.decode("utf-8"), True
-    except UnicodeDecodeError:
-        return None, True
+    return _plain_text(data), True
 
 
-def _read_share(pairs: list[tuple[str, str]]) -> list[tuple[str | None, bool]]:
+def _read_share(
+    pairs: list[tuple[str, str]], contents: dict[str, bytes]
+) -> list[tuple[str | None, bool]]:
     out = []
     for path, sha in pairs:
         try:
-            out.append(_read_one(path, sha))
+            out.append(_read_one(path, sha, contents.get(path)))
         except OSError:  # gone since discovery: as good as changed
             out.append((None, False))
     return out
 
 
-def read_texts(chunk: pl.DataFrame) -> FileTexts:
-    """Read every file of the chunk on every core (file reads and hashing release the GIL),
-    one interleaved share per worker: one task per file would cost more than the reads."""
+def read_texts(chunk: pl.DataFrame, contents: dict[str, bytes]) -> FileTexts:
+    """The texts of the chunk's files: from the bytes discovery kept (`contents`, by path),
+    else read again on every core (file reads and hashing release the GIL), one interleaved
+    share per worker: one task per file would cost more than the reads."""
     pairs = list(zip(chunk["path"].to_list(), chunk["sha256"].to_list(), strict=True))
     workers = max(1, min(os.cpu_count() or 2, len(pairs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        shares = list(pool.map(_read_share, [pairs[i::workers] for i in range(workers)]))
+        shares = list(
+            pool.map(_read_share, [pairs[i::workers] for i in range(workers)], [contents] * workers)
+        )
     results: list[tuple[str | None, bool]] = [(None, True)] * len(pairs)
     for i, share in enumerate(shares):
         results[i::workers] = share
