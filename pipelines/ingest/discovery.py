@@ -178,6 +178,57 @@ def _outside(path: str, root_real: str) -> str | None:
     return None if real == root_real or real.startswith(root_real + os.sep) else real
 
 
+def _listing(source: Source, root: str) -> list[str]:
+    """The source's files, relative to the landing folder, in path order, folder by folder
+    (landing contract): with the separator as the lowest character, string order is
+    folder-by-folder order (and cheaper than lists of parts)."""
+    return sorted(
+        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
+        key=lambda r: r.replace(os.sep, "\0"),
+    )
+
+
+def _known(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple]:  # type: ignore[type-arg]
+    """The ledger's files of the source: file, stat, sha256 and the batch holding its bytes."""
+    return con.execute(
+        """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
+               coalesce(duplicate_of, batch_id)
+        from raw._batches where source = ?""",
+        [source.name],
+    ).fetchall()
+
+
+def _shown(rel_key: str) -> str:
+    """A file name as the ledger holds it: bytes that are not UTF-8 escaped."""
+    return os.fsencode(rel_key).decode("utf-8", "backslashreplace")
+
+
+def pending_files(
+    con: duckdb.DuckDBPyConnection, source: Source, landing_dir: str, settle_seconds: float
+) -> int:
+    """How many of the source's files a load would look at (not in the ledger with their
+    path and stat, and settled), without reading any: 0 means a load would do nothing."""
+    root = str(landing_dir)
+    known = {(f, Stat(b, m, c)) for f, b, m, c, _, _ in _known(con, source)}
+    now_ns = time.time_ns()
+    prefix = root.rstrip(os.sep) + os.sep
+    pending = 0
+    for rel in _listing(source, root):
+        try:
+            st = os.stat(prefix + rel)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        rel_key = rel.replace(os.sep, "/")
+        key = rel_key if _utf8(rel_key) else _shown(rel_key)
+        if (key, _stat(st)) in known:
+            continue
+        if (now_ns - st.st_mtime_ns) / 1e9 >= settle_seconds:
+            pending += 1
+    return pending
+
+
 def discover(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -189,18 +240,8 @@ def discover(
     root = str(landing_dir)
     root_real = os.path.realpath(root)
     # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
-    # Path order, folder by folder (landing contract): with the separator as the lowest
-    # character, string order is folder-by-folder order (and cheaper than lists of parts).
-    rels = sorted(
-        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
-        key=lambda r: r.replace(os.sep, "\0"),
-    )
-    known = con.execute(
-        """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
-               coalesce(duplicate_of, batch_id)
-        from raw._batches where source = ?""",
-        [source.name],
-    ).fetchall()
+    rels = _listing(source, root)
+    known = _known(con, source)
     known_stat = {(f, Stat(b, m, c)) for f, b, m, c, _, _ in known}
     batch_of_sha = {s: batch for *_, s, batch in known if not s.startswith("refused:")}
     known_file_sha = {(f, s) for f, *_, s, _ in known}
@@ -227,7 +268,7 @@ def discover(
         if (rel_key, current) in known_stat:
             continue
         if not _utf8(rel_key):
-            shown = os.fsencode(rel_key).decode("utf-8", "backslashreplace")
+            shown = _shown(rel_key)
             fingerprint = "refused:" + hashlib.sha256(os.fsencode(rel_key)).hexdigest()
             if (shown, fingerprint) not in known_file_sha:
                 found.refused.append(

@@ -82,6 +82,10 @@ CHUNK_BYTES = 1 << 30
 
 def _chunks(files: pl.DataFrame, limit: int = CHUNK_BYTES) -> list[pl.DataFrame]:
     """Consecutive groups of files (in path order) of at most `limit` bytes, at least one file."""
+    return _consecutive(files, limit)
+
+
+def _consecutive(files: pl.DataFrame, limit: int) -> list[pl.DataFrame]:
     groups: list[pl.DataFrame] = []
     start, size = 0, 0
     sizes = files["bytes"].to_list()
@@ -254,9 +258,11 @@ def ingest_source(
                     con, source, files.filter(pl.col("path").is_in(list(bad))), bad, load_id, now
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
-        small = stageable(source, files["bytes"].mean() or 0, SMALL_FILE_BYTES)  # type: ignore[arg-type]
-        for chunk in _chunks(files, SMALL_CHUNK_BYTES if small else CHUNK_BYTES):
-            result.waiting += _load_readable(con, source, chunk, load_id, now, found.contents)
+        for chunk in _chunks(files):
+            # small files are held in memory while they are staged: smaller chunks
+            small = stageable(source, chunk["bytes"].mean(), SMALL_FILE_BYTES)  # type: ignore[arg-type]
+            for part in _consecutive(chunk, SMALL_CHUNK_BYTES) if small else [chunk]:
+                result.waiting += _load_readable(con, source, part, load_id, now, found.contents)
         # after the loads: a copy's counts are those of its original, possibly loaded just now
         record_files_not_read(con, source, found, load_id, now)
         result.batches = [
