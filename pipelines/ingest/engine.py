@@ -105,8 +105,9 @@ def _load_chunk(
     chunk: pl.DataFrame,
     load_id: str,
     now: datetime,
-    keep_rejects: bool,
     texts: list[str | None] | None = None,
+    *,
+    keep_rejects: bool,
 ) -> None:
     """Judge, deduplicate and write one chunk of files in ONE transaction: a crash leaves the
     whole chunk or none of it. (One transaction is also faster: DuckDB's first change to a
@@ -187,9 +188,9 @@ def _load_readable(
             return waiting
     try:
         try:
-            _load_chunk(con, source, chunk, load_id, now, keep_rejects=False, texts=texts)
+            _load_chunk(con, source, chunk, load_id, now, texts, keep_rejects=False)
         except duckdb.InvalidInputException:
-            _load_chunk(con, source, chunk, load_id, now, keep_rejects=True, texts=texts)
+            _load_chunk(con, source, chunk, load_id, now, texts, keep_rejects=True)
     except duckdb.InvalidInputException:
         unreadable = _unreadable_files(con, source, suspects)
         if not unreadable:
@@ -200,9 +201,7 @@ def _load_readable(
             rest = (
                 None if texts is None else [t for t, b in zip(texts, is_bad, strict=True) if not b]
             )
-            _load_chunk(
-                con, source, chunk.filter(~is_bad), load_id, now, keep_rejects=True, texts=rest
-            )
+            _load_chunk(con, source, chunk.filter(~is_bad), load_id, now, rest, keep_rejects=True)
     return waiting
 
 
