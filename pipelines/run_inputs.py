@@ -92,7 +92,7 @@ def dbt_sources_outside_raw(settings: Settings) -> list[tuple[str, str]]:
 
 
 def _ops_sources(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    contents = {}
+    contents: dict[str, object] = {}
     for schema, table in dbt_sources_outside_raw(settings):
         if table not in _tables(con, schema):
             contents[f"{schema}.{table}"] = None
