@@ -77,7 +77,12 @@ def _raw(con: duckdb.DuckDBPyConnection) -> str:
     counts = {
         t: con.execute(f'select count(*) from raw."{t}"').fetchone() for t in _tables(con, "raw")
     }
-    last = con.execute("select max(loaded_at), count(*) from raw._batches").fetchone()
+    # a warehouse no run has written yet has no ledger
+    last = (
+        con.execute("select max(loaded_at), count(*) from raw._batches").fetchone()
+        if "_batches" in counts
+        else None
+    )
     return _digest([counts, last])
 
 
@@ -184,6 +189,8 @@ def judge_inputs(con: duckdb.DuckDBPyConnection, settings: Settings) -> Verdict:
     recorded = read_record(settings)
     if recorded is None:
         return Verdict(["no complete run recorded yet"], before)
+    if "_batches" not in _tables(con, "raw"):
+        return Verdict(["the warehouse holds no ledger"], before)
     changed = [k for k, v in parts.items() if recorded.get("parts", {}).get(k) != v]
     pending = pending_landing(con, settings)
     changed += [f"landing/{name} ({n} files)" for name, n in sorted(pending.items())]
