@@ -44,6 +44,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         truth_dir=settings.data_dir / "generator_truth",
         from_day=args.from_day,
+        wholesale_files=args.wholesale_files,
+        wholesale_pos=args.wholesale_pos,
     )
     print(report)
     return 0
@@ -61,7 +63,27 @@ def run_flow(
     from pipelines.run_report import report
 
     result, seconds = flow_result(wait_timeout_s, command)
+    if isinstance(result, NothingChanged):
+        return True, seconds
     return result.success and report(result).complete, seconds
+
+
+class NothingChanged:
+    """A run not started: none of its inputs changed since the last complete run
+    (`pipelines.run_inputs`), so every asset would depend on nothing new."""
+
+    success = True
+
+    def __init__(self, last_run_id: str, recorded_at: str) -> None:
+        self.last_run_id = last_run_id
+        self.recorded_at = recorded_at
+
+    def describe(self) -> str:
+        return (
+            f"Nothing changed since the last complete run ({self.last_run_id}, {self.recorded_at}):"
+            " no new landing file, no change in the raw or operational tables, the people's "
+            "requests, the code, the settings or the date. Nothing was rebuilt or published."
+        )
 
 
 def flow_result(
@@ -74,14 +96,11 @@ def flow_result(
     says whom it waits for and waits (at most `wait_timeout_s`, then `LockTimeout`). SIGTERM
     or SIGINT stop it (`RunStopped`): the Dagster run ends failed or canceled, not STARTED.
     """
-    from dagster import DagsterInstance
-    from dagster._core.utils import make_new_run_id
+    import uuid
 
     from pipelines.run_control import (
         RunStopped,
         child_pids,
-        fail_abandoned_runs,
-        process_tags,
         stop_signals,
         terminate_children,
         wait_for_warehouse_file,
@@ -94,8 +113,9 @@ def flow_result(
         print("(stop waiting with Ctrl-C)", flush=True)
 
     dagster_home()
-    warehouse = get_settings().warehouse_path
-    run_id = make_new_run_id()
+    settings = get_settings()
+    warehouse = settings.warehouse_path
+    run_id = str(uuid.uuid4())  # the form of Dagster's own run ids
     before = child_pids(os.getpid())
     with stop_signals() as stops:
         try:
@@ -108,11 +128,27 @@ def flow_result(
                 on_wait=say_waiting,
                 check_stop=stops.check,
             ):
+                started = time.perf_counter()
+                from pipelines.run_inputs import read_record
+
+                wait_for_warehouse_file(warehouse, check_stop=stops.check)
+                # Before anything heavy is imported: a run with nothing new ends here. (The
+                # manifest is the one the last complete run used: the code is an input.)
+                verdict = _judge_inputs(settings)
+                if verdict.nothing_changed:
+                    recorded = read_record(settings) or {}
+                    skipped = NothingChanged(
+                        str(recorded.get("run_id")), str(recorded.get("recorded_at"))
+                    )
+                    return skipped, time.perf_counter() - started
+                print("Inputs changed since the last complete run: " + "; ".join(verdict.changed))
+                from dagster import DagsterInstance
+
                 from pipelines.definitions import defs
+                from pipelines.run_control import fail_abandoned_runs, process_tags
                 from pipelines.transform.project import ensure_manifest
 
                 ensure_manifest()
-                started = time.perf_counter()
                 job = defs().resolve_job_def("full_flow")
                 with DagsterInstance.get() as instance:
                     for gone in fail_abandoned_runs(instance, by=command):
@@ -143,10 +179,34 @@ def flow_result(
                 terminate_children(spare=before)
                 if signum is not None and not result.success:
                     raise RunStopped(signum, run_id)
+                _record_inputs(settings, verdict.before, run_id, result)
         except KeyboardInterrupt:
             terminate_children(spare=before)
             raise RunStopped(stops.received() or signal.SIGINT, None) from None
     return result, time.perf_counter() - started
+
+
+def _judge_inputs(settings: Any) -> Any:
+    """Whether the run has anything to do (`pipelines.run_inputs`), read from the warehouse."""
+    from pipelines.run_inputs import judge_inputs
+    from pipelines.warehouse import Warehouse
+
+    with Warehouse.from_settings(settings).connect() as con:
+        return judge_inputs(con, settings)
+
+
+def _record_inputs(settings: Any, before: dict[str, str], run_id: str, result: Any) -> None:
+    """After a complete run, what it read; after any other, no record (the next run does
+    everything)."""
+    from pipelines.run_inputs import forget_record, write_record
+    from pipelines.run_report import report
+    from pipelines.warehouse import Warehouse
+
+    if not (result.success and report(result).complete):
+        forget_record(settings)
+        return
+    with Warehouse.from_settings(settings).connect() as con:
+        write_record(con, settings, before, run_id)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -177,6 +237,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             "before the stop stays; the next run picks up from there (docs/operations.md)."
         )
         return exc.exit_code
+    if isinstance(result, NothingChanged):
+        print(result.describe())
+        print(f"Flow skipped: nothing changed (checked in {seconds:.1f} s)")
+        return 0
     print(build_summary(settings.warehouse_path))
     problems = report(result)
     for warning in problems.warnings:
@@ -364,6 +428,20 @@ def _generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-rate", type=float, default=0.01)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 8, 1))
     p.add_argument("--from-day", type=int, default=0)
+    p.add_argument(
+        "--wholesale-files",
+        choices=("per_customer_day", "per_po"),
+        default="per_customer_day",
+        help="wholesale purchase orders: one file per customer and day, or one per PO (EDI)",
+    )
+    p.add_argument(
+        "--wholesale-pos",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the simulated span: the reference files and N wholesale purchase "
+        "orders, one file each (a landing folder of many small files)",
+    )
 
 
 def _users_parser(sub: argparse._SubParsersAction) -> None:

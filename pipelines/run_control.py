@@ -20,19 +20,13 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-
-from pipelines.runlock import Holder, warehouse_lock
+if TYPE_CHECKING:
+    import dagster as dg
 
 PID_TAG = "oms/pid"
 HOST_TAG = "oms/host"
-_UNFINISHED = [
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 def process_tags() -> dict[str, str]:
@@ -256,9 +250,16 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, by: str) -> list[str]:
     that carry our process tags are judged: a run of another host, or one started before the
     tags existed, is left as it is.
     """
+    import dagster as dg
+
+    unfinished = [
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
     host = socket.gethostname()
     marked = []
-    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=_UNFINISHED)):
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=unfinished)):
         run = record.dagster_run
         pid = run.tags.get(PID_TAG)
         if not pid or run.tags.get(HOST_TAG) != host:
@@ -277,69 +278,14 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, by: str) -> list[str]:
     return marked
 
 
-# --- Dagster-launched runs -------------------------------------------------------------------
+# --- Dagster-launched runs: the executor lives in `pipelines.run_executor` ----------------------
+# (imported on first use: the command line decides whether a run has anything to do before it
+# imports Dagster)
 
 
-class WarehouseLockedExecutor(dg.Executor):
-    """The in-process executor, holding the warehouse writer lock for the whole run.
+def __getattr__(name: str) -> Any:
+    if name in ("WarehouseLockedExecutor", "locked_in_process_executor"):
+        from pipelines import run_executor
 
-    Runs the Dagster daemon launches (sensor, schedules, the UI's launch button) execute in a
-    process of their own; without the lock, one starting while `python3 -m pipelines run` writes
-    the warehouse would fail on DuckDB's file lock in its first step. With it, the run waits
-    (logged once, with who holds the lock) and can still be canceled while waiting.
-    """
-
-    def __init__(self, inner: dg.Executor, warehouse_path: Callable[[], Path]) -> None:
-        self._inner = inner
-        self._warehouse_path = warehouse_path
-
-    @property
-    def retries(self) -> Any:
-        return self._inner.retries
-
-    @property
-    def step_dependency_config(self) -> Any:
-        return self._inner.step_dependency_config
-
-    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
-        instance: dg.DagsterInstance = plan_context.instance
-        run = plan_context.dagster_run
-        instance.add_run_tags(run.run_id, process_tags())
-
-        def on_wait(holder: Holder | None) -> None:
-            who = holder.describe() if holder else "another process"
-            instance.report_engine_event(
-                f"Waiting for the warehouse: it is being written by {who}.", run
-            )
-
-        def check_stop() -> None:
-            current = instance.get_run_by_id(run.run_id)
-            if current is not None and current.status == dg.DagsterRunStatus.CANCELING:
-                raise dg.DagsterExecutionInterruptedError("canceled while waiting for the lock")
-
-        with warehouse_lock(
-            self._warehouse_path(),
-            command=f"dagster run {run.run_id} ({run.job_name})",
-            on_wait=on_wait,
-            check_stop=check_stop,
-        ):
-            yield from self._inner.execute(plan_context, execution_plan)
-
-
-def _warehouse_path() -> Path:
-    from pipelines.settings import get_settings
-
-    return get_settings().warehouse_path
-
-
-def _locked_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
-    inner = dg.in_process_executor.executor_creation_fn(init_context)  # type: ignore[misc]
-    return WarehouseLockedExecutor(inner, _warehouse_path)
-
-
-locked_in_process_executor = dg.ExecutorDefinition(
-    name="in_process",
-    config_schema=dg.in_process_executor.config_schema.as_field(),
-    executor_creation_fn=_locked_executor,
-    description="In-process executor holding the warehouse writer lock for the whole run.",
-)
+        return getattr(run_executor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,11 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import duckdb
 
 from pipelines.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    pass
 
 
 @dataclass(frozen=True)
@@ -96,31 +99,11 @@ def create_schemas(con: duckdb.DuckDBPyConnection) -> None:
     ensure_retry_schema(con)
 
 
-class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The warehouse as a Dagster resource: assets and checks take it as a parameter.
+def __getattr__(name: str) -> Any:
+    # The Dagster resource lives in `pipelines.warehouse_resource`, imported on first use:
+    # opening the warehouse does not import Dagster (a run with nothing new never does).
+    if name == "WarehouseResource":
+        from pipelines.warehouse_resource import WarehouseResource
 
-    Its defaults come from the settings (the environment, read in `pipelines.settings`); tests
-    swap it for one on a temporary file instead of patching the environment.
-    """
-
-    path: str
-    memory_limit: str | None = None
-    lock_timeout_s: float = 120.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
-        w = Warehouse.from_settings(settings)
-        return cls(path=str(w.path), memory_limit=w.memory_limit, lock_timeout_s=w.lock_timeout_s)
-
-    @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.path), self.memory_limit, self.lock_timeout_s)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Once per run, before any step writes: every table a step may read exists.
-        self.warehouse.create_schemas()
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.warehouse.connect(read_only) as con:
-            yield con
+        return WarehouseResource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.01)
     parser.add_argument("--truth", type=Path, default=None, help="folder for faults.csv")
     parser.add_argument("--from-day", type=int, default=0, help="write only days >= this index")
+    parser.add_argument(
+        "--wholesale-files", choices=("per_customer_day", "per_po"), default="per_customer_day"
+    )
+    parser.add_argument("--wholesale-pos", type=int, default=0, help="N one-PO files only")
     args = parser.parse_args(argv)
     report = generate(
         args.landing,
@@ -31,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         fault_rate=args.fault_rate,
         truth_dir=args.truth,
         from_day=args.from_day,
+        wholesale_files=args.wholesale_files,
+        wholesale_pos=args.wholesale_pos,
     )
     print(report)
 

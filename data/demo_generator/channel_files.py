@@ -14,6 +14,7 @@ import polars as pl
 
 from demo_generator.clock import DAY, HOUR
 from demo_generator.demand import DayOrders
+from demo_generator.geography import CHANNELS
 from demo_generator.holds import (
     duplicate_orders,
     holds_rng,
@@ -289,3 +290,68 @@ def wholesale_details(
         }
     )
     return frame
+
+
+# --- wholesale purchase orders one per file, as EDI delivers them -------------------------------
+
+# Lines per EDI purchase order: 1 to 7, uniform (TPC-H's lines per order; the issue's 298,002
+# one-PO files held 1.2 M lines).
+EDI_LINES = (1, 8)
+
+
+def one_file_per_po(details: pl.DataFrame) -> pl.DataFrame:
+    """Wholesale detail records with each purchase order in a file of its own,
+    `wholesale/PO_<customer_id>_<YYYYMMDD>_<po_number>.txt` (EDI sends one message per PO)."""
+    if not details.height:
+        return details
+    return details.with_columns(
+        _file=pl.col("_file").str.strip_suffix(".txt") + "_" + pl.col("po_number") + ".txt"
+    )
+
+
+def edi_purchase_orders(
+    sim: Simulation, day: int, n_pos: int, first_po: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """`n_pos` wholesale purchase orders of `day` (numbered from `first_po`), one file each.
+
+    Drawn without the day's allocation: SKUs by the wholesale channel's popularity, the
+    customers and their postcodes of the simulation, 1-7 lines, list prices. For a landing
+    folder of many small files (`generate(wholesale_pos=...)`), not for the KPIs.
+    """
+    cat, clock = sim.catalog, sim.clock
+    lines = rng.integers(*EDI_LINES, n_pos)
+    order_of_line = np.repeat(np.arange(n_pos), lines)
+    starts = np.cumsum(lines) - lines
+    line_no = np.arange(len(order_of_line)) - starts[order_of_line] + 1
+    popularity = cat.popularity[CHANNELS.index("wholesale")]
+    sku = rng.choice(cat.size, len(order_of_line), p=popularity / popularity.sum())
+    customer = rng.choice(len(sim.customer_ids), n_pos, p=sim.customer_weight)
+    cust = pick(sim.customer_ids, customer[order_of_line])
+    po = "PO" + text(first_po + np.arange(n_pos)).str.zfill(8)
+    seconds = rng.integers(7 * HOUR, 18 * HOUR, n_pos)
+    ymd = clock.ymd(day)
+    packs = rng.integers(1, 11, len(order_of_line))
+    cents = np.round(cat.list_price[sku] * 100).astype(np.int64)
+    frame = pl.DataFrame(
+        {
+            "customer_id": cust,
+            "po_number": po.gather(order_of_line),
+            "line_no": text(line_no).str.zfill(4),
+            "sku": sim.sku_ids.gather(sku),
+            "quantity": text(packs * cat.pack_size[sku]).str.zfill(7),
+            "unit_price_cents": text(cents).str.zfill(9),
+            "order_date": const(ymd, len(order_of_line)),
+            "requested_ship_date": clock.iso_date(
+                np.full(len(order_of_line), day) + rng.integers(3, 8, n_pos)[order_of_line],
+                "%Y%m%d",
+            ),
+            "ship_to_postcode": pick(
+                sim.postcodes.postcode, sim.customer_postcode[customer][order_of_line]
+            ),
+            "ship_to_country": const("US", len(order_of_line)),
+            "_day": np.full(len(order_of_line), day),
+            "_file": "wholesale/PO_" + cust + f"_{ymd}.txt",
+            "_t": clock.local_to_utc(sim.shop_zone, day, seconds)[order_of_line] * 100 + line_no,
+        }
+    )
+    return one_file_per_po(frame)

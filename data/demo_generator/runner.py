@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from demo_generator.channel_files import edi_purchase_orders, one_file_per_po
 from demo_generator.clock import HOUR, Clock
 from demo_generator.faults import TRUTH_COLUMNS, FaultInjector
 from demo_generator.landing import SOURCES
 from demo_generator.report import GenerationReport, fault_counts, write_truth
 from demo_generator.simulation import RECORD_STREAMS, Simulation
 from demo_generator.writer import LandingWriter
+
+WHOLESALE_FILES = ("per_customer_day", "per_po")
 
 
 def _stamp_before_label(clock: Clock):
@@ -37,6 +40,8 @@ def generate(
     fault_rate: float = 0.01,
     truth_dir: Path | None = None,
     from_day: int = 0,
+    wholesale_files: str = "per_customer_day",
+    wholesale_pos: int = 0,
 ) -> GenerationReport:
     """Write `days` days of landing files from `start`, skipping days before `from_day`.
 
@@ -45,7 +50,19 @@ def generate(
     `from_day == 0`. `order_lines` is the approximate number of order lines over the span,
     all channels together. The fault truth, when asked for, covers the whole span, so it
     describes a landing folder filled by consecutive runs with the same seed.
+
+    `wholesale_files`: `per_customer_day` (a customer's purchase orders of a day in one file)
+    or `per_po` (one file per purchase order, as EDI delivers them). `wholesale_pos` > 0
+    writes, instead of the simulated span, the reference files and that many wholesale
+    purchase orders spread over the span's days, one file each (faults injected as usual):
+    a landing folder of many small files.
     """
+    if wholesale_files not in WHOLESALE_FILES:
+        raise ValueError(
+            f"wholesale_files={wholesale_files!r}: expected one of {', '.join(WHOLESALE_FILES)}"
+        )
+    if wholesale_pos < 0:
+        raise ValueError(f"wholesale_pos={wholesale_pos}: a number of purchase orders, >= 0")
     started = time.perf_counter()
     landing_dir = Path(landing_dir)
     sim = Simulation(start, days, order_lines, seed)
@@ -57,8 +74,17 @@ def generate(
     truth_parts: list[pl.DataFrame] = []
     written_truth: list[pl.DataFrame] = []
     days_written: list[str] = []
+    pos_left, first_po = wholesale_pos, 1
     for day in range(days):
-        records = sim.step(day)
+        if wholesale_pos:
+            rng = np.random.default_rng([seed, day, 77])
+            n_pos = pos_left // (days - day)
+            records = {"wholesale": edi_purchase_orders(sim, day, n_pos, first_po, rng)}
+            pos_left, first_po = pos_left - n_pos, first_po + n_pos
+        else:
+            records = sim.step(day)
+            if wholesale_files == "per_po" and "wholesale" in records:
+                records["wholesale"] = one_file_per_po(records["wholesale"])
         ymd_next = sim.clock.ymd(day + 1)
         for stream in RECORD_STREAMS:
             source = SOURCES[stream]

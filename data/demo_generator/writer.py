@@ -77,8 +77,8 @@ def _delivered(path: Path) -> None:
 
 def _wrap_fixed(name: str, details: pl.DataFrame) -> pl.DataFrame:
     """Header and trailer around a wholesale file's detail lines."""
-    stem = Path(name).stem  # PO_<customer_id>_<YYYYMMDD>
-    customer, ymd = stem[3:].rsplit("_", 1)
+    stem = Path(name).stem  # PO_<customer_id>_<YYYYMMDD>, or ..._<po_number> (one PO a file)
+    customer, ymd = stem[3:].split("_")[:2]
     head = pl.DataFrame({"_line": [f"H{customer:<8}{ymd}"]})
     tail = pl.DataFrame({"_line": [f"T{details.height:07d}"]})
     return pl.concat([head, details, tail])

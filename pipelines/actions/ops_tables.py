@@ -3,12 +3,12 @@
 Routing reads available-to-promise (a dbt mart) and writes `ops.allocations`, `ops.outbox` and
 `ops.routing_decisions`; the hold step writes `ops.order_holds` and `ops.order_validations`;
 available-to-promise and the order lifecycle read those tables (dbt source `ops`,
-models/staging/ops/). Mapping the
-dbt source straight onto the routing asset's key would make routing its own ancestor, which
-Dagster refuses in a job (so no step may have the key of a table dbt reads). As assets of their own that no step materialises (the routing run and
-the deliveries write them inside their transactions), they show the loop in the lineage graph,
-routing -> allocations -> available-to-promise -> routing, while every job still orders its
-steps: the dbt step reads what earlier runs wrote.
+models/staging/ops/). Mapping the dbt source straight onto the routing asset's key would make
+routing its own ancestor, which Dagster refuses in a job (so no step may have the key of a
+table dbt reads). As assets of their own that no step materialises (the routing run, the hold
+step and the deliveries write them inside their transactions), they show the loop in the
+lineage graph, routing -> allocations -> available-to-promise -> routing, while every job still
+orders its steps: the dbt step reads what earlier runs wrote.
 """
 
 import dagster as dg

@@ -95,14 +95,24 @@ SMALL_FILE_BYTES = 16 << 10
 
 
 def judge(
-    con: duckdb.DuckDBPyConnection, source: Source, chunk: pl.DataFrame, keep_rejects: bool
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    chunk: pl.DataFrame,
+    keep_rejects: bool,
+    staged: bool = False,
 ) -> Scan:
     """Judge every record of the new files (`_checked`, `_malformed`), then the checks that
-    look across records: reference data, nested records, event order. Returns the scan."""
-    scan = scan_source(source, [Path(p) for p in chunk["path"]], keep_rejects)
-    if scan.text_apart or chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
-        con.execute(f"create or replace temp table _scanned as {scan.read}")
-        scan = replace(scan, read="select * from _scanned")
+    look across records: reference data, nested records, event order. Returns the scan.
+
+    `staged`: the caller has staged the files' lines in `_scanned` already
+    (`pipelines.ingest.small_files`)."""
+    if staged:
+        scan = replace(scan_source(source, [], keep_rejects), read="select * from _scanned")
+    else:
+        scan = scan_source(source, [Path(p) for p in chunk["path"]], keep_rejects)
+        if scan.text_apart or chunk["bytes"].mean() < SMALL_FILE_BYTES:  # type: ignore[operator]
+            con.execute(f"create or replace temp table _scanned as {scan.read}")
+            scan = replace(scan, read="select * from _scanned")
     con.execute(_checked_sql(source, scan))
     collect_malformed(con, scan)
     _check_references(con, source)

@@ -22,15 +22,20 @@ import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
 from pipelines.ingest.spec import Source
 
+# Sources read line by line (the small-file staging applies to them).
+LINE_FORMATS = ("jsonl", "fixed")
 
-@dataclass(frozen=True)
-class Stat:
+
+class Stat(NamedTuple):
+    """What the ledger keeps of a file's stat (a tuple: hundreds of thousands are made)."""
+
     bytes: int
     mtime_ns: int
     ctime_ns: int
@@ -65,6 +70,9 @@ class Discovery:
     waiting: list[tuple[str, str]] = field(default_factory=list)
     # (relative path, sha256, stat): loaded before with these bytes, now with another stat
     restat: list[tuple[str, str, Stat]] = field(default_factory=list)
+    # path -> the bytes fingerprinted, for small files of line-based sources (within a
+    # budget): the load stages these very bytes instead of reading the file again
+    contents: dict[str, bytes] = field(default_factory=dict)
 
 
 NEW_FILE_SCHEMA = {
@@ -78,31 +86,73 @@ NEW_FILE_SCHEMA = {
 }
 
 
-def _digest_and_tail(path: str) -> tuple[str, bytes]:
-    """SHA-256 of the file and its last byte (b'' when empty)."""
+# A file this small is read in one call (no streaming digest): most landing files of a source
+# that delivers many of them are.
+_WHOLE_READ_BYTES = 1 << 20
+# The bytes of files up to this size are kept for the load (line-based sources only), up to
+# `KEEP_BUDGET_BYTES` in all: reading 300,000 one-PO files a second time cost as much as
+# fingerprinting them.
+KEEP_FILE_BYTES = 16 << 10
+KEEP_BUDGET_BYTES = 256 << 20
+
+
+class Digest(NamedTuple):
+    """A file's fingerprint, its last byte (b'' when empty), its stat after reading (None
+    when it is gone: a file that changed while it was read shows a different stat) and, when
+    kept, its bytes."""
+
+    sha256: str
+    tail: bytes
+    after: Stat | None
+    data: bytes | None
+
+
+_GONE = Digest("", b"", None, None)
+
+
+def _digest_and_tail(path: str, keep: bool) -> Digest:
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        size = fh.seek(0, os.SEEK_END)
-        if not size:
-            return digest, b""
-        fh.seek(size - 1)
-        return digest, fh.read(1)
+        data = fh.read(_WHOLE_READ_BYTES + 1)
+        if len(data) <= _WHOLE_READ_BYTES:
+            digest, tail = hashlib.sha256(data).hexdigest(), data[-1:]
+        else:
+            fh.seek(0)
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(size - 1)
+            tail = fh.read(1)
+    try:
+        after: Stat | None = _stat(os.stat(path))
+    except OSError:
+        after = None
+    return Digest(digest, tail, after, data if keep and len(data) <= KEEP_FILE_BYTES else None)
 
 
-def _digest_many(paths: list[str]) -> list[tuple[str, bytes]]:
-    return [_digest_and_tail(p) for p in paths]
+def _digest_many(paths: list[str], budget: int) -> list[Digest]:
+    out: list[Digest] = []
+    for p in paths:
+        try:
+            d = _digest_and_tail(p, budget > 0)
+        except OSError:  # gone since the listing
+            d = _GONE
+        if d.data is not None:
+            budget -= len(d.data)
+        out.append(d)
+    return out
 
 
-def digest_all(paths: list[str]) -> list[tuple[str, bytes]]:
-    """Fingerprints of many files, hashed on every core (hashlib releases the GIL). Each
-    worker takes an interleaved share in one task: tens of thousands of small files would
-    otherwise cost more in task hand-offs than in hashing."""
+def digest_all(paths: list[str], keep_budget: int = 0) -> list[Digest]:
+    """Fingerprints of many files (with their stat after reading), hashed on every core
+    (reads and hashlib release the GIL), keeping the bytes of small files up to
+    `keep_budget` bytes in all. Each worker takes an interleaved share in one task: tens of
+    thousands of small files would otherwise cost more in task hand-offs than in hashing."""
     workers = min(os.cpu_count() or 2, len(paths))
     if workers < 2:
-        return _digest_many(paths)
+        return _digest_many(paths, keep_budget)
+    shares_of = [paths[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        shares = list(pool.map(_digest_many, [paths[i::workers] for i in range(workers)]))
-    digests: list[tuple[str, bytes]] = [("", b"")] * len(paths)
+        shares = list(pool.map(_digest_many, shares_of, [keep_budget // workers] * workers))
+    digests: list[Digest] = [_GONE] * len(paths)
     for i, share in enumerate(shares):
         digests[i::workers] = share
     return digests
@@ -128,6 +178,57 @@ def _outside(path: str, root_real: str) -> str | None:
     return None if real == root_real or real.startswith(root_real + os.sep) else real
 
 
+def _listing(source: Source, root: str) -> list[str]:
+    """The source's files, relative to the landing folder, in path order, folder by folder
+    (landing contract): with the separator as the lowest character, string order is
+    folder-by-folder order (and cheaper than lists of parts)."""
+    return sorted(
+        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
+        key=lambda r: r.replace(os.sep, "\0"),
+    )
+
+
+def _known(con: duckdb.DuckDBPyConnection, source: Source) -> list[tuple]:  # type: ignore[type-arg]
+    """The ledger's files of the source: file, stat, sha256 and the batch holding its bytes."""
+    return con.execute(
+        """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
+               coalesce(duplicate_of, batch_id)
+        from raw._batches where source = ?""",
+        [source.name],
+    ).fetchall()
+
+
+def _shown(rel_key: str) -> str:
+    """A file name as the ledger holds it: bytes that are not UTF-8 escaped."""
+    return os.fsencode(rel_key).decode("utf-8", "backslashreplace")
+
+
+def pending_files(
+    con: duckdb.DuckDBPyConnection, source: Source, landing_dir: str, settle_seconds: float
+) -> int:
+    """How many of the source's files a load would look at (not in the ledger with their
+    path and stat, and settled), without reading any: 0 means a load would do nothing."""
+    root = str(landing_dir)
+    known = {(f, Stat(b, m, c)) for f, b, m, c, _, _ in _known(con, source)}
+    now_ns = time.time_ns()
+    prefix = root.rstrip(os.sep) + os.sep
+    pending = 0
+    for rel in _listing(source, root):
+        try:
+            st = os.stat(prefix + rel)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        rel_key = rel.replace(os.sep, "/")
+        key = rel_key if _utf8(rel_key) else _shown(rel_key)
+        if (key, _stat(st)) in known:
+            continue
+        if (now_ns - st.st_mtime_ns) / 1e9 >= settle_seconds:
+            pending += 1
+    return pending
+
+
 def discover(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -139,26 +240,25 @@ def discover(
     root = str(landing_dir)
     root_real = os.path.realpath(root)
     # glob with root_dir yields paths relative to the landing folder: no per-file Path objects
-    rels = sorted(
-        {r for g in source.globs for r in glob.glob(g, root_dir=root, include_hidden=True)},
-        key=lambda r: r.split(os.sep),  # path order, folder by folder (landing contract)
-    )
-    known = con.execute(
-        """select file, bytes, mtime_ns, coalesce(ctime_ns, -1), sha256,
-               coalesce(duplicate_of, batch_id)
-        from raw._batches where source = ?""",
-        [source.name],
-    ).fetchall()
+    rels = _listing(source, root)
+    known = _known(con, source)
     known_stat = {(f, Stat(b, m, c)) for f, b, m, c, _, _ in known}
     batch_of_sha = {s: batch for *_, s, batch in known if not s.startswith("refused:")}
     known_file_sha = {(f, s) for f, *_, s, _ in known}
     now_ns = time.time_ns()
     found = Discovery(new=pl.DataFrame(schema=NEW_FILE_SCHEMA))
     candidates: list[tuple[str, str, Stat]] = []
+    # Whether a folder lies inside the landing folder, once per folder: a file that is not a
+    # link lies where its folder does, so only links need a path resolved of their own.
+    folder_inside: dict[str, bool] = {}
+    prefix = root.rstrip(os.sep) + os.sep
     for rel in rels:
-        path = os.path.join(root, rel)
+        path = prefix + rel
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
+            is_link = stat.S_ISLNK(st.st_mode)
+            if is_link:
+                st = os.stat(path)
         except OSError:  # a broken link, or a file gone since the listing
             continue
         if not stat.S_ISREG(st.st_mode):  # a folder, or a pipe that would block a reader
@@ -168,7 +268,7 @@ def discover(
         if (rel_key, current) in known_stat:
             continue
         if not _utf8(rel_key):
-            shown = os.fsencode(rel_key).decode("utf-8", "backslashreplace")
+            shown = _shown(rel_key)
             fingerprint = "refused:" + hashlib.sha256(os.fsencode(rel_key)).hexdigest()
             if (shown, fingerprint) not in known_file_sha:
                 found.refused.append(
@@ -181,7 +281,10 @@ def discover(
                     )
                 )
             continue
-        target = _outside(path, root_real)
+        folder = rel.rpartition(os.sep)[0]
+        if folder not in folder_inside:
+            folder_inside[folder] = _outside(prefix + folder, root_real) is None
+        target = _outside(path, root_real) if is_link or not folder_inside[folder] else None
         if target is not None:
             fingerprint = "refused:" + hashlib.sha256(target.encode()).hexdigest()
             if (rel_key, fingerprint) not in known_file_sha:
@@ -201,11 +304,10 @@ def discover(
             continue
         candidates.append((path, rel_key, current))
     rows = []
-    digests = digest_all([p for p, _, _ in candidates])
-    for (path, rel, before), (sha, tail) in zip(candidates, digests, strict=True):
-        try:
-            after = _stat(os.stat(path))
-        except OSError:
+    keep = KEEP_BUDGET_BYTES if source.format in LINE_FORMATS else 0
+    digests = digest_all([p for p, _, _ in candidates], keep)
+    for (path, rel, before), (sha, tail, after, data) in zip(candidates, digests, strict=True):
+        if after is None:
             continue
         if after != before:
             found.waiting.append((rel, "changed while it was read"))
@@ -220,6 +322,8 @@ def discover(
         if sha in batch_of_sha:
             found.copies.append(Copy(rel, sha, before, batch_of_sha[sha]))
             continue
+        if data is not None:
+            found.contents[path] = data
         batch_id = f"{source.name}:{sha[:16]}"
         batch_of_sha[sha] = batch_id  # the same bytes twice in one load: one batch, one copy
         rows.append(

@@ -13,13 +13,27 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
-from pipelines.ingest.checks import attach_record_texts, decide, header_ok, judge
+from pipelines.ingest.checks import (
+    SMALL_FILE_BYTES,
+    attach_record_texts,
+    decide,
+    header_ok,
+    judge,
+)
 from pipelines.ingest.discovery import discover
 from pipelines.ingest.readers import scan_source
+from pipelines.ingest.small_files import (
+    CHANGED,
+    SMALL_CHUNK_BYTES,
+    read_texts,
+    stage_lines,
+    stageable,
+)
 from pipelines.ingest.sources import SOURCES, SOURCES_BY_NAME
 from pipelines.ingest.spec import Source
 from pipelines.ingest.tables import ensure_tables, refresh_reference_lookups
@@ -33,9 +47,9 @@ from pipelines.settings import get_settings
 from pipelines.warehouse import Warehouse, create_schemas
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """The reconciliation of one landing file: seen = loaded + rejected + duplicates."""
+class BatchResult(NamedTuple):
+    """The reconciliation of one landing file: seen = loaded + rejected + duplicates (a
+    tuple: a load of many small files makes hundreds of thousands)."""
 
     source: str
     batch_id: str
@@ -68,6 +82,10 @@ CHUNK_BYTES = 1 << 30
 
 def _chunks(files: pl.DataFrame, limit: int = CHUNK_BYTES) -> list[pl.DataFrame]:
     """Consecutive groups of files (in path order) of at most `limit` bytes, at least one file."""
+    return _consecutive(files, limit)
+
+
+def _consecutive(files: pl.DataFrame, limit: int) -> list[pl.DataFrame]:
     groups: list[pl.DataFrame] = []
     start, size = 0, 0
     sizes = files["bytes"].to_list()
@@ -87,11 +105,16 @@ def _load_chunk(
     chunk: pl.DataFrame,
     load_id: str,
     now: datetime,
+    texts: list[str | None] | None = None,
+    *,
     keep_rejects: bool,
 ) -> None:
     """Judge, deduplicate and write one chunk of files in ONE transaction: a crash leaves the
     whole chunk or none of it. (One transaction is also faster: DuckDB's first change to a
     freshly committed large table costs seconds; within the creating transaction it is free.)
+
+    `texts`: the files' texts already read (small files, `small_files.read_texts`), staged
+    from memory instead of by the scanner.
     """
     started = time.perf_counter()
     con.execute("begin transaction")
@@ -103,7 +126,9 @@ def _load_chunk(
             "select * replace (cast(_file as UBIGINT) as _file) from _new_files"
         )
         con.unregister("_new_files")
-        scan = judge(con, source, chunk, keep_rejects)
+        if texts is not None:
+            keep_rejects = stage_lines(con, source, chunk, texts, keep_rejects)
+        scan = judge(con, source, chunk, keep_rejects, staged=texts is not None)
         decide(con, source)
         if scan.text_apart:
             attach_record_texts(con, scan.raw)
@@ -139,32 +164,54 @@ def _load_readable(
     chunk: pl.DataFrame,
     load_id: str,
     now: datetime,
-) -> None:
+    contents: dict[str, bytes],
+) -> list[tuple[str, str]]:
     """Load a chunk; a file the scanner cannot read at all (say, one mixing Windows and Unix
     line endings) is quarantined whole with the scanner's reason, and the rest loads, so one
-    bad file never blocks its source."""
+    bad file never blocks its source. Returns the files left for a later run (changed since
+    they were fingerprinted), with why."""
+    texts: list[str | None] | None = None
+    waiting: list[tuple[str, str]] = []
+    suspects = chunk["path"].to_list()  # the files that may be unreadable
+    if stageable(source, chunk["bytes"].mean(), SMALL_FILE_BYTES):  # type: ignore[arg-type]
+        found = read_texts(chunk, contents)
+        if found.changed:
+            waiting = [(chunk["rel"][i], CHANGED) for i in found.changed]
+            keep = pl.Series(range(chunk.height)).is_in(found.changed).not_()
+            chunk = chunk.filter(keep)
+            gone = set(found.changed)
+            texts = [t for i, t in enumerate(found.texts) if i not in gone]
+        else:
+            texts = found.texts
+        suspects = [p for p, t in zip(chunk["path"], texts, strict=True) if t is None]
+        if not chunk.height:
+            return waiting
     try:
         try:
-            _load_chunk(con, source, chunk, load_id, now, keep_rejects=False)
+            _load_chunk(con, source, chunk, load_id, now, texts, keep_rejects=False)
         except duckdb.InvalidInputException:
-            _load_chunk(con, source, chunk, load_id, now, keep_rejects=True)
+            _load_chunk(con, source, chunk, load_id, now, texts, keep_rejects=True)
     except duckdb.InvalidInputException:
-        unreadable = _unreadable_files(con, source, chunk)
+        unreadable = _unreadable_files(con, source, suspects)
         if not unreadable:
             raise
-        is_bad = pl.col("path").is_in(list(unreadable))
+        is_bad = chunk["path"].is_in(list(unreadable))
         quarantine_files(con, source, chunk.filter(is_bad), unreadable, load_id, now)
-        if chunk.filter(~is_bad).height:
-            _load_chunk(con, source, chunk.filter(~is_bad), load_id, now, keep_rejects=True)
+        if (~is_bad).any():
+            rest = (
+                None if texts is None else [t for t, b in zip(texts, is_bad, strict=True) if not b]
+            )
+            _load_chunk(con, source, chunk.filter(~is_bad), load_id, now, rest, keep_rejects=True)
+    return waiting
 
 
 def _unreadable_files(
-    con: duckdb.DuckDBPyConnection, source: Source, chunk: pl.DataFrame
+    con: duckdb.DuckDBPyConnection, source: Source, paths: list[str]
 ) -> dict[str, str]:
-    """The files of a chunk whose scan fails on its own, with the first line of the error
-    (rare: each file is scanned alone)."""
+    """The files whose scan fails on its own, with the first line of the error (rare: each
+    file is scanned alone)."""
     failed = {}
-    for path in chunk["path"]:
+    for path in paths:
         scan = scan_source(source, [Path(path)], keep_rejects=True)
         try:
             con.execute(f"select count(*) from ({scan.sql})")
@@ -211,7 +258,10 @@ def ingest_source(
                 )
                 files = files.filter(~pl.col("path").is_in(list(bad)))
         for chunk in _chunks(files):
-            _load_readable(con, source, chunk, load_id, now)
+            # small files are held in memory while they are staged: smaller chunks
+            small = stageable(source, chunk["bytes"].mean(), SMALL_FILE_BYTES)  # type: ignore[arg-type]
+            for part in _consecutive(chunk, SMALL_CHUNK_BYTES) if small else [chunk]:
+                result.waiting += _load_readable(con, source, part, load_id, now, found.contents)
         # after the loads: a copy's counts are those of its original, possibly loaded just now
         record_files_not_read(con, source, found, load_id, now)
         result.batches = [

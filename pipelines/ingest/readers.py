@@ -215,6 +215,11 @@ def scan_delimited(source: Source, files: list[Path], keep_rejects: bool = True)
     return Scan(read=read, project=project, raw=raw)
 
 
+def not_blank(line: str) -> str:
+    """SQL: the line is a record's line, not a blank one (empty, or spaces only)."""
+    return f"{line} is not null and (ascii({line}) > 32 or trim({line}) <> '')"
+
+
 def _lines(files: list[Path], keep_rejects: bool) -> str:
     """Whole lines of the files as `_file`, `_line` (blank lines skipped).
 
@@ -226,7 +231,7 @@ def _lines(files: list[Path], keep_rejects: bool) -> str:
     return f"""select {_FILE} as _file, line as _line
         from read_csv({_file_list(files)}, delim=E'\\x01', header=false, quote='', escape='',
                       columns={{'line': 'VARCHAR'}}, {_READ_OPTS}{rejects})
-        where line is not null and (ascii(line) > 32 or trim(line) <> '')"""
+        where {not_blank("line")}"""
 
 
 def scan_jsonl(source: Source, files: list[Path], keep_rejects: bool) -> Scan:
