@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from ops_actions.run_routing import FULFILLMENT_KIND
 from pipelines.actions.holds import holds_summary_lines
 from pipelines.db import fetch_row, scalar
 from pipelines.warehouse import Warehouse
@@ -80,15 +81,19 @@ def _attention_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Headlines from the KPI catalogue (marts.fct_kpis, docs/kpis.md): unit-weighted rates over
+    what was due by the cut-off, summed from the monthly numerators and denominators (rates roll
+    up; percentiles do not, so they are recomputed from the shipments)."""
     try:
         k = fetch_row(
             con,
-            """select min(kpi_date), max(kpi_date), sum(orders), sum(units_ordered),
-                      sum(units_shipped) / nullif(sum(units_ordered), 0),
-                      sum(shipments_shipped_on_time) / nullif(sum(shipments), 0),
-                      sum(shipments_delivered_on_time) / nullif(sum(shipments_delivered), 0),
-                      sum(units_returned) / nullif(sum(units_shipped), 0)
-               from marts.fct_fulfillment_kpis_daily""",
+            """select min(period_start), max(as_of_at), sum(orders), sum(units_ordered),
+                      sum(units_filled) / nullif(sum(units_due), 0), sum(units_open_not_due),
+                      sum(ship_units_on_time) / nullif(sum(ship_units_due), 0),
+                      sum(units_late_unshipped),
+                      sum(delivery_units_on_time) / nullif(sum(delivery_units_due), 0),
+                      sum(units_returned) / nullif(sum(return_units_shipped), 0)
+               from marts.fct_kpis where period_grain = 'month' and dimension = 'all'""",
         )
         p = fetch_row(
             con,
@@ -103,11 +108,13 @@ def _kpi_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     except duckdb.Error as exc:  # marts not built (e.g. the dbt build failed)
         return [f"KPIs unavailable: {exc}".splitlines()[0]]
     return [
-        f"KPI headlines {k[0]} .. {k[1]}",
+        f"KPI headlines {k[0]} .. cut-off {k[1]} (unit-weighted, due by the cut-off)",
         f"  orders {k[2]:,}   units ordered {k[3]:,}",
-        f"  fill rate {_pct(k[4])}   on-time ship {_pct(k[5])}   on-time delivery {_pct(k[6])}",
+        f"  fill rate {_pct(k[4])} ({k[5]:,} units not due yet)",
+        f"  on-time ship {_pct(k[6])} ({k[7]:,} units late and unshipped)   "
+        f"on-time delivery {_pct(k[8])}",
         f"  fulfillment time p50 {_num(p[0], ' h')}   p90 {_num(p[1], ' h')}",
-        f"  return rate {_pct(k[7])}   inventory accuracy {_pct(acc)}",
+        f"  return rate {_pct(k[9])} (matured orders)   inventory accuracy {_pct(acc)}",
     ]
 
 
@@ -131,7 +138,12 @@ def _routing_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
             [run_id],
         ).fetchall()
     )
-    states = dict(con.execute("select state, count(*) from ops.outbox group by state").fetchall())
+    states = dict(
+        con.execute(
+            "select state, count(*) from ops.outbox where kind = ? group by state",
+            [FULFILLMENT_KIND],
+        ).fetchall()
+    )
     shown = ", ".join(f"{k} {v:,}" for k, v in sorted(outcome.items()))
     sent = ", ".join(f"{k} {v:,}" for k, v in sorted(states.items()))
     return [
