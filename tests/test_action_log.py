@@ -127,10 +127,13 @@ def test_filters_select_exactly_the_matching_actions(demo, monkeypatch, app_env)
     listed = table_with(at, "action_id", "state", "destination", "created_at")
     of_order = sql(
         demo.warehouse_path,
+        # an action concerns the order by its fulfillment payload, by the order it is
+        # delivered in order with (status updates), or by its action id
         "select action_id from ops.outbox "
         "where contains(lower(json_extract_string(payload, '$.order_id')), lower(?)) "
+        "or contains(lower(coalesce(ordering_key, '')), lower(?)) "
         "or contains(lower(action_id), lower(?))",
-        [order, order],
+        [order, order, order],
     )
     assert sorted(listed["action_id"]) == sorted(of_order["action_id"])
 
