@@ -59,6 +59,7 @@ PAGE_TITLES = {
     "planner.py": "Replenishment planner",
     "order.py": "Order",
     "actions.py": "Action log",
+    "holds.py": "Order holds",
 }
 
 

@@ -279,8 +279,9 @@ def test_decisions_and_actions_of_an_order_sent_to_the_failing_warehouse(
     actions = sql(
         order_demo.warehouse,
         "select action_id, state from ops.outbox "
-        "where json_extract_string(payload, '$.order_id') = ? order by created_at, action_id",
-        [order],
+        "where json_extract_string(payload, '$.order_id') = ? or ordering_key = ? "
+        "order by created_at, action_id",
+        [order, order],
     )
     assert sent.select("action_id", "state").rows() == actions.rows()
     assert "dead_letter" in sent["state"].to_list()

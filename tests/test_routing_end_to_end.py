@@ -76,7 +76,11 @@ def test_every_allocation_has_stock_and_none_exceeds_it(demo_run: DemoRun) -> No
 
 def test_every_fulfillment_request_is_dropped_exactly_once(demo_run: DemoRun) -> None:
     con = _con(demo_run)
-    outbox = dict(con.execute("select action_id, state from ops.outbox").fetchall())
+    outbox = dict(
+        con.execute(
+            "select action_id, state from ops.outbox where kind = 'fulfillment_request'"
+        ).fetchall()
+    )
     con.close()
     assert outbox and set(outbox.values()) == {"delivered"}
     drop = demo_run.data_dir / "outbox" / "fulfillment"
