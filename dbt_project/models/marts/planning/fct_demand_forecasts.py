@@ -12,6 +12,19 @@ _forecast__models.yml).
 import polars as pl
 
 
+_TEXT = ("series_id", "sku", "location_id", "method", "demand_class", "method_params")
+_FIGURES = ("units_forecast", "units_point_forecast", "units_lo_80", "units_hi_80",
+            "units_lo_95", "units_hi_95", "mase", "bias", "sigma_daily", "adi", "cv2",
+            "mean_daily", "point_factor")  # fmt: skip
+EMPTY_SCHEMA = {
+    **dict.fromkeys(_TEXT, pl.String),
+    "forecast_date": pl.Date,
+    "step": pl.Int32,
+    **dict.fromkeys(_FIGURES, pl.Float64),
+    "n_days": pl.Int32,
+}
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     from pipelines.planning.forecast import forecast_series
@@ -25,6 +38,8 @@ def model(dbt, session):
         pl.col("units").cast(pl.Float64),
         pl.col("is_stockout").fill_null(False),
     )
+    if demand.height == 0:  # nothing to forecast (e.g. a warehouse of marketplace sellers only)
+        return pl.DataFrame(schema=EMPTY_SCHEMA)
     result = forecast_series(demand, horizon=horizon, season_length=7, backtest_windows=3)
     sel = result.selection.rename({"sigma": "sigma_daily"})
     return (
