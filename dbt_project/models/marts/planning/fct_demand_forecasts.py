@@ -11,7 +11,6 @@ _forecast__models.yml).
 
 import polars as pl
 
-
 _TEXT = ("series_id", "sku", "location_id", "method", "demand_class", "method_params")
 _FIGURES = ("units_forecast", "units_point_forecast", "units_lo_80", "units_hi_80",
             "units_lo_95", "units_hi_95", "mase", "bias", "sigma_daily", "adi", "cv2",
