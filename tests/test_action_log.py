@@ -25,6 +25,7 @@ from ops_actions.run_routing import FULFILLMENT_KIND
 from ops_actions.store import open_retry_requests, open_store, request_retry
 from pipelines.db import frame
 from tests.conftest import DASHBOARD_USERS, FAILED_REORDERS, FAILING_WAREHOUSE, run_job
+from tests.doubles.apptest import table_with
 from tests.test_dashboard_pages import loopback_server, metrics, run_app, unexpected_warnings
 from tests.test_dashboard_pages import sign_in as sign_in_as
 
@@ -59,12 +60,6 @@ def sql(warehouse: Path, statement: str, params: list[object] | None = None) -> 
         return frame(con, statement, params)
     finally:
         con.close()
-
-
-def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
-    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
-    assert len(found) == 1, f"{len(found)} tables with {columns}"
-    return pl.from_pandas(found[0])
 
 
 def page(published_dir: Path, monkeypatch, user: str | None = None) -> AppTest:

@@ -34,6 +34,7 @@ from ops_actions.store import open_retry_requests
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.publish.publish import publish
 from tests.conftest import DASHBOARD_USERS
+from tests.doubles.apptest import table_with
 from tests.doubles.fake_warehouse import FakeWarehouse
 from tests.doubles.synthetic import make_inputs
 from tests.doubles.warehouse import open_ops_warehouse
@@ -183,13 +184,6 @@ def forged_click(at: AppTest, action_id: str) -> AppTest:
     button = at.button(key=f"retry_{action_id}")
     button.proto.disabled = False
     return button.click().run()
-
-
-def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
-    """The (only) table on the page that has all of `columns`."""
-    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
-    assert len(found) == 1, f"{len(found)} tables with {columns}"
-    return pl.from_pandas(found[0])
 
 
 def current(published_dir: Path, table: str) -> pl.DataFrame:

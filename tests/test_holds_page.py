@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -21,6 +20,7 @@ from dashboards.lib.users import add_user
 from ops_actions.holds.run import run_holds
 from ops_actions.store import HoldDecisionInput, list_hold_decisions
 from pipelines.publish.publish import publish
+from tests.doubles.apptest import button, table_with
 from tests.doubles.warehouse import open_ops_warehouse
 from tests.test_dashboard_pages import loopback_server, run_app
 from tests.test_dashboard_pages import sign_in as sign_in_as
@@ -70,17 +70,6 @@ def page(root: Path, monkeypatch, user: str | None = None) -> AppTest:
         sign_in_as(at, user, USERS[user][1])
     assert not at.exception, at.exception
     return at
-
-
-def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
-    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
-    assert len(found) == 1, [list(df.value.columns) for df in at.dataframe]
-    frame = found[0]
-    return frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
-
-
-def button(at: AppTest, label: str) -> Any:
-    return next(b for b in at.button if b.label == label)
 
 
 def test_page_shows_held_orders_by_reason_read_only_for_a_viewer(held, monkeypatch) -> None:

@@ -25,6 +25,7 @@ from dashboards.lib import order_timeline
 from dashboards.lib.published import _query_folder, resolve_current
 from pipelines.db import frame
 from tests.conftest import FAILING_WAREHOUSE
+from tests.doubles.apptest import table_with
 from tests.test_dashboard_pages import loopback_server, run_app, unexpected_warnings
 
 PAGE = "app_pages/order.py"
@@ -141,12 +142,6 @@ def sql(warehouse: Path, statement: str, params: list[object] | None = None) -> 
         return frame(con, statement, params)
     finally:
         con.close()
-
-
-def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
-    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
-    assert len(found) == 1, f"{len(found)} tables with {columns}"
-    return pl.from_pandas(found[0])
 
 
 def search(order_demo: OrderDemo, monkeypatch, text: str) -> AppTest:

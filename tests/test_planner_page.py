@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -26,6 +25,7 @@ from ops_actions.store import DecisionInput, list_decisions, record_decisions
 from pipelines.ingest.sql import LEDGER_DDL
 from pipelines.publish.publish import publish
 from tests.conftest import DASHBOARD_USERS
+from tests.doubles.apptest import button, table_with
 from tests.test_dashboard_pages import loopback_server, run_app
 from tests.test_dashboard_pages import sign_in as sign_in_as
 from tests.test_dashboard_routing import _mart_models
@@ -139,17 +139,6 @@ def page(planned: Path, monkeypatch, user: str | None = None) -> AppTest:
         sign_in_as(at, user, USERS[user][1])
     assert not at.exception, at.exception
     return at
-
-
-def table_with(at: AppTest, *columns: str) -> pl.DataFrame:
-    found = [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
-    assert len(found) == 1, [list(df.value.columns) for df in at.dataframe]
-    frame = found[0]
-    return frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
-
-
-def button(at: AppTest, label: str) -> Any:
-    return next(b for b in at.button if b.label == label)
 
 
 def test_page_shows_suggestions_status_delivery_and_every_figure(planned, monkeypatch, store):
