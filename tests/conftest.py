@@ -237,6 +237,15 @@ def demo_with_dead_letters(tmp_path_factory: pytest.TempPathFactory) -> Iterator
             _dead_letter_everything_failing(server.url)
             success = run_job("deliver_due")
         env = {k: v for k, v in os.environ.items() if k.startswith(("OMS_", "DAGSTER_HOME"))}
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        # The settings go back at once, not at the end of the session: a session fixture set up
+        # later (demo_run) must not inherit the failing warehouse. Tests that run a job on this
+        # demo set `settings_env` themselves.
+        _restore(previous)
+    try:
         yield DeadLetterDemo(
             data_dir=data_dir,
             warehouse_path=settings.warehouse_path,
@@ -246,4 +255,3 @@ def demo_with_dead_letters(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
     finally:
         server.stop()
-        _restore(previous)
