@@ -47,6 +47,11 @@ navigation = st.navigation(
                 icon=":material/monitoring:",
                 default=True,
             ),
+            st.Page(
+                PAGES_DIR / "targets.py",
+                title="Targets and alerts",
+                icon=":material/flag:",
+            ),
         ],
         "Planners": [
             st.Page(

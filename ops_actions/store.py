@@ -9,7 +9,8 @@ consuming one records when and with what outcome.
 Three kinds of request live here: `retry_requests` (an operator asks for a dead letter to be
 sent again), `suggestion_decisions` (a planner approves or rejects one version of a reorder
 suggestion; see `docs/reorders.md`) and `hold_decisions` (an operator releases or cancels a
-held order's hold; see `docs/holds.md`).
+held order's hold; see `docs/holds.md`). Beside them, `kpi_targets`: the versioned KPI
+targets managers set, which the alert step judges the KPIs against (`docs/alerts.md`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ops_actions.alerts.targets import (
+    Target,
+    TargetInput,
+    TargetScope,
+    in_force,
+    validated,
+)
 
 SCHEMA = """
 create table if not exists retry_requests (
@@ -68,6 +77,27 @@ create table if not exists hold_decisions (
     outcome          text
 );
 create index if not exists hold_decisions_open on hold_decisions (consumed_at);
+-- KPI targets, versioned: every change of a scope (metric, weighting, dimension, member) is a
+-- new row with the next version; the highest version is in force (`active` 0: removed, so the
+-- default of that scope no longer applies either). The unique rule turns the second of two
+-- managers changing the same version at once into a conflict (docs/alerts.md).
+create table if not exists kpi_targets (
+    target_id  text primary key,
+    metric     text not null,
+    weighting  text not null,
+    dimension  text not null,
+    member     text not null,
+    version    integer not null check (version >= 1),
+    active     integer not null check (active in (0, 1)),
+    direction  text check (direction in ('at_least', 'at_most')),
+    threshold  real,
+    min_volume real,
+    note       text,
+    set_by     text not null,
+    set_role   text,
+    set_at     text not null,
+    unique (metric, weighting, dimension, member, version)
+);
 """
 # Columns added after the first release: (table, column, type). `create table if not exists`
 # leaves an existing store's table as it was, so opening a store adds whichever it lacks.
@@ -519,3 +549,189 @@ def mark_hold_decisions_consumed(path: Path, outcomes: Mapping[str, str]) -> int
             con.execute("rollback")
             raise
     return changed
+
+
+# --------------------------------------------------------------------------------------------
+# KPI targets (versioned; ops_actions/alerts/targets.py validates them, docs/alerts.md)
+# --------------------------------------------------------------------------------------------
+
+TARGET_COLUMNS = (
+    "metric, weighting, dimension, member, version, active, direction, threshold, min_volume, "
+    "note, set_by, set_role, set_at"
+)
+
+
+class TargetConflict(RuntimeError):
+    """The target changed since the manager looked at it; nothing was written. `current`
+    is the version in force now (None: it was removed), to show them."""
+
+    def __init__(self, scope: TargetScope, expected: int, current: StoredTarget) -> None:
+        self.current = current
+        super().__init__(
+            f"{scope.describe()} was changed by {current.set_by} at {current.set_at} UTC "
+            f"(version {current.version}; you edited version {expected}): look at it again "
+            "before changing it"
+        )
+
+
+@dataclass(frozen=True)
+class StoredTarget:
+    """One row of `kpi_targets`: a version of a scope, with who set it and when."""
+
+    scope: TargetScope
+    version: int
+    active: bool
+    direction: str | None
+    threshold: float | None
+    min_volume: float | None
+    note: str | None
+    set_by: str
+    set_role: str | None
+    set_at: str
+
+    def as_target(self) -> Target | None:
+        """The target in force, None for a removal."""
+        if not self.active or self.direction not in ("at_least", "at_most"):
+            return None
+        assert self.threshold is not None
+        return Target(
+            self.scope,
+            "at_least" if self.direction == "at_least" else "at_most",
+            self.threshold,
+            self.min_volume if self.min_volume is not None else 0.0,
+            self.version,
+            self.set_by,
+            self.set_role,
+            self.set_at,
+            self.note,
+        )
+
+
+def _stored(row: Sequence[Any]) -> StoredTarget:
+    return StoredTarget(
+        TargetScope(row[0], row[1], row[2], row[3]),
+        int(row[4]),
+        bool(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+    )
+
+
+def _latest_version(con: sqlite3.Connection, scope: TargetScope) -> StoredTarget | None:
+    row = con.execute(
+        f"select {TARGET_COLUMNS} from kpi_targets where metric = ? and weighting = ? "
+        "and dimension = ? and member = ? order by version desc limit 1",
+        (scope.metric, scope.weighting, scope.dimension, scope.member),
+    ).fetchone()
+    return None if row is None else _stored(row)
+
+
+def _write_target_version(
+    path: Path,
+    scope: TargetScope,
+    values: tuple[int, str | None, float | None, float | None, str | None],
+    set_by: str,
+    set_role: str | None,
+    expected_version: int | None,
+) -> StoredTarget:
+    """Insert the next version of `scope` (one transaction, under SQLite's write lock)."""
+    if not set_by or not set_by.strip():
+        raise ValueError("a target change must name the user who made it")
+    with open_store(path) as con:
+        con.execute("begin immediate")
+        try:
+            latest = _latest_version(con, scope)
+            version = 0 if latest is None else latest.version
+            if expected_version is not None and latest is not None and version != expected_version:
+                raise TargetConflict(scope, expected_version, latest)
+            con.execute(
+                f"insert into kpi_targets (target_id, {TARGET_COLUMNS}) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    scope.metric,
+                    scope.weighting,
+                    scope.dimension,
+                    scope.member,
+                    version + 1,
+                    *values,
+                    set_by,
+                    set_role,
+                    _now(),
+                ),
+            )
+            written = _latest_version(con, scope)
+            con.execute("commit")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("rollback")
+            raise
+    assert written is not None
+    return written
+
+
+def set_target(
+    path: Path,
+    item: TargetInput,
+    set_by: str,
+    set_role: str | None = None,
+    expected_version: int | None = None,
+) -> StoredTarget:
+    """Store a new version of a target; returns it. Bad input raises TargetError (a
+    ValueError) before anything is written; `expected_version` (the version the manager
+    edited, 0 for a default) turns a change someone made meanwhile into TargetConflict."""
+    checked = validated(item)
+    return _write_target_version(
+        path,
+        checked.scope,
+        (1, checked.direction, checked.threshold, checked.min_volume, checked.note),
+        set_by,
+        set_role,
+        expected_version,
+    )
+
+
+def remove_target(
+    path: Path,
+    scope: TargetScope,
+    set_by: str,
+    set_role: str | None = None,
+    expected_version: int | None = None,
+    note: str | None = None,
+) -> StoredTarget:
+    """Retire a scope's target (its default too): a new version that is not active."""
+    checked = validated(TargetInput(scope, "at_least", 0.0, 0.0, note)).scope
+    values = (0, None, None, None, (note or "").strip() or None)
+    return _write_target_version(path, checked, values, set_by, set_role, expected_version)
+
+
+def target_history(path: Path) -> list[StoredTarget]:
+    """Every version of every target, newest first."""
+    with open_store(path) as con:
+        rows = con.execute(
+            f"select {TARGET_COLUMNS} from kpi_targets order by set_at desc, version desc"
+        ).fetchall()
+    return [_stored(r) for r in rows]
+
+
+def targets_in_force(path: Path) -> list[Target]:
+    """The targets that apply now: each scope's latest stored version, and the defaults of
+    the scopes nobody has set (ops_actions.alerts.targets.in_force)."""
+    if not path.exists():
+        return in_force([])
+    with open_store(path) as con:
+        rows = con.execute(
+            f"""select {TARGET_COLUMNS} from kpi_targets as t
+                where version = (select max(version) from kpi_targets as l
+                                 where l.metric = t.metric and l.weighting = t.weighting
+                                   and l.dimension = t.dimension and l.member = t.member)"""
+        ).fetchall()
+    latest = [_stored(r) for r in rows]
+    return in_force(
+        [s.as_target() for s in latest], removed=[s.scope for s in latest if not s.active]
+    )

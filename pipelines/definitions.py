@@ -12,6 +12,7 @@ DOMAINS = (
     "pipelines.transform.definitions",
     "pipelines.actions.definitions",
     "pipelines.planning.definitions",
+    "pipelines.alerts.definitions",
     "pipelines.publish.definitions",
     "pipelines.flow",
 )

@@ -20,6 +20,10 @@ REORDERS_KEY = dg.AssetKey(["ops", "reorder_requests"])
 HOLDS_KEY = dg.AssetKey(["ops", "hold_run"])
 STATUS_KEY = dg.AssetKey(["ops", "status_updates"])
 STATUS_DELIVERY_KEY = dg.AssetKey(["ops", "status_deliveries"])
+# The alert steps (docs/alerts.md): they write ops.outbox, a dbt source, so their keys are
+# their own, never the table's.
+ALERTS_KEY = dg.AssetKey(["ops", "kpi_alert_run"])
+ALERT_DELIVERY_KEY = dg.AssetKey(["ops", "kpi_alert_deliveries"])
 
 
 def raw_key(table: str) -> dg.AssetKey:

@@ -70,6 +70,13 @@ class Settings:
     status_since: str = ""
     status_max_attempts: int = 8
     status_http_connections: int = 4
+    # KPI alerts (docs/alerts.md): where an alert goes (an http(s) webhook URL, `#no-dedupe`
+    # when it cannot deduplicate by Idempotency-Key; a file:// URL or folder; empty: JSON files
+    # under <outbox>/alerts/), the attempts before a dead letter, and how many judged days
+    # back each run looks (a day the flow did not run is still judged).
+    alert_destination: str = ""
+    alert_max_attempts: int = 6
+    alert_lookback_days: int = 1
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -114,6 +121,9 @@ def get_settings() -> Settings:
         status_since=os.environ.get("OMS_STATUS_SINCE", "").strip(),
         status_max_attempts=int(os.environ.get("OMS_STATUS_MAX_ATTEMPTS", "8")),
         status_http_connections=max(1, int(os.environ.get("OMS_STATUS_HTTP_CONNECTIONS", "4"))),
+        alert_destination=os.environ.get("OMS_ALERT_DESTINATION", "").strip(),
+        alert_max_attempts=max(1, int(os.environ.get("OMS_ALERT_MAX_ATTEMPTS", "6"))),
+        alert_lookback_days=max(1, int(os.environ.get("OMS_ALERT_LOOKBACK_DAYS", "1"))),
     )
 
 

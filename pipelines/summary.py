@@ -8,6 +8,7 @@ import duckdb
 
 from ops_actions.run_routing import FULFILLMENT_KIND
 from pipelines.actions.holds import holds_summary_lines
+from pipelines.alerts.assets import alert_summary_lines
 from pipelines.db import fetch_row, scalar
 from pipelines.warehouse import Warehouse
 
@@ -50,6 +51,7 @@ def build_summary(warehouse_path: Path) -> str:
         lines += _routing_lines(con)
         lines += planning_lines(con)
         lines += status_lines(con)
+        lines += alert_summary_lines(con)
         return "\n".join(lines)
     finally:
         con.close()

@@ -1,21 +1,26 @@
-"""Manager overview: headline fulfillment KPIs, trends and breakdowns over a date range.
+"""Manager overview: headline fulfillment KPIs against the previous period and their targets,
+trends, the biggest movers, the latest alerts and breakdowns over a date range.
 
 Figures follow the KPI catalogue (docs/kpis.md): only what was due by the cut-off is in a rate,
 the weighting (units, lines, orders) is chosen and named, and the open, not-yet-due volume is
-shown under each rate.
+shown under each rate. Targets come from the operational store (the Targets and alerts page),
+alerts from the published outbox (docs/alerts.md). Only pre-aggregated marts are read.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
 import streamlit as st
 
 from dashboards.lib import cached, charts
-from dashboards.lib.kpis import Filters, Weighting
+from dashboards.lib import targets as tg
+from dashboards.lib.kpis import Filters, Weighting, tile_targets
 from dashboards.lib.schema import WEIGHTINGS
 from dashboards.lib.tiles import headline_tiles
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
+from pipelines.settings import get_settings
 
 TILES_PER_ROW = 5
 
@@ -79,7 +84,12 @@ with data_section():
     # like growth: compare only when it is fully covered.
     comparable = options.min_date is not None and previous.start >= options.min_date
     previous_kpis = cached.headline_kpis(*source, previous) if comparable else None
-    tiles = headline_tiles(current_kpis, previous_kpis)
+    try:
+        targets = tile_targets(tg.in_force(get_settings().ops_store_path), filters)
+    except sqlite3.Error as exc:
+        st.warning(f"Targets unavailable: {exc}", icon=":material/warning:")
+        targets = {}
+    tiles = headline_tiles(current_kpis, previous_kpis, targets)
     for row_start in range(0, len(tiles), TILES_PER_ROW):
         columns = st.columns(TILES_PER_ROW)
         row = tiles[row_start : row_start + TILES_PER_ROW]
@@ -94,6 +104,9 @@ with data_section():
             )
             if tile.note:
                 column.caption(tile.note)
+            if tile.target:
+                mark = {True: ":green", False: ":red", None: ":gray"}[tile.target_met]
+                column.caption(f"{mark}[{tile.target}]")
     if current_kpis.as_of is not None:
         st.caption(
             f"Cut-off {current_kpis.as_of:%d %b %Y %H:%M} UTC (the latest order or carrier event): "
@@ -126,6 +139,20 @@ with data_section():
         with orders_col:
             st.markdown("**Orders per day** (line: 7-day average)")
             st.altair_chart(charts.orders_chart(trend))
+
+    st.subheader("Alerts")
+    alerts = cached.recent_alerts(*source)
+    if alerts is None or alerts.is_empty():
+        st.caption("No target breached in the published runs (Targets and alerts page).")
+    else:
+        st.caption(
+            f"{alerts.height:,} alert(s), one per breach and judged order day, sent through the "
+            "outbox; the latest first (Targets and alerts, Action log)."
+        )
+        st.dataframe(
+            alerts.select("order_date", "alert", "state", "attempts").head(10),
+            hide_index=True,
+        )
 
     st.subheader("By channel")
     charts.show_table(

@@ -25,11 +25,13 @@ PERMISSIONS: tuple[str, ...] = (
 )
 
 # viewer: reads every page. operator: runs the floor (retries deliveries, holds orders).
-# planner: decides stock (approves replenishment, sets targets). admin: all of it.
+# planner: decides stock (approves replenishment, sets targets). manager: heads operations
+# (sets the KPI targets alerts are judged against). admin: all of it.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({VIEW}),
     "operator": frozenset({VIEW, RETRY_DELIVERY, HOLD_ORDER}),
     "planner": frozenset({VIEW, APPROVE_REPLENISHMENT, SET_TARGETS}),
+    "manager": frozenset({VIEW, SET_TARGETS}),
     "admin": frozenset(PERMISSIONS),
 }
 ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)

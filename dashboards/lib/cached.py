@@ -13,7 +13,7 @@ from typing import Literal
 import polars as pl
 import streamlit as st
 
-from dashboards.lib import kpis, quality
+from dashboards.lib import kpis, quality, targets
 from dashboards.lib.kpis import Filters
 
 TTL_SECONDS = 60
@@ -59,3 +59,8 @@ def unmatched_lines(published_dir: str, run_id: str) -> pl.DataFrame:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def rejects(published_dir: str, run_id: str) -> pl.DataFrame:
     return quality.rejects(Path(published_dir))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def recent_alerts(published_dir: str, run_id: str) -> pl.DataFrame | None:
+    return targets.recent_alerts(Path(published_dir))

@@ -11,6 +11,7 @@ it. Fulfilment-time percentiles are recomputed over the selection from the merge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,6 +28,8 @@ from dashboards.lib.schema import (
     UNASSIGNED_LOCATION,
     Weighting,
 )
+from ops_actions.alerts.metrics import METRICS
+from ops_actions.alerts.targets import Target, target_for
 
 UNASSIGNED_LABEL = "Not shipped yet"
 
@@ -391,3 +394,24 @@ def breakdown(
         tables,
         params,
     )
+
+
+def tile_targets(targets: Sequence[Target], filters: Filters) -> dict[str, Target]:
+    """Headline field -> the target it is held to under `filters`: a rate at the chosen
+    weighting (the return rate in units, the p90 over lines), for the one channel or the one
+    location selected when that is the selection (its own target, else its dimension's `*`
+    target), else the overall target."""
+    dimension, member = "all", "all"
+    if len(filters.channels) == 1 and not filters.locations:
+        dimension, member = "channel", filters.channels[0]
+    elif len(filters.locations) == 1 and not filters.channels:
+        dimension, member = "location", filters.locations[0]
+    found: dict[str, Target] = {}
+    for name, m in METRICS.items():
+        weighting = filters.weighting if filters.weighting in m.weightings else m.weightings[0]
+        target = target_for(targets, name, weighting, dimension, member)
+        if target is None and dimension != "all":
+            target = target_for(targets, name, weighting, "all", "all")
+        if target is not None:
+            found[name] = target
+    return found

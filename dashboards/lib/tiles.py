@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from dashboards.lib.kpis import Kpis
+from ops_actions.alerts.targets import Target
 
 NO_VALUE = "–"
 
@@ -25,6 +26,9 @@ class Tile:
     note: str | None = None
     """What the rate leaves out, shown under it: the open, not-yet-due (or not matured)
     volume, and what is already late."""
+    target: str | None = None
+    """The target the figure is held to ("target at least 95.0 %: missed"); None without one."""
+    target_met: bool | None = None
 
 
 def fmt_int(value: float | None) -> str:
@@ -193,13 +197,26 @@ def _note(field: str, kpis: Kpis) -> str | None:
     return note
 
 
-def headline_tiles(current: Kpis, previous: Kpis | None) -> list[Tile]:
+def _against(target: Target | None, value: float | None) -> tuple[str | None, bool | None]:
+    """The target line of a tile and whether the figure keeps it (None: no figure)."""
+    if target is None:
+        return None, None
+    met = None if value is None else target.met_by(value)
+    verdict = {None: "no figure", True: "met", False: "missed"}[met]
+    return f"target {target.describe()}: {verdict}", met
+
+
+def headline_tiles(
+    current: Kpis, previous: Kpis | None, targets: Mapping[str, Target] | None = None
+) -> list[Tile]:
     """The overview's tiles, each with its change against the previous period (no change when
-    `previous` is None: the previous period is not covered by the published data)."""
+    `previous` is None: the previous period is not covered by the published data) and against
+    its target (`targets`: tile field, e.g. `fill_rate`, -> the target it is held to)."""
     tiles = []
     for spec in _SPECS:
         now = getattr(current, spec.field)
         before = None if previous is None else getattr(previous, spec.field)
+        target, met = _against((targets or {}).get(spec.field), now)
         tiles.append(
             Tile(
                 label=tile_label(spec.label, current.weighting) if spec.weighted else spec.label,
@@ -208,6 +225,8 @@ def headline_tiles(current: Kpis, previous: Kpis | None) -> list[Tile]:
                 delta_color=spec.color,
                 help=spec.help,
                 note=_note(spec.field, current),
+                target=target,
+                target_met=met,
             )
         )
     return tiles

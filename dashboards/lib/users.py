@@ -39,6 +39,7 @@ DEMO_USERS: dict[str, tuple[str, str]] = {
     "demo-viewer": ("viewer", "oms-demo-viewer"),
     "demo-operator": ("operator", "oms-demo-operator"),
     "demo-planner": ("planner", "oms-demo-planner"),
+    "demo-manager": ("manager", "oms-demo-manager"),
     "demo-admin": ("admin", "oms-demo-admin"),
 }
 

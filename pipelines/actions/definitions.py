@@ -5,6 +5,7 @@ import dagster as dg
 
 from pipelines.flow import warehouse_job
 from pipelines.keys import (
+    ALERT_DELIVERY_KEY,
     DELIVERY_KEY,
     HOLDS_KEY,
     PUBLISH_KEY,
@@ -35,7 +36,9 @@ def defs() -> dg.Definitions:
     )
     deliver_job = warehouse_job(
         "deliver_due",
-        dg.AssetSelection.assets(DELIVERY_KEY, STATUS_DELIVERY_KEY, PUBLISH_KEY),
+        dg.AssetSelection.assets(
+            DELIVERY_KEY, STATUS_DELIVERY_KEY, ALERT_DELIVERY_KEY, PUBLISH_KEY
+        ),
         "Deliver what is due (retries, requeued dead letters) and publish the states.",
     )
     return dg.Definitions(

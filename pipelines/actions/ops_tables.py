@@ -13,7 +13,15 @@ orders its steps: the dbt step reads what earlier runs wrote.
 
 import dagster as dg
 
-from pipelines.keys import DELIVERY_KEY, HOLDS_KEY, ROUTING_KEY, STATUS_DELIVERY_KEY, STATUS_KEY
+from pipelines.keys import (
+    ALERT_DELIVERY_KEY,
+    ALERTS_KEY,
+    DELIVERY_KEY,
+    HOLDS_KEY,
+    ROUTING_KEY,
+    STATUS_DELIVERY_KEY,
+    STATUS_KEY,
+)
 
 GROUP = "actions"
 
@@ -32,12 +40,19 @@ OPS_TABLES = [
     ),
     dg.AssetSpec(
         OUTBOX_KEY,
-        deps=[ROUTING_KEY, DELIVERY_KEY, STATUS_KEY, STATUS_DELIVERY_KEY],
+        deps=[
+            ROUTING_KEY,
+            DELIVERY_KEY,
+            STATUS_KEY,
+            STATUS_DELIVERY_KEY,
+            ALERTS_KEY,
+            ALERT_DELIVERY_KEY,
+        ],
         group_name=GROUP,
         kinds={"duckdb"},
-        description="One row per outbound action: written by the routing run and the status "
-        "updates, its delivery state and acknowledgement by the deliveries. Read by dbt "
-        "(source ops.outbox).",
+        description="One row per outbound action: written by the routing run, the status "
+        "updates and the KPI alerts, its delivery state and acknowledgement by the "
+        "deliveries. Read by dbt (source ops.outbox).",
     ),
     dg.AssetSpec(
         dg.AssetKey(["ops", "routing_decisions"]),

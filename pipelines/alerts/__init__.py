@@ -1,0 +1,1 @@
+"""The alerts domain: KPI target breaches judged after the KPI marts, sent as alerts."""
