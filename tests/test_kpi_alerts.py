@@ -173,22 +173,16 @@ def test_breaches_equal_an_independent_computation_over_the_order_lines(demo_run
         con.close()
     found = {(b.metric, b.member, b.day): b.value for b in find_breaches(targets, rows, cut_off, 3)}
     expected: dict[tuple, float] = {}
+    # the `all` dimension: one member, every line
     lines = lines.with_columns(all=pl.lit("all"))
-    for metric_name, threshold, min_volume in ((OTD, 0.99, 5), ("fill_rate", 0.999, 5)):
+    cases = ((OTD, "channel", 0.99), ("fill_rate", "channel", 0.999), (OTD, "all", 0.999))
+    for metric_name, dimension, threshold in cases:
         for day in days[metric_name]:
-            for dimension, column in (("channel", "channel"), ("all", "all")):
-                if metric_name == "fill_rate" and dimension == "all":
-                    continue  # no overall fill-rate target in this set
-                if metric_name == OTD and dimension == "all":
-                    threshold_here = 0.999
-                else:
-                    threshold_here = threshold
-                for member, (otd, otd_due, fill, fill_due) in _independent_day_rates(
-                    lines, day, column
-                ).items():
-                    value, volume = (otd, otd_due) if metric_name == OTD else (fill, fill_due)
-                    if value is not None and volume >= min_volume and value < threshold_here:
-                        expected[(metric_name, member, day)] = value
+            by_member = _independent_day_rates(lines, day, dimension)
+            for member, (otd, otd_due, fill, fill_due) in by_member.items():
+                value, volume = (otd, otd_due) if metric_name == OTD else (fill, fill_due)
+                if value is not None and volume >= 5 and value < threshold:
+                    expected[(metric_name, member, day)] = value
     assert found.keys() == expected.keys()
     assert expected, "the tight targets should be broken somewhere on the demo"
     for key, value in expected.items():
