@@ -23,6 +23,25 @@ from dashboards.lib.ui import data_as_of, data_section, require_published_run
 from pipelines.settings import get_settings
 
 TILES_PER_ROW = 5
+MOVER_RATES = {
+    "fill_rate": "Fill rate",
+    "on_time_ship_rate": "On-time ship",
+    "on_time_delivery_rate": "On-time delivery",
+    "return_rate": "Return rate (units)",
+}
+MOVER_COLUMNS = {
+    "dimension": st.column_config.TextColumn("Dimension"),
+    "member": st.column_config.TextColumn("Member"),
+    "rate_now": st.column_config.NumberColumn("Now", format="percent"),
+    "rate_before": st.column_config.NumberColumn("Before", format="percent"),
+    "change_pp": st.column_config.NumberColumn("Change (pp)", format="%+.1f"),
+    "share": st.column_config.NumberColumn("Share of volume", format="percent"),
+    "impact_pp": st.column_config.NumberColumn(
+        "Impact (pp)", format="%+.2f", help="Share of volume now × change"
+    ),
+    "volume_now": st.column_config.NumberColumn("Volume now", format="localized"),
+    "volume_before": st.column_config.NumberColumn("Volume before", format="localized"),
+}
 
 st.title("Fulfillment overview")
 published = require_published_run()
@@ -139,6 +158,32 @@ with data_section():
         with orders_col:
             st.markdown("**Orders per day** (line: 7-day average)")
             st.altair_chart(charts.orders_chart(trend))
+
+    st.subheader("Biggest movers")
+    if not comparable:
+        st.caption("No movers: the previous period is not covered by the published data.")
+    else:
+        mover_rate = st.selectbox(
+            "Movers of",
+            options=list(MOVER_RATES),
+            format_func=lambda rate: MOVER_RATES[rate],
+            key="overview_mover_rate",
+        )
+        movers = cached.biggest_movers(*source, filters, mover_rate or "fill_rate")
+        st.caption(
+            "Channels, locations, carriers and categories whose rate moved most against the "
+            f"previous {filters.days} days, ranked by impact: their share of the volume now × "
+            "their change, the points they moved the headline by (docs/kpis.md)."
+            + (
+                " Under a channel or location filter, channels and locations only."
+                if filters.channels or filters.locations
+                else ""
+            )
+        )
+        if movers.is_empty():
+            st.info("Nothing to compare in this selection.")
+        else:
+            st.dataframe(movers, column_config=MOVER_COLUMNS, hide_index=True)
 
     st.subheader("Alerts")
     alerts = cached.recent_alerts(*source)

@@ -64,3 +64,8 @@ def rejects(published_dir: str, run_id: str) -> pl.DataFrame:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def recent_alerts(published_dir: str, run_id: str) -> pl.DataFrame | None:
     return targets.recent_alerts(Path(published_dir))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def biggest_movers(published_dir: str, run_id: str, filters: Filters, rate: str) -> pl.DataFrame:
+    return kpis.biggest_movers(Path(published_dir), filters, rate)

@@ -415,3 +415,95 @@ def tile_targets(targets: Sequence[Target], filters: Filters) -> dict[str, Targe
         if target is not None:
             found[name] = target
     return found
+
+
+MOVER_DIMENSIONS = ("channel", "location", "carrier", "category")
+
+
+def _mover_rows(filters: Filters, numerator: str, denominator: str) -> tuple[str, list[Any], str]:
+    """SQL selecting (dimension, member, kpi_date, num, den) day rows for the movers, its
+    parameters and the view it reads: every dimension's own rows when nothing is filtered;
+    under a channel or location filter, the channel-location rows grouped by channel and by
+    location (carrier and category rows cannot be filtered by channel or location)."""
+    if not filters.channels and not filters.locations:
+        sql = f"""select dimension, member, kpi_date, {numerator} as num, {denominator} as den
+                  from kpi_daily_by_dimension"""
+        return sql, [], "kpi_daily_by_dimension"
+    # both periods: the previous one and this one
+    where, params = _where(replace(filters, start=filters.previous().start))
+    parts = [
+        f"""select '{dimension}' as dimension, {column} as member, kpi_date,
+                   {numerator} as num, {denominator} as den
+            from kpi_daily where {where}"""
+        for dimension, column in (("channel", "channel"), ("location", "location_id"))
+    ]
+    return " union all ".join(parts), params + params, "kpi_daily"
+
+
+def biggest_movers(
+    published_dir: Path, filters: Filters, rate: str, limit: int = 10
+) -> pl.DataFrame:
+    """The dimension members whose `rate` moved most against the previous period of equal
+    length, ranked by their weighted impact (docs/kpis.md, "Biggest movers").
+
+    Impact = the member's share of the dimension's volume now (its denominator over the
+    dimension's) × its change in the rate: the points its own change moved the headline by, so
+    a tiny member moving 20 points ranks below a large one moving 2. Members without volume in
+    either period have no change and are left out. Columns: dimension, member, rate_now,
+    rate_before, change_pp, share, impact_pp, volume_now, volume_before.
+    """
+    pairs = KPI_RATES.get(rate)
+    if pairs is not None:
+        numerator, denominator = pairs[filters.weighting]
+    elif rate == "return_rate":
+        numerator, denominator = RETURN_RATE
+    else:
+        raise ValueError(f"no movers for {rate!r}; choose one of {[*KPI_RATES, 'return_rate']}")
+    rows, params, view = _mover_rows(filters, numerator, denominator)
+    previous = filters.previous()
+    return query(
+        published_dir,
+        f"""
+        with rows as ({rows}),
+        per_member as (
+            select dimension, member,
+                   sum(num) filter (where kpi_date between ? and ?) as num_now,
+                   sum(den) filter (where kpi_date between ? and ?) as den_now,
+                   sum(num) filter (where kpi_date between ? and ?) as num_before,
+                   sum(den) filter (where kpi_date between ? and ?) as den_before
+            from rows
+            group by dimension, member
+        ),
+        rated as (
+            select dimension, member,
+                   cast(num_now as double) / nullif(den_now, 0) as rate_now,
+                   cast(num_before as double) / nullif(den_before, 0) as rate_before,
+                   cast(den_now as double)
+                       / nullif(sum(den_now) over (partition by dimension), 0) as share,
+                   cast(den_now as bigint) as volume_now,
+                   cast(den_before as bigint) as volume_before
+            from per_member
+        )
+        select dimension, member, rate_now, rate_before,
+               100 * (rate_now - rate_before) as change_pp,
+               share,
+               100 * share * (rate_now - rate_before) as impact_pp,
+               volume_now, volume_before
+        from rated
+        where rate_now is not null and rate_before is not null
+        order by abs(impact_pp) desc, dimension, member
+        limit {int(limit)}
+        """,
+        [view],
+        [
+            *params,
+            filters.start,
+            filters.end,
+            filters.start,
+            filters.end,
+            previous.start,
+            previous.end,
+            previous.start,
+            previous.end,
+        ],
+    )

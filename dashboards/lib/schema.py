@@ -170,6 +170,16 @@ KPI_DAILY_BY_CHANNEL = PublishedTable(
 """The day rows per channel: read when no location is selected, so an order fulfilled from two
 locations counts once in the order-weighted rates (in `kpi_daily` it counts at each)."""
 
+KPI_DAILY_BY_DIMENSION = PublishedTable(
+    file="fct_kpis",
+    grain="one row per day, dimension (channel, location, carrier, category) and member",
+    columns=KPI_DAILY.columns,
+    derived={"kpi_date": "period_start"},
+    rows="period_grain = 'day' and dimension in ('channel', 'location', 'carrier', 'category')",
+)
+"""The day rows of every single dimension: the overview's biggest movers compare members of
+each dimension (docs/kpis.md, "Biggest movers")."""
+
 TIME_SKETCH = PublishedTable(
     file="fct_kpi_time_sketch",
     grain="one row per day, channel, location, measure and fulfilment time rounded to 0.1 h",
@@ -525,6 +535,7 @@ TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "kpi_daily": KPI_DAILY,
     "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
+    "kpi_daily_by_dimension": KPI_DAILY_BY_DIMENSION,
     "kpi_time_sketch": TIME_SKETCH,
     "inventory_daily": INVENTORY_DAILY,
     "shipments": SHIPMENTS,
