@@ -94,3 +94,15 @@ def test_a_viewer_sees_the_targets_read_only(demo_run, app_env, monkeypatch):
     assert "Save target" not in [b.label for b in at.button]
     assert any("Read-only" in c.value for c in at.caption)
     assert table_with(at, "kpi", "member", "target").height >= 6
+
+
+def test_the_action_log_lists_the_alerts_among_every_kind(demo_run, app_env, monkeypatch):
+    con = duckdb.connect(str(demo_run.warehouse_path), read_only=True)
+    try:
+        kinds = {k for (k,) in con.execute("select distinct kind from ops.outbox").fetchall()}
+    finally:
+        con.close()
+    at = run_app(demo_run.published_dir, monkeypatch, "app_pages/actions.py")
+    assert not at.exception, at.exception
+    by_kind = table_with(at, "kind", "delivered", "dead_letter", "total")
+    assert set(by_kind["kind"]) == kinds
