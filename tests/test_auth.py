@@ -175,6 +175,7 @@ def test_demo_users_are_created_only_when_there_is_no_users_file(tmp_path):
         "demo-viewer": "viewer",
         "demo-operator": "operator",
         "demo-planner": "planner",
+        "demo-manager": "manager",
         "demo-admin": "admin",
     }
     for name, (_, password) in users.DEMO_USERS.items():  # the passwords docs/dashboards.md gives

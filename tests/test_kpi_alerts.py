@@ -391,3 +391,25 @@ def test_alert_keys_name_the_breach_and_day_not_the_run_or_the_figure() -> None:
         dt.date(2026, 10, 31),
     )[0]
     assert alert_key(later) != alert_key(breach)
+
+
+def test_the_alert_steps_follow_the_kpi_marts_and_precede_publish_under_keys_of_their_own():
+    from pipelines.definitions import defs
+    from pipelines.keys import ALERT_DELIVERY_KEY, ALERTS_KEY, PUBLISH_KEY, model_key
+
+    d = defs()
+    graph = d.get_repository_def().asset_graph
+    assert model_key("fct_kpis") in graph.get(ALERTS_KEY).parent_keys
+    assert ALERTS_KEY in graph.get(ALERT_DELIVERY_KEY).parent_keys
+    assert ALERT_DELIVERY_KEY in graph.get(PUBLISH_KEY).parent_keys
+    outbox = graph.get(dg_key("ops", "outbox"))
+    assert {ALERTS_KEY, ALERT_DELIVERY_KEY} <= outbox.parent_keys
+    assert not outbox.is_materializable  # no step carries the key of a table dbt reads
+    deliver = d.resolve_job_def("deliver_due")
+    assert ALERT_DELIVERY_KEY in deliver.asset_layer.executable_asset_keys
+
+
+def dg_key(*path: str):
+    import dagster as dg
+
+    return dg.AssetKey(list(path))
