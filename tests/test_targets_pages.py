@@ -3,12 +3,14 @@ through AppTest from the entry point, on the real demo run's published folder.""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from dashboards.lib import kpis
 from dashboards.lib.users import add_user
 from ops_actions.alerts.run import ALERT_KIND
 from ops_actions.store import target_history
@@ -39,7 +41,12 @@ def app_env(demo_run, tmp_path: Path, monkeypatch) -> Iterator[Path]:
 def test_overview_shows_targets_movers_and_the_alerts_of_the_run(demo_run, app_env, monkeypatch):
     at = run_app(demo_run.published_dir, monkeypatch, OVERVIEW)
     assert not at.exception, at.exception
+    # the last 7 days: the 14-day demo covers the 7 before them, so changes and movers show
+    last = kpis.filter_options(demo_run.published_dir).max_date
+    at.date_input[0].set_value((last - dt.timedelta(days=6), last)).run()
+    assert not at.exception, at.exception
     captions = [c.value for c in at.caption]
+    assert any("Changes against the previous 7 days" in c for c in captions), captions
     assert any("target at least 95.0%" in c for c in captions), captions
     assert [h.value for h in at.subheader][:3] == ["Trends", "Biggest movers", "Alerts"]
     movers = table_with(at, "dimension", "member", "impact_pp", "share")

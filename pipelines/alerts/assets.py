@@ -5,7 +5,6 @@ Neither step carries the key of `ops.outbox` (a dbt source, `pipelines/actions/o
 they have keys of their own, upstream of the outbox's asset.
 """
 
-
 import datetime as dt
 
 import dagster as dg
