@@ -8,6 +8,7 @@ ui         start the Dagster UI (lineage, runs, checks, schedules, sensors)
 dashboard  start the Streamlit dashboards (on 127.0.0.1 unless --address says otherwise)
 users      add, list or remove the dashboard's users (roles: viewer, operator, planner, admin)
 repair     move loaded records to the quarantine and rebuild what they reached
+rebuild    rebuild the dbt models from scratch (--full-refresh), then run the flow
 forecast-eval  test the forecasting engine on a demand history against baselines
 test       run the whole test suite (lint, type check, pytest)
 """
@@ -262,6 +263,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """`dbt build --full-refresh` of the selected models (all of them by default), then the
+    flow: what a changed definition needs, since an incremental model keeps the rows it built
+    under the old one (docs/operations.md, "When a definition changes")."""
+    from pipelines.transform.project import rebuild
+
+    selectors = args.select or ["*"]
+    print("Rebuilding from scratch: dbt build --full-refresh --select", " ".join(selectors))
+    if rebuild(selectors) != 0:
+        print("The rebuild failed; see dbt's output above. Nothing was published.")
+        return 1
+    if args.no_run:
+        return 0
+    ok, seconds = run_flow()
+    print(f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s")
+    return 0 if ok else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     started = time.perf_counter()
@@ -507,6 +526,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_dashboard)
     _users_parser(sub)
     add_repair_parser(sub)
+    p = sub.add_parser(
+        "rebuild", help="rebuild dbt models from scratch (--full-refresh), then run the flow"
+    )
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="SELECTOR",
+        help="dbt selector of what to rebuild, e.g. fct_kpi_order_lines+ (default: everything)",
+    )
+    p.add_argument("--no-run", action="store_true", help="do not run the flow afterwards")
+    p.set_defaults(func=cmd_rebuild)
     add_forecast_eval_parser(sub)
     p = sub.add_parser("test", help="run lint, type check and the whole test suite")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)

@@ -43,9 +43,12 @@ class Settings:
     dashboard_sign_in_to_view: bool = False
     # Dagster's instance (runs, schedules, sensor cursors).
     dagster_home: Path = PROJECT_ROOT / "data" / "dagster_home"
-    # How the warehouse is opened (pipelines/warehouse.py): DuckDB's memory limit (unset:
-    # DuckDB's default) and how long a writer waits for another process's lock.
+    # How the warehouse is opened (pipelines/warehouse.py), by every connection and by dbt
+    # alike: DuckDB's memory limit (unset: DuckDB's default, 80 % of RAM), the folder it spills
+    # to beyond it (unset: DuckDB's default, `<warehouse file>.tmp`) and how long a writer waits
+    # for another process's lock.
     duckdb_memory_limit: str | None = None
+    duckdb_temp_directory: Path | None = None
     warehouse_lock_timeout_s: float = 120.0
     # Routing: the merchant's rules file, the business day it plans for (`data`, `today` or an
     # ISO date, see pipelines/actions/assets.routing_today) and where fulfillment requests go
@@ -105,6 +108,11 @@ def get_settings() -> Settings:
         in ("1", "true", "yes"),
         dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
         duckdb_memory_limit=os.environ.get("OMS_DUCKDB_MEMORY_LIMIT") or None,
+        duckdb_temp_directory=(
+            _path("OMS_DUCKDB_TEMP_DIRECTORY", Path())
+            if os.environ.get("OMS_DUCKDB_TEMP_DIRECTORY")
+            else None
+        ),
         warehouse_lock_timeout_s=float(os.environ.get("OMS_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "120")),
         routing_rules_path=_path(
             "OMS_ROUTING_RULES", PROJECT_ROOT / "ops_actions" / "rules" / "routing_rules.yaml"

@@ -8,8 +8,11 @@ so the policy is written once:
   the holder closes it. A writing connection waits for that lock with backoff (a second scheduled
   run queues up behind the first instead of failing); a read-only one does not need to.
 - Timestamps without an offset are read as UTC, never as the machine's local time.
-- A memory limit (`OMS_DUCKDB_MEMORY_LIMIT`, e.g. `4GB`), when set, bounds what DuckDB holds
-  (it spills to `<file>.tmp` beyond it); unset, DuckDB's own default applies (80 % of RAM).
+- A memory limit (`OMS_DUCKDB_MEMORY_LIMIT`, e.g. `4GB`), when set, bounds what DuckDB holds;
+  unset, DuckDB's own default applies (80 % of RAM). Beyond it DuckDB spills to a temporary
+  folder (`OMS_DUCKDB_TEMP_DIRECTORY`; unset, DuckDB's default `<file>.tmp`). Both are set here
+  once: `duckdb_settings` gives them to every connection this module opens and, through
+  `dbt_env`, to dbt's profile (dbt_project/profiles.yml), so the dbt build is bounded alike.
 
 The schemas are created once, by `create_schemas` (the resource calls it when a run starts;
 the CLI's commands and the tests call it where they create a warehouse): `raw` (the ingest
@@ -36,6 +39,9 @@ from pipelines.settings import Settings, get_settings
 if TYPE_CHECKING:
     pass
 
+DUCKDB_DEFAULT_MEMORY_LIMIT = "80%"
+"""DuckDB's own default memory limit, written out so that dbt's profile can be given it."""
+
 
 @dataclass(frozen=True)
 class Warehouse:
@@ -44,11 +50,34 @@ class Warehouse:
     path: Path
     memory_limit: str | None = None
     lock_timeout_s: float = 120.0
+    temp_directory: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Warehouse:
         s = settings or get_settings()
-        return cls(s.warehouse_path, s.duckdb_memory_limit, s.warehouse_lock_timeout_s)
+        return cls(
+            s.warehouse_path,
+            s.duckdb_memory_limit,
+            s.warehouse_lock_timeout_s,
+            s.duckdb_temp_directory,
+        )
+
+    def duckdb_settings(self) -> dict[str, str]:
+        """The DuckDB settings every connection to this warehouse runs with, the dbt build's
+        included: the memory limit and the folder it spills to beyond it (DuckDB's defaults,
+        80 % of RAM and `<file>.tmp`, where unset)."""
+        return {
+            "memory_limit": self.memory_limit or DUCKDB_DEFAULT_MEMORY_LIMIT,
+            "temp_directory": str(self.temp_directory or Path(f"{self.path}.tmp")),
+        }
+
+    def dbt_env(self) -> dict[str, str]:
+        """The same settings as the variables dbt's profile reads (dbt_project/profiles.yml)."""
+        settings = self.duckdb_settings()
+        return {
+            "OMS_DUCKDB_MEMORY_LIMIT": settings["memory_limit"],
+            "OMS_DUCKDB_TEMP_DIRECTORY": settings["temp_directory"],
+        }
 
     def open(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A new connection; the caller closes it (prefer `connect`, which does)."""
@@ -66,8 +95,8 @@ class Warehouse:
                 time.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 1.0)
         con.execute("set TimeZone = 'UTC'")
-        if self.memory_limit:
-            con.execute(f"set memory_limit = '{self.memory_limit}'")
+        for name, value in self.duckdb_settings().items():
+            con.execute(f"set {name} = '{value}'")
         return con
 
     @contextmanager

@@ -23,15 +23,26 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     path: str
     memory_limit: str | None = None
     lock_timeout_s: float = 120.0
+    temp_directory: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> WarehouseResource:
         w = Warehouse.from_settings(settings)
-        return cls(path=str(w.path), memory_limit=w.memory_limit, lock_timeout_s=w.lock_timeout_s)
+        return cls(
+            path=str(w.path),
+            memory_limit=w.memory_limit,
+            lock_timeout_s=w.lock_timeout_s,
+            temp_directory=str(w.temp_directory) if w.temp_directory else None,
+        )
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.path), self.memory_limit, self.lock_timeout_s)
+        return Warehouse(
+            Path(self.path),
+            self.memory_limit,
+            self.lock_timeout_s,
+            Path(self.temp_directory) if self.temp_directory else None,
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Once per run, before any step writes: every table a step may read exists.

@@ -32,11 +32,16 @@ def routing_params() -> str:
 
 
 def dbt_env() -> dict[str, str]:
-    """Environment for dbt subprocesses: the warehouse path always explicit and absolute, and
-    the routing rules' figures the models price with (`OMS_ROUTING_PARAMS`)."""
+    """Environment for dbt subprocesses: the warehouse path always explicit and absolute, the
+    warehouse's DuckDB memory limit and spill folder (`Warehouse.duckdb_settings`, one
+    definition for every connection), and the routing rules' figures the models price with
+    (`OMS_ROUTING_PARAMS`)."""
+    from pipelines.warehouse import Warehouse
+
     settings = get_settings()
     env = dict(os.environ)
     env["OMS_WAREHOUSE_PATH"] = str(settings.warehouse_path)
+    env.update(Warehouse.from_settings(settings).dbt_env())
     env["OMS_ROUTING_PARAMS"] = routing_params()
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env

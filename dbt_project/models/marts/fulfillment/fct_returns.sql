@@ -1,11 +1,28 @@
 -- One row per returned line: every RMA line (return_kind 'rma'), plus every return at a store
 -- till (return_kind 'till', a negative-quantity POS receipt line). RMA lines carry the order
 -- line they return when it is known; till returns do not reference the original sale.
+--
+-- Incremental (delete+insert on return_line_id): a run writes the RMA lines
+-- int_rma_lines_matched (re)wrote since the last run (`_rma_run_at`: new lines, and lines of
+-- orders that changed, so `order_date` follows the order) and the till returns loaded since
+-- (`_loaded_at`; the ingest never replaces a loaded key, so a load is consumed once).
+{{
+    config(
+        materialized='incremental',
+        unique_key='return_line_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 rma_lines as (
 
     select * from {{ ref('int_rma_lines_matched') }}
+    {% if is_incremental() -%}
+    where _dbt_run_at > {{ high_water_mark('_rma_run_at') }}
+    {%- endif %}
 
 ),
 
@@ -18,6 +35,14 @@ order_lines as (
 pos_sales as (
 
     select * from {{ ref('stg_pos__sales') }}
+    where quantity < 0
+    {% if is_incremental() -%}
+        and _loaded_at > (
+            select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+            from {{ this }}
+            where return_kind = 'till'
+        )
+    {%- endif %}
 
 ),
 
@@ -44,7 +69,9 @@ rma as (
         rma_lines.currency,
         rma_lines.requested_at,
         rma_lines.received_at,
-        rma_lines.received_location_id
+        rma_lines.received_location_id,
+        rma_lines._loaded_at,
+        rma_lines._dbt_run_at as _rma_run_at
 
     from rma_lines
     left join order_lines
@@ -78,10 +105,11 @@ till as (
         currency,
         sold_at as requested_at,
         sold_at as received_at,
-        store_id as received_location_id
+        store_id as received_location_id,
+        _loaded_at,
+        cast(null as {{ dbt.type_timestamp() }}) as _rma_run_at
 
     from pos_sales
-    where quantity < 0
 
 ),
 
@@ -98,7 +126,8 @@ final as (
     select
         *,
         cast(requested_at as date) as return_date,
-        order_line_id is not null as is_matched_to_order_line
+        order_line_id is not null as is_matched_to_order_line,
+        {{ run_marker() }} as _dbt_run_at
 
     from unioned
 

@@ -1,10 +1,25 @@
 -- One row per cycle count (location, SKU, count time): the system's quantity against the
 -- counted one. A count is accurate when both are equal.
+--
+-- Incremental (delete+insert on cycle_count_id): a run writes the counts loaded since the last
+-- run (`_loaded_at`; the ingest never replaces a loaded key, so a load is consumed once).
+{{
+    config(
+        materialized='incremental',
+        unique_key='cycle_count_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 cycle_counts as (
 
     select * from {{ ref('stg_stock__cycle_counts') }}
+    {% if is_incremental() -%}
+    where _loaded_at > {{ high_water_mark('_loaded_at') }}
+    {%- endif %}
 
 ),
 

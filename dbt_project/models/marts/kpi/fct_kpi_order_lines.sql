@@ -1,10 +1,38 @@
 -- One row per order line: every flag and measure the KPI catalogue counts, under the corrected
 -- definitions (docs block `kpi_order_lines`, docs/kpis.md). Judged at the cut-off `as_of_at`,
--- the latest business time the warehouse has seen, so the whole table is rebuilt each run
--- (a table, not incremental: "due" and "late" move with the cut-off even for untouched lines).
+-- the latest business time the warehouse has seen.
+--
+-- Incremental (delete+insert on channel_order_id, whole orders: a line's shipping charge
+-- depends on its order's other lines). "Due", "late" and "matured" move with the cut-off even
+-- for lines no load touched, so a run recomputes
+--   - the orders fct_order_lines rewrote since the last run (their lines, shipments, returns
+--     or order versions changed; found by its `_dbt_run_at`, kept here as `_order_lines_run_at`),
+--   - the orders with a line not yet settled (`_is_settled` false: not yet due to ship or to
+--     deliver, or its return window not yet matured): bounded by the promise horizon and the
+--     return maturity (`kpi_return_maturity_days`), not by the history,
+--   - every order, if the cut-off moved backwards (a corrected record lowered it).
+-- A settled line's flags stay as they are once the cut-off only advances; the post-hook
+-- (macro restamp_cut_off) brings its `as_of_at` / `cut_off_date` to the current cut-off.
+-- `_previous_kpi_date` is the order's day before this run rewrote it, so the day-grained
+-- catalogue recomputes the day an order left as well. A change of definition, of the seeds or
+-- of a product's category or a location's time zone needs `--full-refresh`
+-- (docs/operations.md).
+{{
+    config(
+        materialized='incremental',
+        unique_key='channel_order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ restamp_cut_off({
+            'as_of_at': 'latest.as_of_at',
+            'cut_off_date': oms.local_date('latest.as_of_at', 'promise_timezone'),
+        }) }}"
+    )
+}}
+
 with
 
-order_lines as (
+all_order_lines as (
 
     select * from {{ ref('fct_order_lines') }}
 
@@ -81,9 +109,47 @@ cut_off as (
 
     from (
         select
-            (select max(ordered_at) from order_lines) as max_ordered_at,
+            (select max(ordered_at) from all_order_lines) as max_ordered_at,
             (select max(occurred_at) from carrier_events) as max_event_at
     ) as latest
+
+),
+
+{% if is_incremental() %}
+
+touched_orders as (
+
+    select channel_order_id
+    from all_order_lines
+    where _dbt_run_at > {{ high_water_mark('_order_lines_run_at') }}
+    union
+    select channel_order_id
+    from {{ this }}
+    where not coalesce(_is_settled, false)
+    union
+    select channel_order_id
+    from all_order_lines
+    where (select max(as_of_at) from {{ this }}) > (select as_of_at from cut_off)
+
+),
+
+previous_days as (
+
+    select channel_order_id, min(kpi_date) as previous_kpi_date
+    from {{ this }}
+    where channel_order_id in (select channel_order_id from touched_orders)
+    group by channel_order_id
+
+),
+
+{% endif %}
+
+order_lines as (
+
+    select * from all_order_lines
+    {% if is_incremental() -%}
+    where channel_order_id in (select channel_order_id from touched_orders)
+    {%- endif %}
 
 ),
 
@@ -322,7 +388,7 @@ final as (
 
     select
         order_line_id,
-        channel_order_id,
+        flagged.channel_order_id,
         channel,
         order_id,
         line_ref,
@@ -391,9 +457,23 @@ final as (
             when channel <> 'pos' and units_shipped > 0 and units_delivered >= units_shipped
                 and last_delivered_at is not null and last_shipped_at is not null
                 then {{ hours_between('last_shipped_at', 'last_delivered_at') }}
-        end as ship_to_delivery_hours
+        end as ship_to_delivery_hours,
+        -- settled: no flag moves any more as the cut-off advances (see the header)
+        is_return_matured and (units_required = 0
+            or (is_due_to_ship and (channel = 'pos' or is_due_to_deliver))) as _is_settled,
+        _dbt_run_at as _order_lines_run_at,
+        {% if is_incremental() -%}
+        previous_days.previous_kpi_date
+        {%- else -%}
+        cast(null as date)
+        {%- endif %} as _previous_kpi_date,
+        {{ run_marker() }} as _dbt_run_at
 
     from flagged
+    {% if is_incremental() -%}
+    left join previous_days
+        on flagged.channel_order_id = previous_days.channel_order_id
+    {%- endif %}
 
 )
 

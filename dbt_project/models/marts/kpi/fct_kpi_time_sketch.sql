@@ -4,11 +4,43 @@
 -- recomputed from it (the value at rank k is the smallest time whose running count exceeds
 -- k), within 0.05 h of the exact ones, without reading the order lines. Definitions: docs
 -- block `kpi_time_sketch`.
+--
+-- Incremental by day (delete+insert on kpi_date): the days of the KPI lines rewritten since
+-- this model last ran, before and after (macro kpi_touched_days), each recomputed from all
+-- its lines. `_lines_run_at`: the newest KPI line run this row's run consumed.
+{{
+    config(
+        materialized='incremental',
+        unique_key='kpi_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with
+
+all_lines as (
+
+    select * from {{ ref('fct_kpi_order_lines') }}
+
+),
+
+{% if is_incremental() %}
+
+touched_days as (
+
+    {{ kpi_touched_days('all_lines') }}
+
+),
+
+{% endif %}
 
 lines as (
 
-    select * from {{ ref('fct_kpi_order_lines') }}
+    select * from all_lines
+    {% if is_incremental() -%}
+    where kpi_date in (select kpi_date from touched_days)
+    {%- endif %}
 
 ),
 
@@ -30,7 +62,8 @@ select
     location_id,
     measure,
     cast(round(hours, 1) as {{ oms.type_double() }}) as hours,
-    cast(count(*) as {{ dbt.type_bigint() }}) as lines
+    cast(count(*) as {{ dbt.type_bigint() }}) as lines,
+    (select max(_dbt_run_at) from all_lines) as _lines_run_at
 
 from timed
 group by kpi_date, channel, location_id, measure, cast(round(hours, 1) as {{ oms.type_double() }})

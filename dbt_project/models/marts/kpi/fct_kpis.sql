@@ -4,6 +4,21 @@
 -- rate at three weightings (orders, lines, units) and the open, not-yet-due volume beside them.
 -- Percentiles are computed from the lines of each row, at every grain (never averaged).
 -- Definitions: docs block `kpis` (docs/kpis.md).
+--
+-- Incremental by the periods a run touched (delete+insert on period grain and start): the
+-- days of the KPI lines fct_kpi_order_lines rewrote since this model last ran, before and
+-- after (`_previous_kpi_date`), and the weeks and months holding them, each recomputed from all
+-- its lines; other periods are kept, their `as_of_at` brought to the current cut-off by the
+-- post-hook. `_lines_run_at`: the newest KPI line run this row's run consumed.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['period_grain', 'period_start'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ restamp_cut_off({'as_of_at': 'latest.as_of_at'}) }}"
+    )
+}}
 {%- set grains = ['day', 'week', 'month'] -%}
 {%- set dimensions = {
     'all': "'all'",
@@ -37,9 +52,68 @@
 {%- endfor -%}{%- endfor %}
 with
 
-lines as (
+all_lines as (
 
     select * from {{ ref('fct_kpi_order_lines') }}
+
+),
+
+-- Till returns reference no sale: they count at the store, on their own (local) day.
+till_returns as (
+
+    select
+        returns.units_returned,
+        returns.received_location_id as location_id,
+        coalesce(products.category, 'unknown') as category,
+        {{ oms.local_date('returns.requested_at', "coalesce(stores.timezone, 'UTC')") }} as kpi_date,
+        returns._loaded_at
+
+    from {{ ref('fct_returns') }} as returns
+    left join {{ ref('dim_locations') }} as stores
+        on returns.received_location_id = stores.location_id
+    left join {{ ref('dim_products') }} as products
+        on returns.sku = products.sku
+    where returns.return_kind = 'till'
+
+),
+
+{% if is_incremental() %}
+
+touched_days as (
+
+    {{ kpi_touched_days('all_lines') }}
+    -- a till return loaded late for a day no order line of this run is on
+    union
+    select kpi_date from till_returns where _loaded_at > {{ high_water_mark('_lines_run_at') }}
+
+),
+
+touched_periods as (
+
+    {% for grain in grains %}
+    select distinct '{{ grain }}' as period_grain,
+        {{ 'kpi_date' if grain == 'day' else 'cast(' ~ dbt.date_trunc(grain, 'kpi_date') ~ ' as date)' }}
+            as period_start
+    from touched_days
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+{% endif %}
+
+-- The lines of every period to recompute (all lines on a full build).
+lines as (
+
+    select * from all_lines
+    {% if is_incremental() -%}
+    where kpi_date in (select kpi_date from touched_days)
+    {%- for grain in grains if grain != 'day' %}
+        or cast({{ dbt.date_trunc(grain, 'kpi_date') }} as date) in (
+            select period_start from touched_periods where period_grain = '{{ grain }}'
+        )
+    {%- endfor %}
+    {%- endif %}
 
 ),
 
@@ -58,27 +132,13 @@ shipped_tracking as (
 
 ),
 
--- Till returns reference no sale: they count at the store, on their own (local) day.
-till_returns as (
-
-    select
-        returns.units_returned,
-        returns.received_location_id as location_id,
-        coalesce(products.category, 'unknown') as category,
-        {{ oms.local_date('returns.requested_at', "coalesce(stores.timezone, 'UTC')") }} as kpi_date
-
-    from {{ ref('fct_returns') }} as returns
-    left join {{ ref('dim_locations') }} as stores
-        on returns.received_location_id = stores.location_id
-    left join {{ ref('dim_products') }} as products
-        on returns.sku = products.sku
-    where returns.return_kind = 'till'
-
-),
-
 cut_off as (
 
-    select max(as_of_at) as as_of_at, max(cut_off_date) as cut_off_date from lines
+    select
+        max(as_of_at) as as_of_at,
+        max(cut_off_date) as cut_off_date,
+        max(_dbt_run_at) as lines_run_at
+    from all_lines
 
 ),
 
@@ -272,6 +332,11 @@ unioned as (
     left join tills_{{ grain }}_{{ dimension }} as t
         on l.period_start = t.period_start
         and l.member = t.member
+    {% if is_incremental() -%}
+    where l.period_start in (
+        select period_start from touched_periods where period_grain = '{{ grain }}'
+    )
+    {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -296,7 +361,8 @@ final as (
         cast(unioned.order_to_ship_hours_p50 as {{ oms.type_double() }}) as order_to_ship_hours_p50,
         cast(unioned.order_to_ship_hours_p90 as {{ oms.type_double() }}) as order_to_ship_hours_p90,
         cast(unioned.ship_to_delivery_hours_p50 as {{ oms.type_double() }}) as ship_to_delivery_hours_p50,
-        cast(unioned.ship_to_delivery_hours_p90 as {{ oms.type_double() }}) as ship_to_delivery_hours_p90
+        cast(unioned.ship_to_delivery_hours_p90 as {{ oms.type_double() }}) as ship_to_delivery_hours_p90,
+        cut_off.lines_run_at as _lines_run_at
 
     from unioned
     cross join cut_off
