@@ -61,6 +61,7 @@ PAGE_TITLES = {
     "order.py": "Order",
     "actions.py": "Action log",
     "holds.py": "Order holds",
+    "targets.py": "Targets and alerts",
 }
 
 
