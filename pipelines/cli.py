@@ -267,14 +267,20 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     """`dbt build --full-refresh` of the selected models (all of them by default), then the
     flow: what a changed definition needs, since an incremental model keeps the rows it built
     under the old one (docs/operations.md, "When a definition changes")."""
-    from pipelines.transform.project import rebuild
-
     selectors = args.select or ["*"]
     print("Rebuilding from scratch: dbt build --full-refresh --select", " ".join(selectors))
+    return rebuild_then_run(selectors, run=not args.no_run)
+
+
+def rebuild_then_run(selectors: list[str], run: bool) -> int:
+    """The full refresh of `selectors`, then (unless `run` is off) the flow; shared by `rebuild`
+    and `repair`. Returns the command's exit code."""
+    from pipelines.transform.project import rebuild
+
     if rebuild(selectors) != 0:
         print("The rebuild failed; see dbt's output above. Nothing was published.")
         return 1
-    if args.no_run:
+    if not run:
         return 0
     ok, seconds = run_flow()
     print(f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s")

@@ -25,9 +25,8 @@ def _match(values: list[str]) -> dict[str, str]:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from pipelines.cli import run_flow
+    from pipelines.cli import rebuild_then_run
     from pipelines.ingest.repair import quarantine, rebuild_selection, recheck
-    from pipelines.transform.project import rebuild
     from pipelines.warehouse import Warehouse, create_schemas
 
     with Warehouse.from_settings().connect() as con:
@@ -49,14 +48,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     selectors = rebuild_selection(moved)
     print("Rebuilding from scratch what they reached: dbt build --full-refresh --select",
           " ".join(selectors))  # fmt: skip
-    if rebuild(selectors) != 0:
-        print("The rebuild failed; see dbt's output above. Nothing was published.")
-        return 1
-    if args.no_run:
-        return 0
-    ok, seconds = run_flow()
-    print(f"Flow {'succeeded' if ok else 'FAILED'} in {seconds:.1f} s")
-    return 0 if ok else 1
+    return rebuild_then_run(selectors, run=not args.no_run)
 
 
 def add_repair_parser(sub: argparse._SubParsersAction) -> None:
