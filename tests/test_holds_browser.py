@@ -14,6 +14,8 @@ from tests.test_dashboard_browser import (
     RENDER_TIMEOUT_MS,
     _screenshot_whole_page,
     _streamlit_server,
+    open_page,
+    sign_in,
 )
 from tests.test_dashboard_browser import pytestmark as browser_marks
 from tests.test_holds import EXPECTED
@@ -45,17 +47,8 @@ def test_operator_releases_held_orders_in_bulk_in_a_real_browser(tmp_path: Path)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(url)
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            sidebar.get_by_role("textbox", name="User name").fill("olga", timeout=RENDER_TIMEOUT_MS)
-            sidebar.get_by_role("textbox", name="Password").fill(USERS["olga"][1])
-            sidebar.get_by_role("button", name="Sign in").click()
-            expect(sidebar.get_by_text("Signed in as")).to_contain_text(
-                "olga", timeout=RENDER_TIMEOUT_MS
-            )
-            page.get_by_role("link", name="Order holds").click()
-            expect(page.get_by_role("heading", name="Order holds")).to_be_visible(
-                timeout=RENDER_TIMEOUT_MS
-            )
+            sign_in(page, "olga", USERS["olga"][1])
+            open_page(page, "Order holds", "Order holds")
             expect(
                 page.locator('[data-testid="stMetric"]').filter(has_text="Held orders")
             ).to_contain_text(str(len(EXPECTED)), timeout=RENDER_TIMEOUT_MS)

@@ -16,6 +16,8 @@ from tests.test_dashboard_browser import (
     RENDER_TIMEOUT_MS,
     _screenshot_whole_page,
     _streamlit_server,
+    open_page,
+    sign_in,
 )
 from tests.test_dashboard_browser import pytestmark as browser_marks
 from tests.test_planner_page import USERS, build_published
@@ -52,19 +54,8 @@ def test_planner_approves_a_suggestion_in_a_real_browser(planned: Path, tmp_path
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(url)
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            sidebar.get_by_role("textbox", name="User name").fill(
-                "paula", timeout=RENDER_TIMEOUT_MS
-            )
-            sidebar.get_by_role("textbox", name="Password").fill(USERS["paula"][1])
-            sidebar.get_by_role("button", name="Sign in").click()
-            expect(sidebar.get_by_text("Signed in as")).to_contain_text(
-                "paula", timeout=RENDER_TIMEOUT_MS
-            )
-            page.get_by_role("link", name="Replenishment").click()
-            expect(page.get_by_role("heading", name="Replenishment planner")).to_be_visible(
-                timeout=RENDER_TIMEOUT_MS
-            )
+            sign_in(page, "paula", USERS["paula"][1])
+            open_page(page, "Replenishment", "Replenishment planner")
             expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(
                 1, timeout=RENDER_TIMEOUT_MS
             )
