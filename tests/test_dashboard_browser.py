@@ -215,8 +215,8 @@ def test_app_shows_kpis_and_data_quality_in_a_real_browser(
             expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(
                 2, timeout=RENDER_TIMEOUT_MS
             )
-            # By channel and by location; the demo also covers a previous period, so its
-            # biggest movers are ranked too (the synthetic run's single period has none).
+            # By channel and by location; the demo's run also raised alerts, listed in a third
+            # table (the synthetic folder has no alerts).
             expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(
                 3 if published[0] == "demo" else 2, timeout=RENDER_TIMEOUT_MS
             )

@@ -721,25 +721,35 @@ def test_queries_never_fail_while_runs_keep_swapping_current(synthetic_published
     expected.add(expected_kpis(other, filters).orders)
 
     stop = threading.Event()
+    read = threading.Event()  # set after each round of queries
     swaps = 0
 
     def publisher() -> None:
         nonlocal swaps
         while not stop.is_set():
+            # far more often than real runs (minutes apart), but not more than once per round
+            # of reads: a read retries on a swapped run a few times, not without end, and on a
+            # loaded machine an unpaced publisher would swap many times during one read
+            while not read.wait(timeout=0.2):
+                if stop.is_set():
+                    return
+            read.clear()
             swaps += 1
             publish(synthetic_published, f"swap-{swaps}", variants[swaps % 2])
-            time.sleep(0.1)  # far more often than real runs (minutes apart)
 
     thread = threading.Thread(target=publisher)
     thread.start()
     try:
         seen = set()
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
+        # query until both runs were seen across many swaps; the deadline only bounds a broken
+        # publisher (a loaded machine publishes slowly, so a fixed few seconds is not enough)
+        deadline = time.monotonic() + 180
+        while (seen != expected or swaps <= 10) and time.monotonic() < deadline:
             got = kpis.headline_kpis(synthetic_published, filters)
             assert got.orders in expected
             seen.add(got.orders)
             assert quality.source_summary(synthetic_published).height == 4
+            read.set()
     finally:
         stop.set()
         thread.join()

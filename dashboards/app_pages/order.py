@@ -17,8 +17,8 @@ from dashboards.lib.routing_views import show
 from dashboards.lib.tiles import NO_VALUE, fmt_int
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
 
+# `?order=<id>` opens the page on that order (a link from elsewhere).
 QUERY_PARAM = "order"
-"""`?order=<id>` opens the page on that order (a link from elsewhere)."""
 
 
 def _time(label: str) -> Any:

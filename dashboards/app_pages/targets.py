@@ -29,9 +29,10 @@ from ops_actions.store import TargetConflict
 from pipelines.settings import get_settings
 
 FLASH_KEY = "tg_flash"
+# Scope -> the version this session last saw: a change made by someone else since then is
+# refused as a conflict instead of silently overwritten. (A bare string here would be shown:
+# Streamlit's "magic" writes every expression statement of a page script.)
 SEEN_KEY = "tg_seen_versions"
-"""Scope -> the version this session last saw: a change made by someone else since then is
-refused as a conflict instead of silently overwritten."""
 
 TARGET_COLUMNS: dict[str, Any] = {
     "kpi": st.column_config.TextColumn("KPI"),
