@@ -169,7 +169,7 @@ def _freshness_hours(var: str) -> tuple[tuple[str, float], ...]:
         hours = {"*": float(raw)} if raw else {}
     except ValueError:
         hours = _positive_numbers(var, '{"source": hours > 0, "*": hours > 0}')
-    if any(h <= 0 for h in hours.values()):
+    if not all(h > 0 for h in hours.values()):  # NaN too
         raise ValueError(f"{var} must be a number of hours > 0")
     return tuple(sorted({"*": 26.0, **hours}.items()))
 

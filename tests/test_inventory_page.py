@@ -408,7 +408,7 @@ def test_freshness_thresholds_come_from_one_setting(value, want, monkeypatch):
     assert get_settings().freshness_max_age_hours == want
 
 
-@pytest.mark.parametrize("value", ["-3", "0", '{"pos": 0}', '{"pos": "soon"}', "[1, 2]"])
+@pytest.mark.parametrize("value", ["-3", "0", "nan", '{"pos": 0}', '{"pos": "soon"}', "[1, 2]"])
 def test_a_threshold_that_is_not_a_positive_number_is_refused_by_name(value, monkeypatch):
     monkeypatch.setenv("OMS_FRESHNESS_MAX_AGE_HOURS", value)
     with pytest.raises(ValueError, match="OMS_FRESHNESS_MAX_AGE_HOURS"):
