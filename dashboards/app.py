@@ -52,6 +52,11 @@ navigation = st.navigation(
                 title="Targets and alerts",
                 icon=":material/flag:",
             ),
+            st.Page(
+                PAGES_DIR / "inventory.py",
+                title="Inventory",
+                icon=":material/warehouse:",
+            ),
         ],
         "Planners": [
             st.Page(

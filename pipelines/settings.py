@@ -80,6 +80,10 @@ class Settings:
     alert_destination: str = ""
     alert_max_attempts: int = 6
     alert_lookback_days: int = 1
+    # Freshness (the data-quality page): a source whose newest batch landed longer ago than
+    # this many hours is flagged. Pairs (source, hours), "*" for every source not named; a
+    # daily source with a couple of hours' slack by default.
+    freshness_max_age_hours: tuple[tuple[str, float], ...] = (("*", 26.0),)
 
     @property
     def dbt_profiles_dir(self) -> Path:
@@ -132,11 +136,18 @@ def get_settings() -> Settings:
         alert_destination=os.environ.get("OMS_ALERT_DESTINATION", "").strip(),
         alert_max_attempts=max(1, int(os.environ.get("OMS_ALERT_MAX_ATTEMPTS", "6"))),
         alert_lookback_days=max(1, int(os.environ.get("OMS_ALERT_LOOKBACK_DAYS", "1"))),
+        freshness_max_age_hours=_freshness_hours("OMS_FRESHNESS_MAX_AGE_HOURS"),
     )
 
 
 def _rates(var: str) -> dict[str, float]:
     """A JSON object of positive numbers (updates per second) from `var` ({} when unset)."""
+    return _positive_numbers(var, '{"channel": updates per second > 0}')
+
+
+def _positive_numbers(var: str, shape: str) -> dict[str, float]:
+    """A JSON object of positive numbers from `var` ({} when unset); `shape` names what it
+    holds in the error."""
     raw = os.environ.get(var, "").strip()
     try:
         value = json.loads(raw) if raw else {}
@@ -146,8 +157,21 @@ def _rates(var: str) -> dict[str, float]:
         isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
         for k, v in value.items()
     ):
-        raise ValueError(f'{var} must be a JSON object {{"channel": updates per second > 0}}')
+        raise ValueError(f"{var} must be a JSON object {shape}")
     return {k: float(v) for k, v in value.items()}
+
+
+def _freshness_hours(var: str) -> tuple[tuple[str, float], ...]:
+    """Hours after which a source is stale: a number for every source, or a JSON object
+    {"source": hours, "*": hours for the others}; unset: 26 hours for all."""
+    raw = os.environ.get(var, "").strip()
+    try:
+        hours = {"*": float(raw)} if raw else {}
+    except ValueError:
+        hours = _positive_numbers(var, '{"source": hours > 0, "*": hours > 0}')
+    if not all(h > 0 for h in hours.values()):  # NaN too
+        raise ValueError(f"{var} must be a number of hours > 0")
+    return tuple(sorted({"*": 26.0, **hours}.items()))
 
 
 def _json_object(var: str) -> dict[str, str]:

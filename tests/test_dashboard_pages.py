@@ -30,6 +30,7 @@ from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
 from dashboards.lib.schema import KPI_DAILY, KPI_RATES, RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
+from dashboards.lib.ui import STALE_SOURCE_ICON
 from dashboards.lib.users import add_user, remove_user
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +118,83 @@ def _sketch_rows(
         }
         for value, lines in counted.items()
     ]
+
+
+CATEGORIES = ("kitchen", "garden", "tools")
+INVENTORY_SKUS = 12
+INVENTORY_WINDOW_DAYS = 28
+
+
+def _inventory_positions(rng: random.Random) -> pl.DataFrame:
+    """fct_inventory_position for every location and a dozen SKUs, with consistent figures
+    (ATP within on hand, cover = ATP / demand, lost sales = stock-out days × in-stock rate ×
+    price); some SKU-locations out of stock, some without demand, counts or a list price, one
+    SKU inactive."""
+    as_of = FIRST_DAY + timedelta(days=DAYS - 1)
+    start = as_of - timedelta(days=INVENTORY_WINDOW_DAYS - 1)
+    rows = []
+    for location, (name, kind, *_) in LOCATIONS.items():
+        for number in range(INVENTORY_SKUS):
+            on_hand = rng.choice([0, 0, *range(1, 60)])
+            atp = rng.randint(0, on_hand)
+            demand = rng.choice([0.0, round(rng.uniform(0.1, 6), 3)])
+            stockout_days = rng.randint(0, 6) if demand else 0
+            in_stock_days = INVENTORY_WINDOW_DAYS - stockout_days
+            in_stock_rate = demand * INVENTORY_WINDOW_DAYS / in_stock_days
+            price = None if number == 11 else Decimal(rng.randint(100, 9_999)) / 100
+            lost_units = stockout_days * in_stock_rate
+            counts = rng.randint(0, 3)
+            accurate = rng.randint(0, counts)
+            rows.append(
+                {
+                    "inventory_position_id": f"{location}:SKU-{number:03d}",
+                    "sku": f"SKU-{number:03d}",
+                    "product_name": f"Product {number}",
+                    "category": CATEGORIES[number % len(CATEGORIES)],
+                    "is_active_sku": number != 7,
+                    "location_id": location,
+                    "location_name": name,
+                    "location_kind": kind,
+                    "as_of_date": as_of,
+                    "window_start_date": start,
+                    "window_days": INVENTORY_WINDOW_DAYS,
+                    "snapshot_date": as_of,
+                    "on_hand": on_hand,
+                    "is_out_of_stock": on_hand == 0,
+                    "available_to_promise": atp,
+                    "demand_units": demand * INVENTORY_WINDOW_DAYS,
+                    "avg_daily_demand": demand,
+                    "cover_days": atp / demand if demand else None,
+                    "snapshot_days": INVENTORY_WINDOW_DAYS,
+                    "stockout_days": stockout_days,
+                    "stockout_rate": stockout_days / INVENTORY_WINDOW_DAYS,
+                    "in_stock_days": in_stock_days,
+                    "in_stock_daily_demand": in_stock_rate,
+                    "lost_sales_units": lost_units,
+                    "lost_sales_value": None
+                    if price is None
+                    else (Decimal(lost_units) * price).quantize(Decimal("0.01")),
+                    "list_price": price,
+                    "currency": "USD",
+                    "cycle_counts": counts,
+                    "counts_accurate": accurate,
+                    "inventory_accuracy": accurate / counts if counts else None,
+                    "last_counted_at": datetime.combine(as_of, datetime.min.time())
+                    if counts
+                    else None,
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema_overrides={
+            "lost_sales_value": pl.Decimal(18, 2),
+            "list_price": pl.Decimal(18, 2),
+            "cover_days": pl.Float64,
+            "inventory_accuracy": pl.Float64,
+            "last_counted_at": pl.Datetime,
+        },
+        infer_schema_length=None,
+    )
 
 
 def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
@@ -219,6 +297,13 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
                 }
             )
     loaded_at = datetime(2024, 4, 10, 6, 0)
+    landed = {  # the newest batch of each source landed hours before the load (freshness)
+        "b-001": timedelta(hours=30),
+        "b-002": timedelta(hours=2),
+        "b-003": timedelta(hours=5),
+        "b-004": timedelta(hours=50),
+        "b-005": timedelta(minutes=20),
+    }
     batches = [
         ("webshop", "b-001", "webshop/orders_20240409_01.jsonl", 120, 110, 6, 4),
         ("webshop", "b-002", "webshop/orders_20240409_02.jsonl", 80, 80, 0, 0),
@@ -307,12 +392,18 @@ def _synthetic_tables(seed: int) -> dict[str, pl.DataFrame]:
                 "duplicates",
             ],
             orient="row",
-        ).with_columns(loaded_at=pl.lit(loaded_at)),
+        ).with_columns(
+            loaded_at=pl.lit(loaded_at),
+            landed_at=pl.col("batch_id").replace_strict(
+                {batch: loaded_at - age for batch, age in landed.items()}, return_dtype=pl.Datetime
+            ),
+        ),
         "ingest_rejects": pl.DataFrame(
             rejects,
             schema=["source", "kind", "reason_code", "records", "example_record"],
             orient="row",
         ),
+        "fct_inventory_position": _inventory_positions(rng),
         "fct_unmatched_lines": pl.DataFrame(
             [
                 (
@@ -844,9 +935,11 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
 
 
 def unexpected_warnings(at: AppTest) -> list[str]:
-    """Warnings other than those about the data itself (lines referring to nothing known,
-    which is the page doing its job): a missing column, a stale copy, … are failures."""
-    return [w.value for w in at.warning if w.icon != ":material/link_off:"]
+    """Warnings other than those about the data itself (lines referring to nothing known, a
+    source that delivered nothing new for too long: the page doing its job): a missing column,
+    a stale copy, … are failures."""
+    about_the_data = {":material/link_off:", STALE_SOURCE_ICON}
+    return [w.value for w in at.warning if w.icon not in about_the_data]
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -1,14 +1,18 @@
-"""Data quality: do the ingested batches reconcile, and which records were set aside and why."""
+"""Data quality: is every source fresh, do the ingested batches reconcile, and which records
+were set aside and why."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import polars as pl
 import streamlit as st
 
 from dashboards.lib import cached, charts
-from dashboards.lib.quality import FAIL
+from dashboards.lib.quality import FAIL, STALE
 from dashboards.lib.tiles import fmt_int
-from dashboards.lib.ui import data_as_of, data_section, require_published_run
+from dashboards.lib.ui import STALE_SOURCE_ICON, data_as_of, data_section, require_published_run
+from pipelines.settings import get_settings
 
 st.title("Data quality")
 published = require_published_run()
@@ -44,6 +48,30 @@ with data_section():
     charts.show_table(summary, charts.SOURCE_SUMMARY_COLUMNS)
     with st.expander(f"All {batches.height} batches"):
         charts.show_table(batches, charts.BATCH_COLUMNS)
+
+with data_section():
+    st.subheader("Freshness")
+    # to the minute: the cached answer stays current, and ages are shown to a tenth of an hour
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    thresholds = get_settings().freshness_max_age_hours
+    fresh = cached.freshness(*source, now, thresholds)
+    stale = fresh.filter(pl.col("status") == STALE)
+    if stale.is_empty():
+        st.success(
+            "Every source's newest batch landed within its threshold.", icon=":material/check:"
+        )
+    else:
+        st.warning(
+            f"{stale.height} source(s) delivered nothing new for longer than their threshold: "
+            f"{', '.join(stale['source'])}. Check that source's deliveries; thresholds are set "
+            "by OMS_FRESHNESS_MAX_AGE_HOURS (docs/dashboards.md).",
+            icon=STALE_SOURCE_ICON,
+        )
+    st.caption(
+        f"Age at {now:%Y-%m-%d %H:%M} UTC of the newest batch of each source: the time its "
+        "landing file was last written."
+    )
+    charts.show_table(fresh, charts.FRESHNESS_COLUMNS)
 
 with data_section():
     st.subheader("Lines referring to nothing known")

@@ -7,13 +7,14 @@ Arguments are hashable by Streamlit (the published folder as a string, frozen da
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 import streamlit as st
 
-from dashboards.lib import kpis, quality, targets
+from dashboards.lib import inventory, kpis, quality, targets
 from dashboards.lib.kpis import Filters
 
 TTL_SECONDS = 60
@@ -69,3 +70,37 @@ def recent_alerts(published_dir: str, run_id: str) -> pl.DataFrame | None:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def biggest_movers(published_dir: str, run_id: str, filters: Filters, rate: str) -> pl.DataFrame:
     return kpis.biggest_movers(Path(published_dir), filters, rate)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def freshness(
+    published_dir: str, run_id: str, now: datetime, max_age_hours: tuple[tuple[str, float], ...]
+) -> pl.DataFrame:
+    """`now` keys the cache too: the page passes it to the minute, so ages stay current."""
+    return quality.freshness(Path(published_dir), now, dict(max_age_hours))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_options(published_dir: str, run_id: str) -> inventory.InventoryOptions:
+    return inventory.filter_options(Path(published_dir))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_headline(
+    published_dir: str, run_id: str, filters: inventory.InventoryFilters
+) -> inventory.InventoryHeadline:
+    return inventory.headline(Path(published_dir), filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_by_location(
+    published_dir: str, run_id: str, filters: inventory.InventoryFilters
+) -> pl.DataFrame:
+    return inventory.by_location(Path(published_dir), filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_lowest_cover(
+    published_dir: str, run_id: str, filters: inventory.InventoryFilters
+) -> pl.DataFrame:
+    return inventory.lowest_cover(Path(published_dir), filters)

@@ -68,8 +68,8 @@ def _hours(label: str, help: str | None = None) -> Any:
     return st.column_config.NumberColumn(label, format="%.1f h", help=help)
 
 
-def _count(label: str) -> Any:
-    return st.column_config.NumberColumn(label, format="localized")
+def _count(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="localized", help=help)
 
 
 PERCENT_COLUMNS = frozenset(
@@ -80,6 +80,7 @@ PERCENT_COLUMNS = frozenset(
         "return_rate",
         "inventory_accuracy",
         "reject_rate",
+        "stockout_rate",
     }
 )
 
@@ -159,6 +160,63 @@ UNMATCHED_COLUMNS: dict[str, Any] = {
     "quantity": _count("Units"),
     "file": st.column_config.TextColumn("File"),
     "loaded_at": st.column_config.DatetimeColumn("Loaded at", format="YYYY-MM-DD HH:mm"),
+}
+
+
+FRESHNESS_COLUMNS: dict[str, Any] = {
+    "source": st.column_config.TextColumn("Source"),
+    "status": st.column_config.TextColumn(
+        "Freshness", help="stale when the newest batch landed longer ago than the threshold"
+    ),
+    "last_landed_at": st.column_config.DatetimeColumn(
+        "Newest batch landed (UTC)",
+        format="YYYY-MM-DD HH:mm",
+        help="Modification time of the source's newest landing file",
+    ),
+    "age_hours": _hours("Age", help="Hours since the newest batch landed"),
+    "max_age_hours": _hours("Threshold", help="OMS_FRESHNESS_MAX_AGE_HOURS"),
+    "last_loaded_at": st.column_config.DatetimeColumn("Last load (UTC)", format="YYYY-MM-DD HH:mm"),
+}
+
+
+def _days(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="%.1f d", help=help)
+
+
+def _money(label: str, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="localized", help=help)
+
+
+INVENTORY_LOCATION_COLUMNS: dict[str, Any] = {
+    "location_id": st.column_config.TextColumn("Location"),
+    "location_name": st.column_config.TextColumn("Name"),
+    "location_kind": st.column_config.TextColumn("Kind"),
+    "skus": _count("SKUs"),
+    "units_on_hand": _count("On hand"),
+    "available_to_promise": _count("Available to promise"),
+    "out_of_stock": _count("Out of stock", help="Active SKUs with nothing on hand"),
+    "avg_daily_demand": st.column_config.NumberColumn("Demand / day", format="%.1f"),
+    "cover_days": _days("Cover", help="Σ available to promise / Σ average daily demand"),
+    "stockout_rate": _pct("Stock-out rate", help="Σ stock-out days / Σ snapshot days"),
+    "inventory_accuracy": _pct("Inventory accuracy", help="Accurate cycle counts / counts"),
+    "lost_sales_value": _money("Lost sales (est.)", help="docs/dashboards.md, Inventory"),
+    "currency": st.column_config.TextColumn("Currency"),
+}
+
+INVENTORY_COVER_COLUMNS: dict[str, Any] = {
+    "sku": st.column_config.TextColumn("SKU"),
+    "product_name": st.column_config.TextColumn("Product"),
+    "category": st.column_config.TextColumn("Category"),
+    "location_id": st.column_config.TextColumn("Location"),
+    "on_hand": _count("On hand"),
+    "available_to_promise": _count("Available to promise"),
+    "avg_daily_demand": st.column_config.NumberColumn("Demand / day", format="%.2f"),
+    "cover_days": _days("Cover", help="Available to promise / average daily demand"),
+    "stockout_days": _count("Stock-out days"),
+    "stockout_rate": _pct("Stock-out rate"),
+    "inventory_accuracy": _pct("Inventory accuracy"),
+    "lost_sales_value": _money("Lost sales (est.)"),
+    "currency": st.column_config.TextColumn("Currency"),
 }
 
 

@@ -5,6 +5,8 @@ Every batch must reconcile: records seen = loaded + rejected + duplicates (the l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +57,50 @@ def source_summary(published_dir: Path) -> pl.DataFrame:
         order by source
         """,
         ["ingest_batches"],
+    )
+
+
+FRESH = "fresh"
+STALE = "stale"
+ANY_SOURCE = "*"
+
+
+def max_age_for(source: str, max_age_hours: Mapping[str, float]) -> float:
+    """The source's own threshold, else the one for every source (`*`)."""
+    return max_age_hours.get(source, max_age_hours[ANY_SOURCE])
+
+
+def freshness(
+    published_dir: Path, now: datetime, max_age_hours: Mapping[str, float]
+) -> pl.DataFrame:
+    """One row per source: when its newest batch landed (the landing file's modification
+    time) and was loaded, the age of that batch at `now` in hours, the source's threshold and
+    `status` (STALE when the age is over the threshold), stalest first."""
+    frame = query(
+        published_dir,
+        """
+        select source, max(landed_at) as last_landed_at, max(loaded_at) as last_loaded_at
+        from ingest_batches
+        group by source
+        """,
+        ["ingest_batches"],
+    )
+    at = now.astimezone(UTC).replace(tzinfo=None)  # the ledger's timestamps are naive UTC
+    thresholds = pl.Series(
+        [max_age_for(source, max_age_hours) for source in frame["source"]], dtype=pl.Float64
+    )
+    return (
+        frame.with_columns(
+            age_hours=(pl.lit(at) - pl.col("last_landed_at")).dt.total_seconds(fractional=True)
+            / 3600,
+            max_age_hours=thresholds,
+        )
+        .with_columns(
+            status=pl.when(pl.col("age_hours") > pl.col("max_age_hours"))
+            .then(pl.lit(STALE))
+            .otherwise(pl.lit(FRESH))
+        )
+        .sort(["age_hours", "source"], descending=[True, False])
     )
 
 

@@ -224,6 +224,7 @@ INGEST_BATCHES = PublishedTable(
         "rejected": "rejected",
         "duplicates": "duplicates",
         "loaded_at": "loaded_at",
+        "landed_at": "landed_at",
     },
 )
 
@@ -531,6 +532,39 @@ DEMAND_FORECASTS = PublishedTable(
     },
 )
 
+INVENTORY_POSITION = PublishedTable(
+    file="fct_inventory_position",
+    grain="one row per SKU and location with a stock position; window figures over the "
+    "inventory_window_days days ending at the latest snapshot (docs/dashboards.md, Inventory)",
+    columns={
+        "sku": "sku",
+        "product_name": "product_name",
+        "category": "category",
+        "is_active_sku": "is_active_sku",
+        "location_id": "location_id",
+        "location_name": "location_name",
+        "location_kind": "location_kind",
+        "as_of_date": "as_of_date",
+        "window_start_date": "window_start_date",
+        "window_days": "window_days",
+        "on_hand": "on_hand",
+        "is_out_of_stock": "is_out_of_stock",
+        "available_to_promise": "available_to_promise",
+        "avg_daily_demand": "avg_daily_demand",
+        "cover_days": "cover_days",
+        "snapshot_days": "snapshot_days",
+        "stockout_days": "stockout_days",
+        "stockout_rate": "stockout_rate",
+        "in_stock_daily_demand": "in_stock_daily_demand",
+        "lost_sales_units": "lost_sales_units",
+        "lost_sales_value": "lost_sales_value",
+        "currency": "currency",
+        "cycle_counts": "cycle_counts",
+        "counts_accurate": "counts_accurate",
+        "inventory_accuracy": "inventory_accuracy",
+    },
+)
+
 TABLES: dict[str, PublishedTable] = {
     "fulfillment_daily": FULFILLMENT_DAILY,
     "kpi_daily": KPI_DAILY,
@@ -557,6 +591,7 @@ TABLES: dict[str, PublishedTable] = {
     "reorder_suggestions": REORDER_SUGGESTIONS,
     "demand_daily": DEMAND_DAILY,
     "demand_forecasts": DEMAND_FORECASTS,
+    "inventory_position": INVENTORY_POSITION,
 }
 """View name used in the queries -> published table."""
 

@@ -39,6 +39,13 @@ def fmt_pct(value: float | None) -> str:
     return NO_VALUE if value is None else f"{value:.1%}"
 
 
+def fmt_money(amounts: Mapping[str, float]) -> str:
+    """Amounts per currency in their order ("12,345 USD + 80 BRL"); "–" when there is none."""
+    if not amounts:
+        return NO_VALUE
+    return " + ".join(f"{value:,.0f} {currency}" for currency, value in amounts.items())
+
+
 def fmt_hours(value: float | None) -> str:
     return NO_VALUE if value is None else f"{value:,.1f} h"
 

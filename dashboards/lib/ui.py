@@ -13,6 +13,10 @@ from pipelines.settings import get_settings
 
 EMPTY_STATE_TITLE = "Nothing published yet"
 
+STALE_SOURCE_ICON = ":material/schedule:"
+"""Icon of the data-quality page's warning that a source delivered nothing new for too long
+(a finding about the data, like its lines that refer to nothing known)."""
+
 
 @dataclass(frozen=True)
 class PublishedRun:

@@ -18,7 +18,8 @@ final as (
         records_loaded as loaded,
         records_rejected as rejected,
         records_duplicate as duplicates,
-        loaded_at
+        loaded_at,
+        landed_at
 
     from batches
 

@@ -19,7 +19,9 @@ renamed as (
         loaded as records_loaded,
         rejected as records_rejected,
         duplicates as records_duplicate,
-        loaded_at
+        loaded_at,
+        -- when the file landed: its modification time (the writer's last write), in UTC
+        {{ oms.timestamp_from_epoch_ns('mtime_ns') }} as landed_at
 
     from source
 
