@@ -1,10 +1,13 @@
 """Dispatch due outbox actions to their destinations' adapters, record every attempt.
 
-One cycle: claim a batch (commit), deliver per destination through its adapter, record the
-outcomes (commit). A crash after the claim leaves the actions in flight until their lease runs
-out; they are then due again, and a destination that cannot deduplicate is read before the
-resend (see the adapters). Retries back off exponentially with jitter; after `max_attempts`
-failures an action goes to `dead_letter` until `requeue_dead_letters` gives it a new cycle.
+One cycle: claim a batch (commit), deliver it through the destinations' adapters (each adapter
+in its own thread), record the outcomes (commit). The cycles overlap: while one batch is on the
+wire, the next is claimed and the one before is recorded, so the warehouse work no longer adds
+to the time spent waiting on the destinations. A crash after the claim leaves the actions in
+flight until their lease runs out; they are then due again, and a destination that cannot
+deduplicate is read before the resend (see the adapters). Retries back off exponentially with
+jitter; after `max_attempts` failures an action goes to `dead_letter` until
+`requeue_dead_letters` gives it a new cycle.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ OUTBOX_COLUMNS = ("action_id", "kind", "destination", "payload", "batch_key", "s
 # Optional columns of `enqueue`'s input: the ordering key and the order within this batch.
 ORDERING_COLUMNS = ("ordering_key", "ordering_rank")
 STATES = ("pending", "in_flight", "delivered", "dead_letter")
+# The order actions are claimed in: the heads first (lowest ordering_seq), unordered actions
+# before them, then the longest due.
+WINDOW_ORDER = ["ordering_seq", "next_attempt_at", "created_at", "action_id"]
 
 
 @dataclass(frozen=True)
@@ -119,11 +122,12 @@ def claim_due(
     excluded = pl.DataFrame({"action_id": list(exclude)}, schema={"action_id": pl.String})  # noqa: F841
     lease_until = now + dt.timedelta(seconds=lease_s)
     due = f"""
-        select o.action_id, o.ordering_key, o.ordering_seq
+        select o.action_id, o.ordering_key, o.ordering_seq, o.next_attempt_at, o.created_at
         from ops.outbox as o
         where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
     """
     order = "order by ordering_seq nulls first, next_attempt_at, created_at, action_id"
+    top = "order by ordering_seq nulls first, next_attempt_at, created_at"
     con.begin()
     try:
         # An ordered action is due only as the head of its key: no undelivered action of
@@ -131,9 +135,12 @@ def claim_due(
         # due rows only (lowest ordering_seq first, where the heads are), so a claim costs a
         # scan of the outbox rather than a sort of every undelivered action; if that window
         # is full and holds no head at all, the full search below finds any there are.
-        window = pl.DataFrame(
-            con.execute(f"{due} {order} limit ?", [*params, limit * 4]).to_arrow_table()
-        )
+        # The top-N in SQL leaves out the action_id tie-break (a string sort over every due
+        # row cost more than the rest of the claim); the window is put in full claim order
+        # here. Which of several equal rows enter the window is then arbitrary, which only
+        # changes which of them goes first, never whether a row is a head.
+        window = con.sql(f"{due} {top} limit ?", params=[*params, limit * 4]).pl()
+        window = window.sort(WINDOW_ORDER, nulls_last=False)
         ids = _heads(con, window)[:limit]
         if not ids and window.height == limit * 4:
             ids = [
@@ -150,7 +157,7 @@ def claim_due(
                     select d.action_id from ({due}) as d
                     left join heads as h on h.action_id = d.action_id
                     where d.ordering_key is null or h.position = 1
-                    {order.replace("order by ", "order by d.")}
+                    {order}
                     limit ?
                     """,
                     [*params, limit],
@@ -160,16 +167,21 @@ def claim_due(
             con.commit()
             return []
         claimed_ids = pl.DataFrame({"action_id": ids})  # noqa: F841 - read by DuckDB
-        # One statement marks the rows in flight and hands them back.
-        claimed = con.execute(
+        # Update, then select: DuckDB's `update … returning` took ten times as long as the
+        # two statements here (0.55 s against 0.06 + 0.1 s for 2,000 of 143,000 rows).
+        con.execute(
             """
             update ops.outbox set state = 'in_flight', attempts = attempts + 1,
                 total_attempts = total_attempts + 1, next_attempt_at = ?
             where action_id in (select action_id from claimed_ids)
-            returning action_id, kind, destination, payload, batch_key, attempts,
-                total_attempts
             """,
             [lease_until],
+        )
+        claimed = con.execute(
+            """
+            select action_id, kind, destination, payload, batch_key, attempts, total_attempts
+            from ops.outbox where action_id in (select action_id from claimed_ids)
+            """
         ).fetchall()
         started = pl.DataFrame(  # noqa: F841 - read by DuckDB
             {"action_id": [r[0] for r in claimed], "attempt_no": [r[6] for r in claimed]},
