@@ -1,10 +1,13 @@
 """Dispatch due outbox actions to their destinations' adapters, record every attempt.
 
-One cycle: claim a batch (commit), deliver per destination through its adapter, record the
-outcomes (commit). A crash after the claim leaves the actions in flight until their lease runs
-out; they are then due again, and a destination that cannot deduplicate is read before the
-resend (see the adapters). Retries back off exponentially with jitter; after `max_attempts`
-failures an action goes to `dead_letter` until `requeue_dead_letters` gives it a new cycle.
+One cycle: claim a batch (commit), deliver it through the destinations' adapters (each adapter
+in its own thread), record the outcomes (commit). The cycles overlap: while one batch is on the
+wire, the next is claimed and the one before is recorded, so the warehouse work no longer adds
+to the time spent waiting on the destinations. A crash after the claim leaves the actions in
+flight until their lease runs out; they are then due again, and a destination that cannot
+deduplicate is read before the resend (see the adapters). Retries back off exponentially with
+jitter; after `max_attempts` failures an action goes to `dead_letter` until
+`requeue_dead_letters` gives it a new cycle.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -109,6 +113,79 @@ def _result_row(
     }
 
 
+Delivered = tuple[list[ClaimedAction], dict[str, Outcome], dt.datetime]
+
+
+def _send(
+    adapter: Adapter,
+    groups: list[list[ClaimedAction]],
+    now: Callable[[], dt.datetime],
+) -> list[Delivered]:
+    """Deliver each destination's share through `adapter`, one destination after the other:
+    (the actions, their outcomes by action id, when the adapter finished)."""
+    out: list[Delivered] = []
+    for items in groups:
+        actions = [
+            Action(c.action_id, c.kind, c.destination, c.payload, c.attempt_no, c.batch_key)
+            for c in items
+        ]
+        outcomes = {o.action_id: o for o in adapter.deliver(actions)}
+        crashpoint(CrashPoint.DISPATCH_AFTER_SEND)
+        out.append((items, outcomes, now()))
+    return out
+
+
+def _start(
+    pool: ThreadPoolExecutor,
+    adapters: AdapterResolver,
+    claimed: list[ClaimedAction],
+    now: Callable[[], dt.datetime],
+) -> list[Future[list[Delivered]]]:
+    """Start delivering a claim (sorted by destination): each adapter in its own thread.
+
+    The destinations of one claim do not wait for each other: a claim holds at most one
+    action per order, so nothing in it depends on another of its actions, and one slow
+    channel no longer holds the others' requests back. Destinations that resolve to the same
+    adapter object (a "*" fallback) share its connection, so they go one after the other in
+    one thread. `_finish` hands the results back in this fixed order, whichever thread ends
+    first."""
+    by_adapter: dict[int, tuple[Adapter, list[list[ClaimedAction]]]] = {}
+    for destination, group in groupby(claimed, key=lambda c: c.destination):
+        adapter = _resolve(adapters, destination)
+        assert adapter is not None
+        by_adapter.setdefault(id(adapter), (adapter, []))[1].append(list(group))
+    return [pool.submit(_send, adapter, groups, now) for adapter, groups in by_adapter.values()]
+
+
+def _finish(
+    futures: list[Future[list[Delivered]]],
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> pl.DataFrame:
+    """Wait for a claim's deliveries; their result rows (`RESULT_SCHEMA`)."""
+    rows: list[dict[str, object]] = []
+    for future in futures:
+        for items, outcomes, finished in future.result():
+            for c in items:
+                o = outcomes.get(c.action_id) or Outcome(c.action_id, "retry", error="no outcome")
+                rows.append(_result_row(c, o, policy, finished, rng))
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
+
+
+def _count(report: DispatchReport, results: pl.DataFrame) -> None:
+    report.attempted += results.height
+    states = (
+        results.select(pl.when(~pl.col("counts")).then(pl.lit("deferred")).otherwise("new_state"))
+        .to_series()
+        .value_counts()
+    )
+    counts = dict(zip(states[states.columns[0]], states["count"], strict=True))
+    report.delivered += int(counts.get("delivered", 0))
+    report.retried += int(counts.get("pending", 0))
+    report.deferred += int(counts.get("deferred", 0))
+    report.dead_lettered += int(counts.get("dead_letter", 0))
+
+
 def dispatch_due(
     warehouse: Warehouse,
     adapters: AdapterResolver,
@@ -129,7 +206,7 @@ def dispatch_due(
     policy = policy or RetryPolicy()
     rng = rng or random.Random()
     report = DispatchReport()
-    with cursor(warehouse) as con:
+    with cursor(warehouse) as con, ThreadPoolExecutor(thread_name_prefix="dispatch") as pool:
         kind_filter = ""
         if kinds is not None:
             kind_filter = (
@@ -146,48 +223,33 @@ def dispatch_due(
         routable = [d for d in known if _resolve(adapters, d) is not None]
         report.skipped_destinations = set(known) - set(routable)
         batches = 0
-        while max_batches is None or batches < max_batches:
-            at = now()
-            # A destination that asked us to wait (a rate limit, a 429's Retry-After) is not
-            # claimed for until then; its actions stay pending, due again later.
-            ready = [d for d in routable if not _paused(_resolve(adapters, d), at)]
-            claimed = claim_due(con, at, policy.lease_s, batch_size, ready, kinds)
-            if not claimed:
+        # One batch is on the wire while the warehouse work of its neighbours runs: the next
+        # claim is made, and the previous results recorded, during its HTTP requests. Safe
+        # for the order per order: the batch on the wire is in flight, so no later update of
+        # its orders can be claimed meanwhile; and it is left out of that claim by id, so
+        # even a lease running out during its requests never sends an action twice at once.
+        inflight: tuple[list[ClaimedAction], list[Future[list[Delivered]]]] | None = None
+        while True:
+            claimed: list[ClaimedAction] = []
+            if max_batches is None or batches < max_batches:
+                at = now()
+                # A destination that asked us to wait (a rate limit, a 429's Retry-After) is
+                # not claimed for until then; its actions stay pending, due again later.
+                ready = [d for d in routable if not _paused(_resolve(adapters, d), at)]
+                busy = [c.action_id for c in inflight[0]] if inflight else []
+                claimed = claim_due(con, at, policy.lease_s, batch_size, ready, kinds, busy)
+            if not claimed and inflight is None:
                 break
-            batches += 1
-            crashpoint(CrashPoint.DISPATCH_AFTER_CLAIM)
-            rows: list[dict[str, object]] = []
-            for destination, group in groupby(claimed, key=lambda c: c.destination):
-                items = list(group)
-                adapter = _resolve(adapters, destination)
-                assert adapter is not None
-                actions = [
-                    Action(c.action_id, c.kind, c.destination, c.payload, c.attempt_no, c.batch_key)
-                    for c in items
-                ]
-                outcomes = {o.action_id: o for o in adapter.deliver(actions)}
-                crashpoint(CrashPoint.DISPATCH_AFTER_SEND)
-                finished = now()
-                for c in items:
-                    o = outcomes.get(c.action_id) or Outcome(
-                        c.action_id, "retry", error="no outcome"
-                    )
-                    rows.append(_result_row(c, o, policy, finished, rng))
-            crashpoint(CrashPoint.DISPATCH_BEFORE_RECORD)
-            results = pl.DataFrame(rows, schema=RESULT_SCHEMA)
-            record_results(con, results)
-            crashpoint(CrashPoint.DISPATCH_AFTER_RECORD)
-            report.attempted += results.height
-            states = (
-                results.select(
-                    pl.when(~pl.col("counts")).then(pl.lit("deferred")).otherwise("new_state")
-                )
-                .to_series()
-                .value_counts()
-            )
-            counts = dict(zip(states[states.columns[0]], states["count"], strict=True))
-            report.delivered += int(counts.get("delivered", 0))
-            report.retried += int(counts.get("pending", 0))
-            report.deferred += int(counts.get("deferred", 0))
-            report.dead_lettered += int(counts.get("dead_letter", 0))
+            if claimed:
+                batches += 1
+                crashpoint(CrashPoint.DISPATCH_AFTER_CLAIM)
+            previous, inflight = inflight, None
+            results = _finish(previous[1], policy, rng) if previous else None
+            if claimed:
+                inflight = (claimed, _start(pool, adapters, claimed, now))
+            if results is not None:
+                crashpoint(CrashPoint.DISPATCH_BEFORE_RECORD)
+                record_results(con, results)
+                crashpoint(CrashPoint.DISPATCH_AFTER_RECORD)
+                _count(report, results)
     return report

@@ -28,6 +28,9 @@ OUTBOX_COLUMNS = ("action_id", "kind", "destination", "payload", "batch_key", "s
 # Optional columns of `enqueue`'s input: the ordering key and the order within this batch.
 ORDERING_COLUMNS = ("ordering_key", "ordering_rank")
 STATES = ("pending", "in_flight", "delivered", "dead_letter")
+# The order actions are claimed in: the heads first (lowest ordering_seq), unordered actions
+# before them, then the longest due.
+WINDOW_ORDER = ["ordering_seq", "next_attempt_at", "created_at", "action_id"]
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,15 @@ def claim_due(
     limit: int,
     destinations: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> list[ClaimedAction]:
     """Mark up to `limit` due actions in flight (one transaction) and log a started attempt.
-    `destinations` / `kinds` restrict the claim (None: all). Of an ordering key, only its
-    head (its earliest undelivered action) can be claimed, so one claim never holds two
-    actions of one order and a later action never goes out before an earlier one."""
+    `destinations` / `kinds` restrict the claim (None: all); the actions in `exclude` (a
+    batch the caller is still sending) are not claimed, even once their lease has run out.
+    Of an ordering key, only its head (its earliest undelivered action) can be claimed, so
+    one claim never holds two actions of one order and a later action never goes out before
+    an earlier one.
+    Returns the claimed actions sorted by destination, batch key and action id."""
     dest_filter = ""
     params: list[object] = [now]
     if destinations is not None:
@@ -110,8 +117,17 @@ def claim_due(
             return []
         dest_filter += f" and o.kind in ({', '.join('?' for _ in kinds)})"
         params.extend(kinds)
-    params.append(limit)
+    if exclude:
+        dest_filter += " and o.action_id not in (select action_id from excluded)"
+    excluded = pl.DataFrame({"action_id": list(exclude)}, schema={"action_id": pl.String})  # noqa: F841
     lease_until = now + dt.timedelta(seconds=lease_s)
+    due = f"""
+        select o.action_id, o.ordering_key, o.ordering_seq, o.next_attempt_at, o.created_at
+        from ops.outbox as o
+        where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
+    """
+    order = "order by ordering_seq nulls first, next_attempt_at, created_at, action_id"
+    top = "order by ordering_seq nulls first, next_attempt_at, created_at"
     con.begin()
     try:
         # An ordered action is due only as the head of its key: no undelivered action of
@@ -119,61 +135,40 @@ def claim_due(
         # due rows only (lowest ordering_seq first, where the heads are), so a claim costs a
         # scan of the outbox rather than a sort of every undelivered action; if that window
         # is full and holds no head at all, the full search below finds any there are.
-        due = f"""
-            select o.action_id, o.ordering_key, o.ordering_seq, o.next_attempt_at,
-                   o.created_at
-            from ops.outbox as o
-            where o.state in ('pending', 'in_flight') and o.next_attempt_at <= ? {dest_filter}
-        """
-        order = "order by ordering_seq nulls first, next_attempt_at, created_at, action_id"
-        rows = con.execute(
-            f"""
-            with candidates as ({due} {order} limit ?),
-            blocked as (
-                select distinct c.action_id
-                from candidates as c
-                inner join ops.outbox as e
-                    on e.ordering_key = c.ordering_key
-                   and e.state <> 'delivered'
-                   and (e.ordering_seq < c.ordering_seq
-                        or (e.ordering_seq = c.ordering_seq and e.action_id < c.action_id))
-            )
-            select action_id from candidates
-            where action_id not in (select action_id from blocked)
-            {order}
-            limit ?
-            """,
-            [*params[:-1], limit * 4, limit],
-        ).fetchall()
-        window_full = (
-            not rows
-            and con.execute(
-                f"select count(*) from ({due} limit ?)", [*params[:-1], limit * 4]
-            ).fetchall()[0][0]
-            == limit * 4
-        )
-        if window_full:
-            rows = con.execute(
-                f"""
-                with heads as (
-                    select action_id, row_number() over (
-                        partition by ordering_key order by ordering_seq, action_id) as position
-                    from ops.outbox
-                    where ordering_key is not null and state <> 'delivered'
-                )
-                select d.action_id from ({due}) as d
-                left join heads as h on h.action_id = d.action_id
-                where d.ordering_key is null or h.position = 1
-                {order}
-                limit ?
-                """,
-                params,
-            ).fetchall()
-        ids = [r[0] for r in rows]
+        # The top-N in SQL leaves out the action_id tie-break (a string sort over every due
+        # row cost more than the rest of the claim); the window is put in full claim order
+        # here. Which of several equal rows enter the window is then arbitrary, which only
+        # changes which of them goes first, never whether a row is a head.
+        window = con.sql(f"{due} {top} limit ?", params=[*params, limit * 4]).pl()
+        window = window.sort(WINDOW_ORDER, nulls_last=False)
+        ids = _heads(con, window)[:limit]
+        if not ids and window.height == limit * 4:
+            ids = [
+                r[0]
+                for r in con.execute(
+                    f"""
+                    with heads as (
+                        select action_id, row_number() over (
+                            partition by ordering_key order by ordering_seq, action_id
+                        ) as position
+                        from ops.outbox
+                        where ordering_key is not null and state <> 'delivered'
+                    )
+                    select d.action_id from ({due}) as d
+                    left join heads as h on h.action_id = d.action_id
+                    where d.ordering_key is null or h.position = 1
+                    {order}
+                    limit ?
+                    """,
+                    [*params, limit],
+                ).fetchall()
+            ]
         if not ids:
             con.commit()
             return []
         claimed_ids = pl.DataFrame({"action_id": ids})  # noqa: F841 - read by DuckDB
+        # Update, then select: DuckDB's `update … returning` took ten times as long as the
+        # two statements here (0.55 s against 0.06 + 0.1 s for 2,000 of 143,000 rows).
         con.execute(
             """
             update ops.outbox set state = 'in_flight', attempts = attempts + 1,
@@ -186,14 +181,16 @@ def claim_due(
             """
             select action_id, kind, destination, payload, batch_key, attempts, total_attempts
             from ops.outbox where action_id in (select action_id from claimed_ids)
-            order by destination, batch_key, action_id
             """
         ).fetchall()
+        started = pl.DataFrame(  # noqa: F841 - read by DuckDB
+            {"action_id": [r[0] for r in claimed], "attempt_no": [r[6] for r in claimed]},
+            schema={"action_id": pl.String, "attempt_no": pl.Int32},
+        )
         con.execute(
             """
             insert into ops.delivery_attempts (action_id, attempt_no, started_at, outcome)
-            select action_id, total_attempts, ?, 'started'
-            from ops.outbox where action_id in (select action_id from claimed_ids)
+            select action_id, attempt_no, ?, 'started' from started
             """,
             [now],
         )
@@ -201,6 +198,7 @@ def claim_due(
     except BaseException:
         con.rollback()
         raise
+    claimed.sort(key=lambda r: (r[2], r[4] is None, r[4] or "", r[0]))  # nulls last, as SQL
     return [
         ClaimedAction(
             action_id=r[0],
@@ -213,6 +211,35 @@ def claim_due(
         )
         for r in claimed
     ]
+
+
+def _heads(con: duckdb.DuckDBPyConnection, window: pl.DataFrame) -> list[str]:
+    """The action ids of `window` (due rows in claim order) that may go now: those without an
+    ordering key, and those no undelivered action of their key comes before.
+
+    Only actions with an ordering_seq up to the window's highest can come before one of its
+    rows, so the look-back reads just those rows of the outbox (the window's seq 1 rows, the
+    bulk of a fresh outbox, are checked against the other seq 1 rows alone): the scan drops
+    the others on that integer before it probes the keys."""
+    ordered = window.filter(pl.col("ordering_key").is_not_null())
+    if ordered.height == 0:
+        return window["action_id"].to_list()
+    max_seq = int(ordered["ordering_seq"].max())  # type: ignore[arg-type]
+    blocked = {
+        r[0]
+        for r in con.execute(
+            """
+            select distinct c.action_id
+            from ordered as c
+            inner join ops.outbox as e on e.ordering_key = c.ordering_key
+            where e.ordering_seq <= ? and e.state <> 'delivered'
+              and (e.ordering_seq < c.ordering_seq
+                   or (e.ordering_seq = c.ordering_seq and e.action_id < c.action_id))
+            """,
+            [max_seq],
+        ).fetchall()
+    }
+    return [a for a in window["action_id"].to_list() if a not in blocked]
 
 
 def record_results(con: duckdb.DuckDBPyConnection, results: pl.DataFrame) -> None:
