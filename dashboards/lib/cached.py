@@ -13,7 +13,7 @@ from typing import Literal
 import polars as pl
 import streamlit as st
 
-from dashboards.lib import kpis, quality, targets
+from dashboards.lib import breakdowns, kpis, quality, targets
 from dashboards.lib.kpis import Filters
 
 TTL_SECONDS = 60
@@ -69,3 +69,31 @@ def recent_alerts(published_dir: str, run_id: str) -> pl.DataFrame | None:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def biggest_movers(published_dir: str, run_id: str, filters: Filters, rate: str) -> pl.DataFrame:
     return kpis.biggest_movers(Path(published_dir), filters, rate)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def by_dimension(
+    published_dir: str, run_id: str, filters: Filters, kpi: str, dimension: str
+) -> pl.DataFrame:
+    return breakdowns.by_dimension(Path(published_dir), filters, kpi, dimension)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def by_sku(
+    published_dir: str, run_id: str, filters: Filters, kpi: str, dimension: str, member: str
+) -> pl.DataFrame:
+    return breakdowns.by_sku(Path(published_dir), filters, kpi, dimension, member)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def kpi_lines(
+    published_dir: str,
+    run_id: str,
+    filters: Filters,
+    kpi: str,
+    dimension: str,
+    member: str,
+    sku: str | None,
+    only_against: bool,
+) -> pl.DataFrame:
+    return breakdowns.lines(Path(published_dir), filters, kpi, dimension, member, sku, only_against)

@@ -149,6 +149,16 @@ KPI_DAILY = PublishedTable(
         "return_units_not_matured": "return_units_not_matured",
         "units_cancelled_customer": "units_cancelled_customer",
         "units_cancelled_ours": "units_cancelled_ours",
+        "lines_cancelled_customer": "lines_cancelled_customer",
+        "lines_cancelled_ours": "lines_cancelled_ours",
+        "orders_cancelled_customer": "orders_cancelled_customer",
+        "orders_cancelled_ours": "orders_cancelled_ours",
+        "lines_accurate": "lines_accurate",
+        "units_accurate": "units_accurate",
+        "orders_accurate": "orders_accurate",
+        "lines_backordered": "lines_backordered",
+        "units_backordered": "units_backordered",
+        "orders_backordered": "orders_backordered",
         "lines_timed_to_ship": "lines_timed_to_ship",
         "as_of_at": "as_of_at",
     },
@@ -179,6 +189,59 @@ KPI_DAILY_BY_DIMENSION = PublishedTable(
 )
 """The day rows of every single dimension: the overview's biggest movers compare members of
 each dimension (docs/kpis.md, "Biggest movers")."""
+
+KPI_ORDER_LINES = PublishedTable(
+    file="fct_kpi_order_lines",
+    grain="one row per order line: the flags and units every catalogue figure counts",
+    columns={
+        column: column
+        for column in (
+            "order_line_id",
+            "channel_order_id",
+            "channel",
+            "order_id",
+            "line_ref",
+            "sku",
+            "category",
+            "location_id",
+            "carrier",
+            "kpi_date",
+            "ordered_at",
+            "promise_ship_date",
+            "promise_delivery_date",
+            "units_ordered",
+            "units_required",
+            "units_shipped",
+            "units_filled",
+            "units_shipped_by_promise",
+            "units_delivered",
+            "units_delivered_by_promise",
+            "units_in_first_shipment",
+            "cancel_origin",
+            "units_cancelled_customer",
+            "units_cancelled_ours",
+            "units_returned_counted",
+            "units_returned_wrong_or_damaged",
+            "units_late_unshipped",
+            "units_late_in_transit",
+            "units_backordered",
+            "line_amount",
+            "is_due_to_ship",
+            "is_due_to_deliver",
+            "is_return_matured",
+            "is_filled",
+            "is_shipped_on_time",
+            "is_delivered_on_time",
+            "is_late_unshipped",
+            "is_late_in_transit",
+            "is_backordered",
+            "is_accurate",
+        )
+    },
+)
+"""The lines behind the catalogue (published sorted by kpi_date, channel, location, SKU, so a
+drill-down's date and member predicates skip most row groups). Only the Breakdowns page's
+drill-down reads it, and only once a group is picked."""
 
 TIME_SKETCH = PublishedTable(
     file="fct_kpi_time_sketch",
@@ -537,6 +600,7 @@ TABLES: dict[str, PublishedTable] = {
     "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
     "kpi_daily_by_dimension": KPI_DAILY_BY_DIMENSION,
     "kpi_time_sketch": TIME_SKETCH,
+    "kpi_order_lines": KPI_ORDER_LINES,
     "inventory_daily": INVENTORY_DAILY,
     "shipments": SHIPMENTS,
     "locations": LOCATIONS,
