@@ -234,8 +234,8 @@ def by_dimension(
         where, params = _where(filters)
         column = DIMENSIONS[dimension]
         rows = f"""select {column} as member, {sums}, {against}
-                   from kpi_daily where {where} group by {column}"""
-        view = "kpi_daily"
+                   from kpi_daily_breakdown where {where} group by {column}"""
+        view = "kpi_daily_breakdown"
     else:
         # the dimension's own rows, where an order counts once per member
         where, params = _where(filters, channel="member", location=None)

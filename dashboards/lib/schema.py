@@ -149,16 +149,6 @@ KPI_DAILY = PublishedTable(
         "return_units_not_matured": "return_units_not_matured",
         "units_cancelled_customer": "units_cancelled_customer",
         "units_cancelled_ours": "units_cancelled_ours",
-        "lines_cancelled_customer": "lines_cancelled_customer",
-        "lines_cancelled_ours": "lines_cancelled_ours",
-        "orders_cancelled_customer": "orders_cancelled_customer",
-        "orders_cancelled_ours": "orders_cancelled_ours",
-        "lines_accurate": "lines_accurate",
-        "units_accurate": "units_accurate",
-        "orders_accurate": "orders_accurate",
-        "lines_backordered": "lines_backordered",
-        "units_backordered": "units_backordered",
-        "orders_backordered": "orders_backordered",
         "lines_timed_to_ship": "lines_timed_to_ship",
         "as_of_at": "as_of_at",
     },
@@ -180,10 +170,35 @@ KPI_DAILY_BY_CHANNEL = PublishedTable(
 """The day rows per channel: read when no location is selected, so an order fulfilled from two
 locations counts once in the order-weighted rates (in `kpi_daily` it counts at each)."""
 
+BREAKDOWN_COLUMNS = {
+    **KPI_DAILY.columns,
+    "lines_cancelled_customer": "lines_cancelled_customer",
+    "lines_cancelled_ours": "lines_cancelled_ours",
+    "orders_cancelled_customer": "orders_cancelled_customer",
+    "orders_cancelled_ours": "orders_cancelled_ours",
+    "lines_accurate": "lines_accurate",
+    "units_accurate": "units_accurate",
+    "orders_accurate": "orders_accurate",
+    "lines_backordered": "lines_backordered",
+    "units_backordered": "units_backordered",
+    "orders_backordered": "orders_backordered",
+}
+"""The day rows' columns plus the counts only the Breakdowns page reads (accuracy, backorders,
+cancellations): kept out of the overview's views, which stay as narrow as their queries."""
+
+KPI_DAILY_BREAKDOWN = PublishedTable(
+    file="fct_kpis",
+    grain=KPI_DAILY.grain,
+    columns=BREAKDOWN_COLUMNS,
+    derived=KPI_DAILY.derived,
+    rows=KPI_DAILY.rows,
+)
+"""The channel-location day rows with every count of the Breakdowns page."""
+
 KPI_DAILY_BY_DIMENSION = PublishedTable(
     file="fct_kpis",
     grain="one row per day, dimension (channel, location, carrier, category) and member",
-    columns=KPI_DAILY.columns,
+    columns=BREAKDOWN_COLUMNS,
     derived={"kpi_date": "period_start"},
     rows="period_grain = 'day' and dimension in ('channel', 'location', 'carrier', 'category')",
 )
@@ -599,6 +614,7 @@ TABLES: dict[str, PublishedTable] = {
     "kpi_daily": KPI_DAILY,
     "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
     "kpi_daily_by_dimension": KPI_DAILY_BY_DIMENSION,
+    "kpi_daily_breakdown": KPI_DAILY_BREAKDOWN,
     "kpi_time_sketch": TIME_SKETCH,
     "kpi_order_lines": KPI_ORDER_LINES,
     "inventory_daily": INVENTORY_DAILY,
