@@ -48,6 +48,11 @@ navigation = st.navigation(
                 default=True,
             ),
             st.Page(
+                PAGES_DIR / "breakdowns.py",
+                title="Breakdowns",
+                icon=":material/bar_chart:",
+            ),
+            st.Page(
                 PAGES_DIR / "targets.py",
                 title="Targets and alerts",
                 icon=":material/flag:",

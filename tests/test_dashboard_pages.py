@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.lib import kpis, published, quality
 from dashboards.lib.kpis import Filters, Kpis
-from dashboards.lib.schema import KPI_DAILY, KPI_RATES, RATES
+from dashboards.lib.schema import BREAKDOWN_COLUMNS, KPI_RATES, RATES
 from dashboards.lib.tiles import fmt_hours, fmt_int, fmt_pct, headline_tiles
 from dashboards.lib.ui import STALE_SOURCE_ICON
 from dashboards.lib.users import add_user, remove_user
@@ -81,7 +81,7 @@ def _catalogue_row(rng: random.Random, day: date, channel: str, location: str) -
             row[numerator] = rng.randint(0, row[denominator])
     row["return_units_shipped"] = rng.randint(0, 30)
     row["units_returned"] = rng.randint(0, row["return_units_shipped"] // 4)
-    for column in KPI_DAILY.columns.values():
+    for column in BREAKDOWN_COLUMNS.values():
         row.setdefault(column, rng.randint(0, 9))
     return row
 

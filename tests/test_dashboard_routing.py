@@ -55,6 +55,7 @@ RETRY_MESSAGE = "retry requested — it will be sent on the next delivery run (e
 USERS = DASHBOARD_USERS  # the test users (tests/conftest.py: `users_file` holds them)
 PAGE_TITLES = {
     "overview.py": "Fulfillment overview",
+    "breakdowns.py": "Breakdowns",
     "data_quality.py": "Data quality",
     "routing.py": "Routing",
     "planner.py": "Replenishment planner",

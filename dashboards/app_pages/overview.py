@@ -10,14 +10,13 @@ alerts from the published outbox (docs/alerts.md). Only pre-aggregated marts are
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
 
 import streamlit as st
 
 from dashboards.lib import cached, charts
 from dashboards.lib import targets as tg
-from dashboards.lib.kpis import Filters, Weighting, tile_targets
-from dashboards.lib.schema import WEIGHTINGS
+from dashboards.lib.kpis import Filters, tile_targets
+from dashboards.lib.shared_filters import filter_bar
 from dashboards.lib.tiles import headline_tiles
 from dashboards.lib.ui import data_as_of, data_section, require_published_run
 from pipelines.settings import get_settings
@@ -50,52 +49,13 @@ source = (published.published_dir, published.run.run_id)
 
 with data_section():
     options = cached.filter_options(*source)
-    default = options.default_filters(days=28)
-    if default is None:
+    # period, channels, locations and weighting follow the user across pages and reloads
+    picked_filters = filter_bar(options, page="overview", default_days=28)
+    if picked_filters is None:
         st.info("The published run has no fulfillment KPIs yet.")
         st.stop()
-
-    date_col, channel_col, location_col, weight_col = st.columns([2, 3, 3, 2])
-    picked = date_col.date_input(
-        "Order dates",
-        value=(default.start, default.end),
-        min_value=options.min_date,
-        max_value=options.max_date,
-        help="Defaults to the last 28 days of data.",
-    )
-    channels = channel_col.multiselect(
-        "Channels",
-        options=list(options.channels),
-        format_func=lambda channel: options.channels.get(channel, channel),
-        placeholder="All channels",
-        key="overview_channels",
-    )
-    locations = location_col.multiselect(
-        "Fulfilling locations",
-        options=list(options.locations),
-        format_func=lambda location: options.locations.get(location, location),
-        placeholder="All locations",
-        key="overview_locations",
-    )
-
-    picked_weighting = weight_col.selectbox(
-        "Rates weighted by",
-        options=WEIGHTINGS,
-        key="overview_weighting",
-        help="Units: every unit counts alike (wholesale dominates); lines: every order line; "
-        "orders: every order, filled or on time only when all its lines are.",
-    )
-    weighting: Weighting = picked_weighting or "units"
-
-    # While a range is being picked the widget holds only its first date.
-    dates: tuple[date, ...] = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
-    filters = Filters(
-        start=dates[0],
-        end=dates[-1],
-        channels=tuple(channels),
-        locations=tuple(locations),
-        weighting=weighting,
-    )
+    filters: Filters = picked_filters
+    weighting = filters.weighting
     previous = filters.previous()
 
     current_kpis = cached.headline_kpis(*source, filters)

@@ -14,7 +14,7 @@ from typing import Literal
 import polars as pl
 import streamlit as st
 
-from dashboards.lib import inventory, kpis, quality, targets
+from dashboards.lib import breakdowns, inventory, kpis, quality, targets
 from dashboards.lib.kpis import Filters
 
 TTL_SECONDS = 60
@@ -104,3 +104,31 @@ def inventory_lowest_cover(
     published_dir: str, run_id: str, filters: inventory.InventoryFilters
 ) -> pl.DataFrame:
     return inventory.lowest_cover(Path(published_dir), filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def by_dimension(
+    published_dir: str, run_id: str, filters: Filters, kpi: str, dimension: str
+) -> pl.DataFrame:
+    return breakdowns.by_dimension(Path(published_dir), filters, kpi, dimension)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def by_sku(
+    published_dir: str, run_id: str, filters: Filters, kpi: str, dimension: str, member: str
+) -> pl.DataFrame:
+    return breakdowns.by_sku(Path(published_dir), filters, kpi, dimension, member)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def kpi_lines(
+    published_dir: str,
+    run_id: str,
+    filters: Filters,
+    kpi: str,
+    dimension: str,
+    member: str,
+    sku: str | None,
+    only_against: bool,
+) -> pl.DataFrame:
+    return breakdowns.lines(Path(published_dir), filters, kpi, dimension, member, sku, only_against)

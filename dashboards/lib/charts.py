@@ -243,3 +243,37 @@ def rejects_chart(rejects: pl.DataFrame) -> alt.Chart:
         )
         .properties(height=alt.Step(28))
     )
+
+
+def breakdown_chart(frame: pl.DataFrame, rate_label: str) -> alt.Chart:
+    """One bar per member (`name`): its rate, with numerator and denominator in the tooltip."""
+    return (
+        alt.Chart(frame.select("name", "rate", "numerator", "denominator", "against"))
+        .mark_bar()
+        .encode(
+            y=alt.Y("name:N", title=None, sort="-x"),
+            x=alt.X("rate:Q", title=rate_label, axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("name:N", title="Group"),
+                alt.Tooltip("rate:Q", title=rate_label, format=".1%"),
+                alt.Tooltip("numerator:Q", title="Numerator", format=","),
+                alt.Tooltip("denominator:Q", title="Denominator", format=","),
+                alt.Tooltip("against:Q", title="Against the rate", format=","),
+            ],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+def rate_table_columns(name_label: str) -> dict[str, Any]:
+    """Layout of a breakdown table (`dashboards.lib.breakdowns`): ratios shown as percent."""
+    return {
+        "name": st.column_config.TextColumn(name_label),
+        "member": None,
+        "category": st.column_config.TextColumn("Category"),
+        "rate": st.column_config.NumberColumn("Rate", format="percent"),
+        "numerator": _count("Numerator"),
+        "denominator": _count("Denominator"),
+        "against": _count("Against the rate"),
+        "share": st.column_config.NumberColumn("Share of denominator", format="percent"),
+    }

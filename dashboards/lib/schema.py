@@ -170,15 +170,93 @@ KPI_DAILY_BY_CHANNEL = PublishedTable(
 """The day rows per channel: read when no location is selected, so an order fulfilled from two
 locations counts once in the order-weighted rates (in `kpi_daily` it counts at each)."""
 
+BREAKDOWN_COLUMNS = {
+    **KPI_DAILY.columns,
+    "lines_cancelled_customer": "lines_cancelled_customer",
+    "lines_cancelled_ours": "lines_cancelled_ours",
+    "orders_cancelled_customer": "orders_cancelled_customer",
+    "orders_cancelled_ours": "orders_cancelled_ours",
+    "lines_accurate": "lines_accurate",
+    "units_accurate": "units_accurate",
+    "orders_accurate": "orders_accurate",
+    "lines_backordered": "lines_backordered",
+    "units_backordered": "units_backordered",
+    "orders_backordered": "orders_backordered",
+}
+"""The day rows' columns plus the counts only the Breakdowns page reads (accuracy, backorders,
+cancellations): kept out of the overview's views, which stay as narrow as their queries."""
+
+KPI_DAILY_BREAKDOWN = PublishedTable(
+    file="fct_kpis",
+    grain=KPI_DAILY.grain,
+    columns=BREAKDOWN_COLUMNS,
+    derived=KPI_DAILY.derived,
+    rows=KPI_DAILY.rows,
+)
+"""The channel-location day rows with every count of the Breakdowns page."""
+
 KPI_DAILY_BY_DIMENSION = PublishedTable(
     file="fct_kpis",
     grain="one row per day, dimension (channel, location, carrier, category) and member",
-    columns=KPI_DAILY.columns,
+    columns=BREAKDOWN_COLUMNS,
     derived={"kpi_date": "period_start"},
     rows="period_grain = 'day' and dimension in ('channel', 'location', 'carrier', 'category')",
 )
 """The day rows of every single dimension: the overview's biggest movers compare members of
 each dimension (docs/kpis.md, "Biggest movers")."""
+
+KPI_ORDER_LINES = PublishedTable(
+    file="fct_kpi_order_lines",
+    grain="one row per order line: the flags and units every catalogue figure counts",
+    columns={
+        column: column
+        for column in (
+            "order_line_id",
+            "channel_order_id",
+            "channel",
+            "order_id",
+            "line_ref",
+            "sku",
+            "category",
+            "location_id",
+            "carrier",
+            "kpi_date",
+            "ordered_at",
+            "promise_ship_date",
+            "promise_delivery_date",
+            "units_ordered",
+            "units_required",
+            "units_shipped",
+            "units_filled",
+            "units_shipped_by_promise",
+            "units_delivered",
+            "units_delivered_by_promise",
+            "units_in_first_shipment",
+            "cancel_origin",
+            "units_cancelled_customer",
+            "units_cancelled_ours",
+            "units_returned_counted",
+            "units_returned_wrong_or_damaged",
+            "units_late_unshipped",
+            "units_late_in_transit",
+            "units_backordered",
+            "line_amount",
+            "is_due_to_ship",
+            "is_due_to_deliver",
+            "is_return_matured",
+            "is_filled",
+            "is_shipped_on_time",
+            "is_delivered_on_time",
+            "is_late_unshipped",
+            "is_late_in_transit",
+            "is_backordered",
+            "is_accurate",
+        )
+    },
+)
+"""The lines behind the catalogue (published sorted by kpi_date, channel, location, SKU, so a
+drill-down's date and member predicates skip most row groups). Only the Breakdowns page's
+drill-down reads it, and only once a group is picked."""
 
 TIME_SKETCH = PublishedTable(
     file="fct_kpi_time_sketch",
@@ -570,7 +648,9 @@ TABLES: dict[str, PublishedTable] = {
     "kpi_daily": KPI_DAILY,
     "kpi_daily_by_channel": KPI_DAILY_BY_CHANNEL,
     "kpi_daily_by_dimension": KPI_DAILY_BY_DIMENSION,
+    "kpi_daily_breakdown": KPI_DAILY_BREAKDOWN,
     "kpi_time_sketch": TIME_SKETCH,
+    "kpi_order_lines": KPI_ORDER_LINES,
     "inventory_daily": INVENTORY_DAILY,
     "shipments": SHIPMENTS,
     "locations": LOCATIONS,

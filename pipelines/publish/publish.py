@@ -134,14 +134,41 @@ def _order_holds_export(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _order_references_export(con: duckdb.DuckDBPyConnection) -> str | None:
-    """SQL of ORDER_REFERENCES, or None when the warehouse has no order lines yet."""
-    present = {
+def _present_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """`schema.table` of every table and view in the warehouse."""
+    return {
         f"{r[0]}.{r[1]}"
         for r in con.execute(
             "select table_schema, table_name from information_schema.tables"
         ).fetchall()
     }
+
+
+KPI_LINES = "fct_kpi_order_lines"
+"""The lines behind every KPI catalogue figure (`marts.fct_kpi_order_lines`), published for the
+Breakdowns page's drill-down. Not a `published` dbt model: it is the catalogue's incremental
+working table, whose bookkeeping columns (`_is_settled`, `_dbt_run_at` …) are not for readers,
+so its export leaves every `_` column out and its contract is the columns exported."""
+
+KPI_LINES_ORDER_BY = "kpi_date, channel, location_id, sku, order_line_id"
+"""A drill-down reads one period of one member: sorted by day first, each row group holds a
+narrow range of days (and of channels and locations within them), so the scan skips the row
+groups whose min/max statistics exclude the period."""
+
+
+def _kpi_lines_export(present: set[str]) -> str | None:
+    """SQL of KPI_LINES, or None when the warehouse has no KPI lines yet."""
+    if f"marts.{KPI_LINES}" not in present:
+        return None
+    return (
+        f"select columns(lambda c: not starts_with(c, '_')) from marts.{KPI_LINES} "
+        f"order by {KPI_LINES_ORDER_BY}"
+    )
+
+
+def _order_references_export(con: duckdb.DuckDBPyConnection) -> str | None:
+    """SQL of ORDER_REFERENCES, or None when the warehouse has no order lines yet."""
+    present = _present_tables(con)
     if "marts.fct_order_lines" not in present:
         return None
     parts = [
@@ -217,7 +244,8 @@ def publish(
     sorted_row_group_rows: int = SORTED_ROW_GROUP_ROWS,
 ) -> PublishResult:
     """Export `models` (schema, table: the dbt models tagged `published`, the ingest ledger
-    included), every `ops` table (see `ops_exports`) and the order references, write their
+    included), every `ops` table (see `ops_exports`), the order references and the KPI lines
+    (`KPI_LINES`), write their
     `contracts` (from the manifest, see `contracts_from_manifest`; for the exports that are not
     dbt models, the columns exported) beside them, then swap `current` to them."""
     published_dir.mkdir(parents=True, exist_ok=True)
@@ -236,8 +264,12 @@ def publish(
     references = _order_references_export(con)
     if references is not None:
         queries[ORDER_REFERENCES] = references
+    kpi_lines = _kpi_lines_export(_present_tables(con))
+    if kpi_lines is not None:
+        queries.setdefault(KPI_LINES, kpi_lines)
     sorted_exports = {
         ORDER_REFERENCES,
+        KPI_LINES,
         *MODEL_ORDER_BY,
         *(f"{OPS_PREFIX}{table}" for table in OPS_ORDER_BY),
     }
