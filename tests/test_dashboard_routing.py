@@ -56,6 +56,7 @@ USERS = DASHBOARD_USERS  # the test users (tests/conftest.py: `users_file` holds
 PAGE_TITLES = {
     "overview.py": "Fulfillment overview",
     "breakdowns.py": "Breakdowns",
+    "inventory.py": "Inventory",
     "data_quality.py": "Data quality",
     "routing.py": "Routing",
     "planner.py": "Replenishment planner",
