@@ -9,7 +9,9 @@
     key on each run (delete+insert by that key), so a row that was tested when it was written
     stays valid until its key is written again, and the rows of the latest run are the only
     untested ones. A full build (or `--full-refresh`) writes every row with one marker, so it
-    tests everything; `--vars '{test_every_row: true}'` does the same on any run.
+    tests everything; `--vars '{test_every_row: true}'` does the same on any run. So a failure
+    is reported by the run that wrote the failing rows (its build stops what depends on them);
+    the next incremental run tests its own rows and does not repeat it.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
