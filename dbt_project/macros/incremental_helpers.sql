@@ -15,3 +15,19 @@
 {% macro high_water_mark(column) -%}
     (select coalesce(max({{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
 {%- endmacro %}
+
+{#- The same mark as a constant: the max() runs once at compile time (only when the model is
+    built incrementally) and the model's SQL gets a timestamp literal. A literal lets DuckDB push
+    `column > mark` into the scan and skip the row groups written before it (zone maps), which a
+    subquery, even uncorrelated, does not. Before execution (parsing) and on a full build it is
+    the date before any data, like high_water_mark on an empty table. -#}
+{% macro high_water_value(column) -%}
+    {%- set mark = '1900-01-01 00:00:00' -%}
+    {%- if execute and is_incremental() -%}
+        {%- set found = run_query(
+            'select strftime(max(' ~ column ~ "), '%Y-%m-%d %H:%M:%S.%f') from " ~ this
+        ).columns[0].values()[0] -%}
+        {%- if found is not none -%}{%- set mark = found -%}{%- endif -%}
+    {%- endif -%}
+    cast('{{ mark }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}

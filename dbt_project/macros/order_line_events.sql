@@ -4,7 +4,9 @@
     `order_line_event(...)` is the select list of one row of int_order_line_events (contract 1
     in the order the columns are declared), from expressions of the caller's CTE: every
     `int_order_line_events__<source>` model ends with it, so the sources cannot drift apart.
-    `units` null means the whole line.
+    `units` null means the whole line. `_dbt_run_at` (bookkeeping, not an event attribute) marks
+    the run that wrote the row, so the data tests of an incremental run read only those rows
+    (macros/tested_rows.sql).
 -#}
 {% macro order_line_event(event_id, channel, order_id, line_ref, event_type, occurred_at,
                           recorded_at, source, source_ref, units='null', carrier='null',
@@ -25,7 +27,8 @@
         cast({{ carrier }} as {{ dbt.type_string() }}) as carrier,
         cast({{ tracking_number }} as {{ dbt.type_string() }}) as tracking_number,
         cast({{ location_id }} as {{ dbt.type_string() }}) as location_id,
-        cast({{ detail }} as {{ dbt.type_string() }}) as detail
+        cast({{ detail }} as {{ dbt.type_string() }}) as detail,
+        {{ run_marker() }} as _dbt_run_at
 {%- endmacro %}
 
 {#- Every event type, in business order. `state` is the line state the event moves the line to

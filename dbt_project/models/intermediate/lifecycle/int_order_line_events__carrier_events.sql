@@ -25,11 +25,11 @@ touched_parcels as (
 
     select tracking_number
     from {{ ref('stg_carrier__tracking_events') }}
-    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    where _loaded_at > {{ high_water_value('recorded_at') }}
     union
     select tracking_number
     from {{ ref('stg_carrier__shipment_lines') }}
-    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    where _loaded_at > {{ high_water_value('recorded_at') }}
 
 ),
 

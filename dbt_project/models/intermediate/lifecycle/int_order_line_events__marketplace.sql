@@ -22,7 +22,7 @@ touched_items as (
 
     select distinct order_id, order_item_id
     from {{ ref('stg_marketplace__order_item_versions') }}
-    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    where _loaded_at > {{ high_water_value('recorded_at') }}
 
 ),
 

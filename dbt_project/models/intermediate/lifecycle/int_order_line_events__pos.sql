@@ -17,7 +17,7 @@ sales as (
     select * from {{ ref('stg_pos__sales') }}
     where quantity > 0
     {% if is_incremental() -%}
-        and _loaded_at > {{ high_water_mark('recorded_at') }}
+        and _loaded_at > {{ high_water_value('recorded_at') }}
     {%- endif %}
 
 ),

@@ -24,7 +24,7 @@ touched_orders as (
 
     select distinct order_id
     from {{ ref('stg_webshop__order_versions') }}
-    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    where _loaded_at > {{ high_water_value('recorded_at') }}
 
 ),
 

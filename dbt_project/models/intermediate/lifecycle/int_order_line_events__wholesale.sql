@@ -16,7 +16,7 @@ lines as (
 
     select * from {{ ref('stg_wholesale__order_lines') }}
     {% if is_incremental() -%}
-    where _loaded_at > {{ high_water_mark('recorded_at') }}
+    where _loaded_at > {{ high_water_value('recorded_at') }}
     {%- endif %}
 
 ),

@@ -13,7 +13,11 @@
     line's quantity. refund_status: refunded (every unit), partially_refunded, rejected, pending
     (a return without a decision) or NULL (no return, no refund).
 
-    Incremental (delete+insert per order line): the lines fct_order_line_transitions rewrote.
+    Incremental (delete+insert per order line): the lines fct_order_line_transitions rewrote
+    and the lines whose order row was rewritten, found first (high-water marks inlined as
+    literals); the order lines, their transitions and their events are each read once, cut down
+    to those lines, and folded into one row per line (DuckDB's arg_max picks the current state
+    and the latest parcel without a second pass over the transitions).
 -#}
 {{
     config(
@@ -26,29 +30,17 @@
 
 with
 
-transitions as (
-
-    select * from {{ ref('fct_order_line_transitions') }}
-
-),
-
-all_order_lines as (
-
-    select * from {{ ref('int_order_lines_unioned') }}
-
-),
-
 {% if is_incremental() %}
 
-touched_lines as (
+touched_lines as materialized (
 
-    select distinct order_line_id
-    from transitions
-    where _dbt_run_at > {{ high_water_mark('_transitions_run_at') }}
+    select order_line_id
+    from {{ ref('fct_order_line_transitions') }}
+    where _dbt_run_at > {{ high_water_value('_transitions_run_at') }}
     union
     select order_line_id
-    from all_order_lines
-    where _dbt_run_at > {{ high_water_mark('_order_run_at') }}
+    from {{ ref('int_order_lines_unioned') }}
+    where _dbt_run_at > {{ high_water_value('_order_run_at') }}
 
 ),
 
@@ -56,7 +48,25 @@ touched_lines as (
 
 order_lines as (
 
-    select * from all_order_lines
+    select
+        order_line_id,
+        channel_order_id,
+        channel,
+        order_id,
+        line_ref,
+        sku,
+        quantity,
+        _dbt_run_at
+    from {{ ref('int_order_lines_unioned') }}
+    {% if is_incremental() -%}
+    where order_line_id in (select order_line_id from touched_lines)
+    {%- endif %}
+
+),
+
+transitions as (
+
+    select * from {{ ref('fct_order_line_transitions') }}
     {% if is_incremental() -%}
     where order_line_id in (select order_line_id from touched_lines)
     {%- endif %}
@@ -65,82 +75,34 @@ order_lines as (
 
 events as (
 
-    select events.*
-    from {{ ref('int_order_line_events') }} as events
-    inner join order_lines
-        on events.order_line_id = order_lines.order_line_id
-    qualify row_number() over (partition by events.event_id order by events.recorded_at, events.source_ref) = 1
+    select * from {{ ref('int_order_line_events') }}
+    {% if is_incremental() -%}
+    where order_line_id in (select order_line_id from touched_lines)
+    {%- endif %}
+    qualify row_number() over (partition by event_id order by recorded_at, source_ref) = 1
 
 ),
 
-line_transitions as (
-
-    select transitions.*
-    from transitions
-    inner join order_lines
-        on transitions.order_line_id = order_lines.order_line_id
-
-),
-
-current_state as (
-
-    {{ latest_version(
-        'line_transitions',
-        ['order_line_id'],
-        "case when to_state = 'cancelled' and cancel_kind = 'final' then 1 else 0 end desc, "
-        ~ "coalesce(" ~ lifecycle_attribute('to_state', 'rank') ~ ", -1) desc, transition_seq desc"
-    ) }}
-
-),
-
-parcel_transitions as (
-
-    select * from line_transitions where tracking_number is not null
-
-),
-
-latest_parcel as (
-
-    {{ latest_version(
-        'parcel_transitions',
-        ['order_line_id'],
-        'transition_seq desc'
-    ) }}
-
-),
-
+-- one row per (line, tracking number) of the line's events (lines without events too): the
+-- carrier parcel's units and milestones, and the partial sums of the line-level counts
 parcels as (
 
     select
-        order_line_id,
-        tracking_number,
-        max(units) as units,
-        max(case when event_type in ('shipped', 'in_transit', 'out_for_delivery',
-            'delivery_exception', 'delivered') then 1 else 0 end) as is_shipped,
-        max(case when event_type = 'delivered' then 1 else 0 end) as is_delivered
-
-    from events
-    where source = 'carrier_events'
-    group by order_line_id, tracking_number
-
-),
-
-parcel_units as (
-
-    select
-        order_line_id,
-        sum(case when is_shipped = 1 then units else 0 end) as units_shipped,
-        sum(case when is_delivered = 1 then units else 0 end) as units_delivered
-
-    from parcels
-    group by order_line_id
-
-),
-
-event_units as (
-
-    select
-        events.order_line_id,
+        order_lines.order_line_id,
+        order_lines.channel_order_id,
+        order_lines.channel,
+        order_lines.order_id,
+        order_lines.line_ref,
+        order_lines.sku,
+        order_lines.quantity,
+        order_lines._dbt_run_at,
+        events.tracking_number,
+        max(case when events.source = 'carrier_events' then events.units end) as parcel_units,
+        max(case when events.source = 'carrier_events' and events.event_type in ('shipped',
+            'in_transit', 'out_for_delivery', 'delivery_exception', 'delivered') then 1 else 0 end)
+            as is_shipped,
+        max(case when events.source = 'carrier_events' and events.event_type = 'delivered'
+            then 1 else 0 end) as is_delivered,
         max(case when events.tracking_number is null
             and events.event_type in ('shipped', 'in_transit', 'out_for_delivery', 'delivered')
             then coalesce(events.units, order_lines.quantity) else 0 end) as reported_shipped,
@@ -152,32 +114,12 @@ event_units as (
         sum(case when events.event_type = 'return_requested' then events.units else 0 end)
             as return_requested,
         max(case when events.event_type = 'refund_rejected' then 1 else 0 end) as has_refund_rejected,
-        max(events.occurred_at) as last_event_at,
-        max(events.recorded_at) as last_recorded_at
+        max(events.occurred_at) as last_event_at
 
-    from events
-    inner join order_lines
-        on events.order_line_id = order_lines.order_line_id
-    group by events.order_line_id
-
-),
-
-cancelled as (
-
-    select
-        order_line_id,
-        max(case when cancel_kind = 'final' then 1 else 0 end) as is_cancelled_in_full,
-        sum(case when cancel_kind = 'partial' then units else 0 end) as partial_units
-
-    from line_transitions
-    where to_state = 'cancelled'
-    group by order_line_id
-
-),
-
-measured as (
-
-    select
+    from order_lines
+    left join events
+        on order_lines.order_line_id = events.order_line_id
+    group by
         order_lines.order_line_id,
         order_lines.channel_order_id,
         order_lines.channel,
@@ -185,38 +127,94 @@ measured as (
         order_lines.line_ref,
         order_lines.sku,
         order_lines.quantity,
-        order_lines._dbt_run_at as _order_run_at,
-        current_state.to_state,
-        current_state.occurred_at as state_since,
-        latest_parcel.carrier,
-        latest_parcel.tracking_number,
-        event_units.last_event_at,
-        event_units.has_refund_rejected,
-        cancelled.is_cancelled_in_full,
-        cancelled.partial_units,
-        least(order_lines.quantity, greatest(
-            coalesce(parcel_units.units_shipped, 0), coalesce(event_units.reported_shipped, 0)))
-            as units_shipped,
-        least(order_lines.quantity, greatest(
-            coalesce(parcel_units.units_delivered, 0), coalesce(event_units.reported_delivered, 0)))
-            as units_delivered,
-        least(order_lines.quantity, coalesce(event_units.returned, 0)) as units_returned,
-        least(order_lines.quantity, coalesce(event_units.refunded, 0)) as units_refunded,
-        least(order_lines.quantity, coalesce(event_units.return_requested, 0))
-            as units_return_requested,
-        (select max(_dbt_run_at) from line_transitions) as _transitions_run_at
+        order_lines._dbt_run_at,
+        events.tracking_number
 
-    from order_lines
-    left join current_state
-        on order_lines.order_line_id = current_state.order_line_id
-    left join latest_parcel
-        on order_lines.order_line_id = latest_parcel.order_line_id
-    left join parcel_units
-        on order_lines.order_line_id = parcel_units.order_line_id
-    left join event_units
-        on order_lines.order_line_id = event_units.order_line_id
-    left join cancelled
-        on order_lines.order_line_id = cancelled.order_line_id
+),
+
+line_units as (
+
+    select
+        order_line_id,
+        channel_order_id,
+        channel,
+        order_id,
+        line_ref,
+        sku,
+        quantity,
+        _dbt_run_at,
+        sum(case when is_shipped = 1 then parcel_units else 0 end) as parcel_shipped,
+        sum(case when is_delivered = 1 then parcel_units else 0 end) as parcel_delivered,
+        max(reported_shipped) as reported_shipped,
+        max(reported_delivered) as reported_delivered,
+        sum(returned) as returned,
+        sum(refunded) as refunded,
+        sum(return_requested) as return_requested,
+        max(has_refund_rejected) as has_refund_rejected,
+        max(last_event_at) as last_event_at
+
+    from parcels
+    group by order_line_id, channel_order_id, channel, order_id, line_ref, sku, quantity, _dbt_run_at
+
+),
+
+line_transitions as (
+
+    select
+        order_line_id,
+        -- the current state: a final cancellation, else the highest rank, else the latest
+        arg_max(
+            {'to_state': to_state, 'occurred_at': occurred_at},
+            [case when to_state = 'cancelled' and cancel_kind = 'final' then 1 else 0 end,
+             coalesce({{ lifecycle_attribute('to_state', 'rank') }}, -1), transition_seq]
+        ) as current_state,
+        arg_max({'carrier': carrier, 'tracking_number': tracking_number}, transition_seq)
+            filter (where tracking_number is not null) as latest_parcel,
+        max(case when to_state = 'cancelled' and cancel_kind = 'final' then 1 else 0 end)
+            as is_cancelled_in_full,
+        sum(case when to_state = 'cancelled' and cancel_kind = 'partial' then units else 0 end)
+            as partial_units,
+        max(_dbt_run_at) as _transitions_run_at
+
+    from transitions
+    group by order_line_id
+
+),
+
+measured as (
+
+    select
+        line_units.order_line_id,
+        line_units.channel_order_id,
+        line_units.channel,
+        line_units.order_id,
+        line_units.line_ref,
+        line_units.sku,
+        line_units.quantity,
+        line_units._dbt_run_at as _order_run_at,
+        line_transitions.current_state.to_state as to_state,
+        line_transitions.current_state.occurred_at as state_since,
+        line_transitions.latest_parcel.carrier as carrier,
+        line_transitions.latest_parcel.tracking_number as tracking_number,
+        line_units.last_event_at,
+        line_units.has_refund_rejected,
+        line_transitions.is_cancelled_in_full,
+        line_transitions.partial_units,
+        least(line_units.quantity, greatest(
+            coalesce(line_units.parcel_shipped, 0), coalesce(line_units.reported_shipped, 0)))
+            as units_shipped,
+        least(line_units.quantity, greatest(
+            coalesce(line_units.parcel_delivered, 0), coalesce(line_units.reported_delivered, 0)))
+            as units_delivered,
+        least(line_units.quantity, coalesce(line_units.returned, 0)) as units_returned,
+        least(line_units.quantity, coalesce(line_units.refunded, 0)) as units_refunded,
+        least(line_units.quantity, coalesce(line_units.return_requested, 0))
+            as units_return_requested,
+        line_transitions._transitions_run_at
+
+    from line_units
+    left join line_transitions
+        on line_units.order_line_id = line_transitions.order_line_id
 
 ),
 

@@ -22,7 +22,11 @@
     from_state is the state the line (for a parcel event: the line and that parcel) was in.
     Incremental (delete+insert per order line): a run recomputes, from all their events, only
     the lines that received an event recorded after the newest one already consumed, and the
-    lines of orders int_order_lines_unioned rewrote since the last run.
+    lines of orders int_order_lines_unioned rewrote since the last run. Those lines are found
+    first (against high-water marks inlined as literals, so the scans skip older row groups) and
+    every read is cut down to them before the window functions; each step reads the one before
+    it once, and the accepted rows carry their details along instead of joining the events
+    again.
 -#}
 {{
     config(
@@ -34,12 +38,6 @@
 }}
 
 with
-
-all_events as (
-
-    select * from {{ ref('int_order_line_events') }}
-
-),
 
 order_lines as (
 
@@ -54,12 +52,12 @@ order_lines as (
 touched_lines as (
 
     select order_line_id
-    from all_events
-    where recorded_at > {{ high_water_mark('_events_recorded_at') }}
+    from {{ ref('int_order_line_events') }}
+    where recorded_at > {{ high_water_value('_events_recorded_at') }}
     union
     select order_line_id
     from order_lines
-    where _dbt_run_at > {{ high_water_mark('_dbt_run_at') }}
+    where _dbt_run_at > {{ high_water_value('_dbt_run_at') }}
 
 ),
 
@@ -67,39 +65,43 @@ touched_lines as (
 
 events as (
 
-    select *
-    from all_events
+    -- every event of the lines to compute, with the line's quantity; a duplicate delivery of an
+    -- event counts once (its first recorded copy), and the newest event consumed per line is
+    -- the next run's high-water mark (duplicates and stateless events included)
+    select
+        events.*,
+        order_lines.quantity,
+        max(events.recorded_at) over (partition by events.order_line_id) as _events_recorded_at
+
+    from {{ ref('int_order_line_events') }} as events
+    inner join order_lines
+        on events.order_line_id = order_lines.order_line_id
     {% if is_incremental() -%}
-    where order_line_id in (select order_line_id from touched_lines)
+    where events.order_line_id in (select order_line_id from touched_lines)
     {%- endif %}
+    qualify row_number() over (
+        partition by events.event_id order by events.recorded_at, events.source_ref
+    ) = 1
 
 ),
 
 typed as (
 
-    -- the state machine runs on narrow rows, one per event_id (a duplicate delivery of an
-    -- event counts once: the first recorded); accepted rows get their details back at the end
     select
-        events.event_id,
-        events.order_line_id,
-        events.occurred_at,
-        events.units,
-        order_lines.quantity,
-        {{ lifecycle_attribute('events.event_type', 'state') }} as state,
-        {{ lifecycle_attribute('events.event_type', 'rank') }} as state_rank,
-        {{ lifecycle_attribute('events.event_type', 'order_rank') }} as order_rank,
+        *,
+        {{ lifecycle_attribute('event_type', 'state') }} as state,
+        {{ lifecycle_attribute('event_type', 'rank') }} as state_rank,
+        {{ lifecycle_attribute('event_type', 'order_rank') }} as order_rank,
         case
-            when {{ lifecycle_attribute('events.event_type', 'tracked') }}
-                then coalesce(events.tracking_number, '')
-        end as track
+            when {{ lifecycle_attribute('event_type', 'tracked') }}
+                then coalesce(tracking_number, '')
+        end as track,
+        -- a cancellation of the whole line (or of no stated units) / of fewer units than it has
+        event_type = 'cancelled' and (units is null or units >= quantity) as is_full_cancel,
+        event_type = 'cancelled' and units < quantity as is_partial_cancel
 
     from events
-    inner join order_lines
-        on events.order_line_id = order_lines.order_line_id
-    where {{ lifecycle_attribute('events.event_type', 'state') }} is not null
-    qualify row_number() over (
-        partition by events.event_id order by events.recorded_at, events.source_ref
-    ) = 1
+    where {{ lifecycle_attribute('event_type', 'state') }} is not null
 
 ),
 
@@ -107,9 +109,6 @@ windowed as (
 
     select
         *,
-        row_number() over (
-            partition by order_line_id order by occurred_at, order_rank, event_id
-        ) as event_seq,
         max(state_rank) over before_me as all_max_before,
         max(case when track is null then state_rank end) over before_me as line_max_before,
         last_value(case when state_rank = 20 then state end ignore nulls) over before_me
@@ -117,7 +116,9 @@ windowed as (
         max(state_rank) over (
             partition by order_line_id, track order by occurred_at, order_rank, event_id
             rows between unbounded preceding and 1 preceding
-        ) as track_max_before
+        ) as track_max_before,
+        count(case when is_full_cancel then 1 end) over before_me as full_cancels_before,
+        count(case when is_partial_cancel then 1 end) over before_me as partial_cancels_before
 
     from typed
     window before_me as (
@@ -127,66 +128,41 @@ windowed as (
 
 ),
 
--- Cancellations, per line: the first one that covers the whole line is final when it comes
--- before the first shipment scan; one naming fewer units than the line is partial. The first
--- of those two is the accepted one; after a final one nothing moves the line.
-cancel_marks as (
+-- Cancellations, per line: the first one that covers the whole line is final when nothing
+-- reached the shipped rank before it; the first one naming fewer units than the line is
+-- partial. The earlier of those two is the accepted one; after a final one nothing moves the
+-- line.
+cancel_candidates as (
 
     select
-        order_line_id,
-        min(case when state_rank >= {{ lifecycle_shipped_rank() }} then event_seq end)
-            as first_shipped_seq,
-        min(case when state = 'cancelled' and (units is null or units >= quantity)
-            then event_seq end) as first_full_cancel_seq,
-        min(case when state = 'cancelled' and units < quantity then event_seq end)
-            as first_partial_cancel_seq
+        *,
+        case
+            when is_full_cancel and full_cancels_before = 0
+                and coalesce(all_max_before, 0) < {{ lifecycle_shipped_rank() }} then 'final'
+            when is_partial_cancel and partial_cancels_before = 0 then 'partial'
+        end as cancel_candidate,
+        case
+            when track is null then coalesce(all_max_before, 0)
+            when coalesce(line_max_before, 0) > coalesce(track_max_before, 0)
+                then coalesce(line_max_before, 0)
+            else coalesce(track_max_before, 0)
+        end as scope_max_before
 
     from windowed
-    group by order_line_id
-
-),
-
-cancel_rules as (
-
-    select
-        order_line_id,
-        case
-            when first_full_cancel_seq < coalesce(first_shipped_seq, first_full_cancel_seq + 1)
-                then first_full_cancel_seq
-        end as final_cancel_seq,
-        first_partial_cancel_seq
-
-    from cancel_marks
 
 ),
 
 decided as (
 
     select
-        windowed.*,
-        case
-            when windowed.track is null then coalesce(windowed.all_max_before, 0)
-            when coalesce(windowed.line_max_before, 0) > coalesce(windowed.track_max_before, 0)
-                then coalesce(windowed.line_max_before, 0)
-            else coalesce(windowed.track_max_before, 0)
-        end as scope_max_before,
-        case
-            when windowed.state <> 'cancelled' then null
-            when windowed.event_seq = cancel_rules.final_cancel_seq then 'final'
-            when windowed.event_seq = cancel_rules.first_partial_cancel_seq then 'partial'
-        end as cancel_kind,
-        case
-            when cancel_rules.final_cancel_seq is null then cancel_rules.first_partial_cancel_seq
-            when cancel_rules.first_partial_cancel_seq is null then cancel_rules.final_cancel_seq
-            when cancel_rules.final_cancel_seq < cancel_rules.first_partial_cancel_seq
-                then cancel_rules.final_cancel_seq
-            else cancel_rules.first_partial_cancel_seq
-        end as accepted_cancel_seq,
-        cancel_rules.final_cancel_seq
+        *,
+        -- the kind of the cancellation accepted before this event, if any
+        first_value(cancel_candidate ignore nulls) over (
+            partition by order_line_id order by occurred_at, order_rank, event_id
+            rows between unbounded preceding and 1 preceding
+        ) as cancel_before
 
-    from windowed
-    inner join cancel_rules
-        on windowed.order_line_id = cancel_rules.order_line_id
+    from cancel_candidates
 
 ),
 
@@ -194,6 +170,7 @@ accepted as (
 
     select
         *,
+        case when state = 'cancelled' then cancel_candidate end as cancel_kind,
         case
             when state = 'cancelled' and coalesce(all_max_before, 0) = 20
                 then held_or_validated_before
@@ -205,9 +182,9 @@ accepted as (
     from decided
     where
         -- a final cancellation ends the line's lifecycle
-        not coalesce(final_cancel_seq = accepted_cancel_seq and event_seq > final_cancel_seq, false)
+        coalesce(cancel_before, '') <> 'final'
         and case
-            when state = 'cancelled' then event_seq = accepted_cancel_seq
+            when state = 'cancelled' then cancel_candidate is not null and cancel_before is null
             when state_rank > scope_max_before then true
             -- held <-> validated, only while neither is passed
             when state_rank = 20 and scope_max_before = 20
@@ -220,11 +197,7 @@ accepted as (
 numbered as (
 
     select
-        order_line_id,
-        event_id,
-        state,
-        from_state,
-        cancel_kind,
+        *,
         row_number() over by_line as transition_seq,
         -- only held and validated can be reached twice (on one parcel key)
         case state
@@ -235,48 +208,9 @@ numbered as (
 
     from accepted
     window by_line as (
-        partition by order_line_id order by event_seq rows between unbounded preceding and current row
+        partition by order_line_id order by occurred_at, order_rank, event_id
+        rows between unbounded preceding and current row
     )
-
-),
-
-line_marks as (
-
-    -- the newest event consumed per line: the incremental high-water mark
-    select order_line_id, max(recorded_at) as _events_recorded_at
-    from events
-    group by order_line_id
-
-),
-
-detailed as (
-
-    select
-        numbered.*,
-        events.channel_order_id,
-        events.channel,
-        events.order_id,
-        events.line_ref,
-        events.occurred_at,
-        events.recorded_at,
-        events.source,
-        events.carrier,
-        events.tracking_number,
-        events.location_id,
-        events.units,
-        events.detail,
-        line_marks._events_recorded_at
-
-    from numbered
-    inner join events
-        on numbered.event_id = events.event_id
-        and numbered.order_line_id = events.order_line_id
-    inner join line_marks
-        on numbered.order_line_id = line_marks.order_line_id
-    -- a duplicated event: its first recorded copy
-    qualify row_number() over (
-        partition by numbered.event_id order by events.recorded_at, events.source_ref
-    ) = 1
 
 ),
 
@@ -285,31 +219,31 @@ final as (
     select
         -- stable under late events (a seq is not); a state repeated on one parcel (held again
         -- after validated) gets its repetition number
-        {{ dbt.concat(['detailed.order_line_id', "':'", 'detailed.state', "':'", "coalesce(detailed.tracking_number, '')",
-            "case when detailed.repeat_no > 1 then ':' || cast(detailed.repeat_no as " ~ dbt.type_string() ~ ") else '' end"]) }}
+        {{ dbt.concat(['order_line_id', "':'", 'state', "':'", "coalesce(tracking_number, '')",
+            "case when repeat_no > 1 then ':' || cast(repeat_no as " ~ dbt.type_string() ~ ") else '' end"]) }}
             as transition_id,
-        detailed.order_line_id,
-        detailed.channel_order_id,
-        detailed.channel,
-        detailed.order_id,
-        detailed.line_ref,
-        cast(detailed.transition_seq as {{ dbt.type_bigint() }}) as transition_seq,
-        detailed.from_state,
-        detailed.state as to_state,
-        detailed.occurred_at,
-        detailed.recorded_at,
-        detailed.source,
-        detailed.event_id as source_event_id,
-        detailed.carrier,
-        detailed.tracking_number,
-        detailed.location_id,
-        detailed.units,
-        detailed.detail,
-        detailed.cancel_kind,
-        detailed._events_recorded_at,
+        order_line_id,
+        channel_order_id,
+        channel,
+        order_id,
+        line_ref,
+        cast(transition_seq as {{ dbt.type_bigint() }}) as transition_seq,
+        from_state,
+        state as to_state,
+        occurred_at,
+        recorded_at,
+        source,
+        event_id as source_event_id,
+        carrier,
+        tracking_number,
+        location_id,
+        units,
+        detail,
+        cancel_kind,
+        _events_recorded_at,
         {{ run_marker() }} as _dbt_run_at
 
-    from detailed
+    from numbered
 
 )
 

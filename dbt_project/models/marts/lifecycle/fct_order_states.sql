@@ -13,7 +13,9 @@
     state_since: the latest state change of its lines. is_held / hold_reasons: a hold on the
     order not resolved yet (ops.order_holds), or a line held by the validation.
 
-    Incremental (delete+insert per order): the orders whose lines fct_order_line_states rewrote.
+    Incremental (delete+insert per order): the orders whose lines fct_order_line_states rewrote
+    since the newest line state consumed (a literal high-water mark, so that scan skips the older
+    row groups), with every line of them.
 -#}
 {{
     config(
@@ -26,39 +28,34 @@
 
 with
 
-all_line_states as (
+{% if is_incremental() %}
 
-    select * from {{ ref('fct_order_line_states') }}
+touched_orders as (
+
+    select distinct channel_order_id
+    from {{ ref('fct_order_line_states') }}
+    where _dbt_run_at > {{ high_water_value('_line_states_run_at') }}
+
+),
+
+{% endif %}
+
+-- every line of the orders to compute (a touched order's other lines too)
+line_states as (
+
+    select
+        *,
+        {{ lifecycle_attribute('state', 'rank') }} as state_rank
+    from {{ ref('fct_order_line_states') }}
+    {% if is_incremental() -%}
+    where channel_order_id in (select channel_order_id from touched_orders)
+    {%- endif %}
 
 ),
 
 holds as (
 
     select * from {{ ref('stg_ops__order_holds') }}
-
-),
-
-{% if is_incremental() %}
-
-touched_orders as (
-
-    select distinct channel_order_id
-    from all_line_states
-    where _dbt_run_at > {{ high_water_mark('_line_states_run_at') }}
-
-),
-
-{% endif %}
-
-line_states as (
-
-    select
-        *,
-        {{ lifecycle_attribute('state', 'rank') }} as state_rank
-    from all_line_states
-    {% if is_incremental() -%}
-    where channel_order_id in (select channel_order_id from touched_orders)
-    {%- endif %}
 
 ),
 
