@@ -13,12 +13,22 @@
     a full rebuild would. `columns` maps a cut-off column to its expression over `latest`.
 -#}
 {% macro restamp_cut_off(columns) -%}
+    {{ return(adapter.dispatch('restamp_cut_off', 'oms')(columns)) }}
+{%- endmacro %}
+
+{% macro default__restamp_cut_off(columns) -%}
     update {{ this }} as restamped
     set {% for column, expression in columns.items() -%}
         {{ column }} = {{ expression }}{% if not loop.last %}, {% endif %}
     {%- endfor %}
     from (select max(as_of_at) as as_of_at from {{ this }}) as latest
     where restamped.as_of_at < latest.as_of_at
+{%- endmacro %}
+
+{#- Spark rebuilds these models in full on every run (macros/incremental_strategy.sql), so
+    every row already carries the current cut-off (and its Parquet tables have no UPDATE). -#}
+{% macro spark__restamp_cut_off(columns) -%}
+    select 1
 {%- endmacro %}
 
 {#-

@@ -32,3 +32,5 @@
 {%- endmacro %}
 
 {% macro default__type_double() -%}double precision{%- endmacro %}
+
+{% macro spark__type_double() -%}double{%- endmacro %}

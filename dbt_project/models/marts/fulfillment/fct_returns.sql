@@ -10,7 +10,8 @@
     config(
         materialized='incremental',
         unique_key='return_line_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=oms.replace_by_key_strategy(),
+        full_refresh=oms.replace_by_key_full_refresh(),
         on_schema_change='fail'
     )
 }}

@@ -21,7 +21,8 @@
     config(
         materialized='incremental',
         unique_key='channel_order_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=oms.replace_by_key_strategy(),
+        full_refresh=oms.replace_by_key_full_refresh(),
         on_schema_change='fail',
         post_hook="{{ restamp_cut_off({
             'as_of_at': 'latest.as_of_at',

@@ -32,7 +32,8 @@
     config(
         materialized='incremental',
         unique_key='order_line_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=oms.replace_by_key_strategy(),
+        full_refresh=oms.replace_by_key_full_refresh(),
         on_schema_change='fail'
     )
 }}
@@ -111,7 +112,7 @@ windowed as (
         *,
         max(state_rank) over before_me as all_max_before,
         max(case when track is null then state_rank end) over before_me as line_max_before,
-        last_value(case when state_rank = 20 then state end ignore nulls) over before_me
+        {{ oms.last_non_null("case when state_rank = 20 then state end") }} over before_me
             as held_or_validated_before,
         max(state_rank) over (
             partition by order_line_id, track order by occurred_at, order_rank, event_id

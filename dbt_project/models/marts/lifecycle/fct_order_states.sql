@@ -21,7 +21,8 @@
     config(
         materialized='incremental',
         unique_key='channel_order_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=oms.replace_by_key_strategy(),
+        full_refresh=oms.replace_by_key_full_refresh(),
         on_schema_change='fail'
     )
 }}
@@ -71,7 +72,7 @@ open_holds as (
 
     select
         channel_order_id,
-        {{ dbt.listagg('reason_code', "', '", 'order by reason_code') }} as hold_reasons
+        {{ oms.sorted_list('reason_code', "', '") }} as hold_reasons
 
     from open_hold_reasons
     group by channel_order_id

@@ -4,9 +4,9 @@ with
 source as (
 
     select * from {{ ops_source('allocations',
-        "select cast(null as varchar) as run_id, cast(null as varchar) as order_line_id,
-                cast(null as varchar) as sku, cast(null as varchar) as location_id,
-                cast(null as bigint) as units, cast(null as varchar) as action_id,
+        "select cast(null as string) as run_id, cast(null as string) as order_line_id,
+                cast(null as string) as sku, cast(null as string) as location_id,
+                cast(null as bigint) as units, cast(null as string) as action_id,
                 cast(null as timestamp) as allocated_at") }}
 
 ),

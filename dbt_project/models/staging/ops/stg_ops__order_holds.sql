@@ -4,11 +4,11 @@ with
 source as (
 
     select * from {{ ops_source('order_holds',
-        "select cast(null as varchar) as hold_id, cast(null as varchar) as channel_order_id,
-                cast(null as varchar) as reason_code, cast(null as varchar) as detail,
-                cast(null as varchar) as rules_version, cast(null as timestamp) as held_at,
-                cast(null as varchar) as resolution, cast(null as timestamp) as resolved_at,
-                cast(null as varchar) as resolved_by, cast(null as varchar) as resolution_id") }}
+        "select cast(null as string) as hold_id, cast(null as string) as channel_order_id,
+                cast(null as string) as reason_code, cast(null as string) as detail,
+                cast(null as string) as rules_version, cast(null as timestamp) as held_at,
+                cast(null as string) as resolution, cast(null as timestamp) as resolved_at,
+                cast(null as string) as resolved_by, cast(null as string) as resolution_id") }}
 
 ),
 

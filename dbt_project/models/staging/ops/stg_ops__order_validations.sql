@@ -4,9 +4,9 @@ with
 source as (
 
     select * from {{ ops_source('order_validations',
-        "select cast(null as varchar) as channel_order_id, cast(null as timestamp) as evaluated_at,
-                cast(null as varchar) as outcome, cast(null as varchar) as rules_version,
-                cast(null as varchar) as rules_sha") }}
+        "select cast(null as string) as channel_order_id, cast(null as timestamp) as evaluated_at,
+                cast(null as string) as outcome, cast(null as string) as rules_version,
+                cast(null as string) as rules_sha") }}
 
 ),
 

@@ -5,11 +5,11 @@ with
 source as (
 
     select * from {{ ops_source('outbox',
-        "select cast(null as varchar) as action_id, cast(null as varchar) as kind,
-                cast(null as varchar) as destination, cast(null as varchar) as state,
+        "select cast(null as string) as action_id, cast(null as string) as kind,
+                cast(null as string) as destination, cast(null as string) as state,
                 cast(null as integer) as attempts, cast(null as integer) as total_attempts,
                 cast(null as timestamp) as created_at, cast(null as timestamp) as delivered_at,
-                cast(null as varchar) as source_run_id") }}
+                cast(null as string) as source_run_id") }}
 
 ),
 

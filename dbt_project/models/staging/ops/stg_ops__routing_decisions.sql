@@ -5,12 +5,12 @@ with
 source as (
 
     select * from {{ ops_source('routing_decisions',
-        "select cast(null as varchar) as decision_id, cast(null as varchar) as run_id,
-                cast(null as varchar) as order_line_id, cast(null as varchar) as order_id,
-                cast(null as varchar) as channel, cast(null as varchar) as sku,
-                cast(null as varchar) as outcome, cast(null as varchar) as location_id,
-                cast(null as bigint) as units, cast(null as varchar) as rule,
-                cast(null as varchar) as action_id, cast(null as timestamp) as decided_at") }}
+        "select cast(null as string) as decision_id, cast(null as string) as run_id,
+                cast(null as string) as order_line_id, cast(null as string) as order_id,
+                cast(null as string) as channel, cast(null as string) as sku,
+                cast(null as string) as outcome, cast(null as string) as location_id,
+                cast(null as bigint) as units, cast(null as string) as rule,
+                cast(null as string) as action_id, cast(null as timestamp) as decided_at") }}
 
 ),
 
