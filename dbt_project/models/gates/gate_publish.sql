@@ -12,6 +12,7 @@
 -- depends_on: {{ ref('fct_ingest_batches') }}
 -- depends_on: {{ ref('fct_ingest_reject_summary') }}
 -- depends_on: {{ ref('fct_inventory_kpis_daily') }}
+-- depends_on: {{ ref('fct_inventory_position') }}
 -- depends_on: {{ ref('fct_kpi_forecast_accuracy') }}
 -- depends_on: {{ ref('fct_kpi_inventory') }}
 -- depends_on: {{ ref('fct_kpi_return_reasons') }}
